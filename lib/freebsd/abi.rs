@@ -1,0 +1,781 @@
+//! Byte encodings of every FreeBSD kernel request jnet sends, as pure functions.
+//!
+//! Each request is a byte array of the C struct's exact size, filled field by field at the
+//! offsets of the LP64 layout (amd64 and arm64 agree; `../shared/freebsd-abi.md` §2, §12).
+//! Building them from bytes rather than `#[repr(C)]` structs means the layout is written
+//! down once, here, and checked byte for byte by the tests below on any platform.
+//! Integers are native-endian: both targets are little-endian.
+//! Pointers embedded in a request are passed in as `usize` so the encoders stay pure.
+
+use crate::mac::Mac;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// `sys/net/if.h`: IFNAMSIZ, NUL included.
+pub const IFNAMSIZ: usize = 16;
+
+// --- ioctl numbers: `sys/sys/ioccom.h` ---------------------------------------------------
+
+const IOCPARM_MASK: u64 = 0x1fff;
+const IOC_VOID: u64 = 0x2000_0000;
+const IOC_OUT: u64 = 0x4000_0000;
+const IOC_IN: u64 = 0x8000_0000;
+
+const fn ioc(inout: u64, group: u8, num: u8, len: usize) -> u64 {
+    inout | (((len as u64) & IOCPARM_MASK) << 16) | ((group as u64) << 8) | num as u64
+}
+/// `_IOW(g, n, t)`
+pub const fn iow(group: u8, num: u8, len: usize) -> u64 {
+    ioc(IOC_IN, group, num, len)
+}
+/// `_IOR(g, n, t)`
+pub const fn ior(group: u8, num: u8, len: usize) -> u64 {
+    ioc(IOC_OUT, group, num, len)
+}
+/// `_IOWR(g, n, t)`
+pub const fn iowr(group: u8, num: u8, len: usize) -> u64 {
+    ioc(IOC_IN | IOC_OUT, group, num, len)
+}
+/// `_IO(g, n)`
+pub const fn io(group: u8, num: u8) -> u64 {
+    ioc(IOC_VOID, group, num, 0)
+}
+
+/// Struct sizes (LP64).
+pub mod size {
+    /// struct ifreq, `sys/net/if.h`
+    pub const IFREQ: usize = 32;
+    /// struct ifaliasreq, `sys/net/if.h`
+    pub const IFALIASREQ: usize = 68;
+    /// struct ifdrv, `sys/net/if.h`
+    pub const IFDRV: usize = 40;
+    /// struct ifgroupreq, `sys/net/if.h`
+    pub const IFGROUPREQ: usize = 40;
+    /// struct ifg_req, `sys/net/if.h`
+    pub const IFG_REQ: usize = 16;
+    /// struct in6_ifreq, `sys/netinet6/in6_var.h`
+    pub const IN6_IFREQ: usize = 288;
+    /// struct in6_aliasreq, `sys/netinet6/in6_var.h`
+    pub const IN6_ALIASREQ: usize = 136;
+    /// struct nd_ifinfo, `sys/netinet6/nd6.h`
+    pub const ND_IFINFO: usize = 56;
+    /// struct in6_ndireq, `sys/netinet6/nd6.h`
+    pub const IN6_NDIREQ: usize = 72;
+    /// struct ifbreq, `sys/net/if_bridgevar.h`
+    pub const IFBREQ: usize = 80;
+    /// struct ifbifconf, `sys/net/if_bridgevar.h`
+    pub const IFBIFCONF: usize = 16;
+    /// struct sockaddr_in, `sys/netinet/in.h`
+    pub const SOCKADDR_IN: usize = 16;
+    /// struct sockaddr_in6, `sys/netinet6/in6.h`
+    pub const SOCKADDR_IN6: usize = 28;
+}
+
+// `sys/sys/sockio.h` (and `sys/netinet6/in6_var.h`, `nd6.h` where noted).
+/// SIOCSIFFLAGS
+pub const SIOCSIFFLAGS: u64 = iow(b'i', 16, size::IFREQ);
+/// SIOCGIFFLAGS
+pub const SIOCGIFFLAGS: u64 = iowr(b'i', 17, size::IFREQ);
+/// SIOCDIFADDR (IPv4, AF_INET socket)
+pub const SIOCDIFADDR: u64 = iow(b'i', 25, size::IFREQ);
+/// SIOCSIFNAME: ifr_data points at the new name
+pub const SIOCSIFNAME: u64 = iow(b'i', 40, size::IFREQ);
+/// SIOCSIFDESCR
+pub const SIOCSIFDESCR: u64 = iow(b'i', 41, size::IFREQ);
+/// SIOCGIFDESCR
+pub const SIOCGIFDESCR: u64 = iowr(b'i', 42, size::IFREQ);
+/// SIOCAIFADDR with the 68-byte ifaliasreq (not Go's legacy 0x8040691a)
+pub const SIOCAIFADDR: u64 = iow(b'i', 43, size::IFALIASREQ);
+/// SIOCGIFMTU
+pub const SIOCGIFMTU: u64 = iowr(b'i', 51, size::IFREQ);
+/// SIOCSIFMTU
+pub const SIOCSIFMTU: u64 = iow(b'i', 52, size::IFREQ);
+/// SIOCSIFLLADDR
+pub const SIOCSIFLLADDR: u64 = iow(b'i', 60, size::IFREQ);
+/// SIOCSIFVNET: move to a jail
+pub const SIOCSIFVNET: u64 = iowr(b'i', 90, size::IFREQ);
+/// SIOCSIFRVNET: reclaim from a jail
+pub const SIOCSIFRVNET: u64 = iowr(b'i', 91, size::IFREQ);
+/// SIOCIFDESTROY
+pub const SIOCIFDESTROY: u64 = iow(b'i', 121, size::IFREQ);
+/// SIOCIFCREATE2
+pub const SIOCIFCREATE2: u64 = iowr(b'i', 124, size::IFREQ);
+/// SIOCSDRVSPEC (bridge set commands)
+pub const SIOCSDRVSPEC: u64 = iow(b'i', 123, size::IFDRV);
+/// SIOCGDRVSPEC (bridge get commands)
+pub const SIOCGDRVSPEC: u64 = iowr(b'i', 123, size::IFDRV);
+/// SIOCAIFGROUP
+pub const SIOCAIFGROUP: u64 = iow(b'i', 135, size::IFGROUPREQ);
+/// SIOCGIFGROUP
+pub const SIOCGIFGROUP: u64 = iowr(b'i', 136, size::IFGROUPREQ);
+/// SIOCDIFGROUP
+pub const SIOCDIFGROUP: u64 = iow(b'i', 137, size::IFGROUPREQ);
+/// SIOCDIFADDR_IN6 (`in6_var.h`)
+pub const SIOCDIFADDR_IN6: u64 = iow(b'i', 25, size::IN6_IFREQ);
+/// SIOCAIFADDR_IN6 (`in6_var.h`)
+pub const SIOCAIFADDR_IN6: u64 = iow(b'i', 27, size::IN6_ALIASREQ);
+/// SIOCGIFAFLAG_IN6 (`in6_var.h`)
+pub const SIOCGIFAFLAG_IN6: u64 = iowr(b'i', 73, size::IN6_IFREQ);
+/// SIOCGIFINFO_IN6 (`nd6.h`)
+pub const SIOCGIFINFO_IN6: u64 = iowr(b'i', 108, size::IN6_NDIREQ);
+/// SIOCSIFINFO_IN6 (`nd6.h`)
+pub const SIOCSIFINFO_IN6: u64 = iowr(b'i', 109, size::IN6_NDIREQ);
+
+/// `sys/sys/socket.h`
+pub const AF_INET: u8 = 2;
+/// `sys/sys/socket.h`
+pub const AF_LINK: u8 = 18;
+/// `sys/sys/socket.h`
+pub const AF_INET6: u8 = 28;
+
+/// if_bridge commands, `sys/net/if_bridgevar.h`
+pub const BRDGADD: u64 = 0;
+/// BRDGDEL
+pub const BRDGDEL: u64 = 1;
+/// BRDGGIFS
+pub const BRDGGIFS: u64 = 6;
+
+/// `sys/netinet6/nd6.h`
+pub const ND6_INFINITE_LIFETIME: u32 = 0xffff_ffff;
+
+// --- field helpers ------------------------------------------------------------------------
+
+fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
+    buf[off..off + bytes.len()].copy_from_slice(bytes);
+}
+fn put_u16(buf: &mut [u8], off: usize, v: u16) {
+    put(buf, off, &v.to_ne_bytes());
+}
+fn put_u32(buf: &mut [u8], off: usize, v: u32) {
+    put(buf, off, &v.to_ne_bytes());
+}
+fn put_u64(buf: &mut [u8], off: usize, v: u64) {
+    put(buf, off, &v.to_ne_bytes());
+}
+fn get_u32(buf: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes"))
+}
+fn get_u64(buf: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(buf[off..off + 8].try_into().expect("8 bytes"))
+}
+fn get_i32(buf: &[u8], off: usize) -> i32 {
+    get_u32(buf, off) as i32
+}
+
+/// A name in a fixed `char[n]` field: at most n-1 bytes, NUL-terminated.
+/// Callers validate lengths first; an over-long name is cut so the request stays valid.
+fn put_name(buf: &mut [u8], off: usize, field: usize, name: &str) {
+    let b = name.as_bytes();
+    let n = b.len().min(field - 1);
+    put(buf, off, &b[..n]);
+    buf[off + n] = 0;
+}
+
+/// Read a NUL-terminated string from a fixed field.
+pub fn get_name(buf: &[u8], off: usize, field: usize) -> String {
+    let f = &buf[off..off + field];
+    let end = f.iter().position(|&c| c == 0).unwrap_or(field);
+    String::from_utf8_lossy(&f[..end]).into_owned()
+}
+
+/// struct sockaddr_in (16): sin_len, sin_family, sin_port, sin_addr @4.
+pub fn sockaddr_in(addr: Ipv4Addr) -> [u8; size::SOCKADDR_IN] {
+    let mut b = [0u8; size::SOCKADDR_IN];
+    b[0] = size::SOCKADDR_IN as u8;
+    b[1] = AF_INET;
+    put(&mut b, 4, &addr.octets());
+    b
+}
+
+/// struct sockaddr_in6 (28): len @0, family @1, port @2, flowinfo @4, addr @8, scope_id @24.
+pub fn sockaddr_in6(addr: Ipv6Addr, scope_id: u32) -> [u8; size::SOCKADDR_IN6] {
+    let mut b = [0u8; size::SOCKADDR_IN6];
+    b[0] = size::SOCKADDR_IN6 as u8;
+    b[1] = AF_INET6;
+    put(&mut b, 8, &addr.octets());
+    put_u32(&mut b, 24, scope_id);
+    b
+}
+
+/// The netmask for a prefix length, as an IPv4 address.
+pub fn mask4(prefixlen: u8) -> Ipv4Addr {
+    let bits = if prefixlen == 0 { 0 } else { u32::MAX << (32 - u32::from(prefixlen.min(32))) };
+    Ipv4Addr::from(bits)
+}
+
+/// The netmask for a prefix length, as an IPv6 address.
+pub fn mask6(prefixlen: u8) -> Ipv6Addr {
+    let bits = if prefixlen == 0 { 0 } else { u128::MAX << (128 - u32::from(prefixlen.min(128))) };
+    Ipv6Addr::from(bits)
+}
+
+/// Prefix length of a contiguous netmask given as bytes (from getifaddrs).
+pub fn prefixlen(mask: &[u8]) -> u8 {
+    mask.iter().map(|b| b.count_ones() as u8).sum()
+}
+
+// --- struct ifreq (32): ifr_name[16] @0, union ifr_ifru @16 ------------------------------
+
+/// A 32-byte `struct ifreq`, 8-aligned like the C union's pointer members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub struct IfReq(pub [u8; size::IFREQ]);
+
+impl IfReq {
+    /// An ifreq with only ifr_name set (SIOCIFDESTROY, SIOCGIFFLAGS, SIOCGIFMTU, SIOCIFCREATE2
+    /// with ifr_data = NULL).
+    pub fn name(name: &str) -> IfReq {
+        let mut b = [0u8; size::IFREQ];
+        put_name(&mut b, 0, IFNAMSIZ, name);
+        IfReq(b)
+    }
+    /// SIOCSIFFLAGS: ifr_flags (low 16 bits) @16, ifr_flagshigh @18.
+    pub fn flags(name: &str, flags: u32) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u16(&mut r.0, 16, (flags & 0xffff) as u16);
+        put_u16(&mut r.0, 18, (flags >> 16) as u16);
+        r
+    }
+    /// The flags of a SIOCGIFFLAGS answer.
+    pub fn get_flags(&self) -> u32 {
+        let lo = u16::from_ne_bytes([self.0[16], self.0[17]]) as u32;
+        let hi = u16::from_ne_bytes([self.0[18], self.0[19]]) as u32;
+        lo | (hi << 16)
+    }
+    /// SIOCSIFMTU: ifr_mtu (int) @16.
+    pub fn mtu(name: &str, mtu: u32) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u32(&mut r.0, 16, mtu);
+        r
+    }
+    /// ifr_mtu of a SIOCGIFMTU answer.
+    pub fn get_mtu(&self) -> u32 {
+        get_u32(&self.0, 16)
+    }
+    /// SIOCSIFVNET / SIOCSIFRVNET: ifr_jid (int) @16.
+    pub fn jid(name: &str, jid: i32) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u32(&mut r.0, 16, jid as u32);
+        r
+    }
+    /// SIOCSIFNAME: ifr_data (pointer to the new NUL-terminated name, char[IFNAMSIZ]) @16.
+    pub fn data(name: &str, ptr: usize) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u64(&mut r.0, 16, ptr as u64);
+        r
+    }
+    /// SIOCSIFDESCR / SIOCGIFDESCR: ifr_buffer {size_t length @16; void *buffer @24}.
+    /// `length` counts the NUL; 0 with NULL clears the description.
+    pub fn buffer(name: &str, length: usize, ptr: usize) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u64(&mut r.0, 16, length as u64);
+        put_u64(&mut r.0, 24, ptr as u64);
+        r
+    }
+    /// ifr_buffer of an answer: (length, buffer pointer). SIOCGIFDESCR sets the pointer to
+    /// NULL and returns 0 when the buffer was too small; length is then the size needed.
+    pub fn get_buffer(&self) -> (usize, usize) {
+        (get_u64(&self.0, 16) as usize, get_u64(&self.0, 24) as usize)
+    }
+    /// SIOCSIFLLADDR: ifr_addr = {sa_len 6, sa_family AF_LINK, sa_data = MAC} @16.
+    pub fn lladdr(name: &str, mac: Mac) -> IfReq {
+        let mut r = IfReq::name(name);
+        r.0[16] = 6;
+        r.0[17] = AF_LINK;
+        put(&mut r.0, 18, &mac.0);
+        r
+    }
+    /// SIOCDIFADDR: ifr_addr = sockaddr_in @16.
+    pub fn addr4(name: &str, addr: Ipv4Addr) -> IfReq {
+        let mut r = IfReq::name(name);
+        put(&mut r.0, 16, &sockaddr_in(addr));
+        r
+    }
+    /// ifr_name of an answer (SIOCIFCREATE2, SIOCSIFVNET write the name back).
+    pub fn get_name(&self) -> String {
+        get_name(&self.0, 0, IFNAMSIZ)
+    }
+}
+
+/// The new-name buffer SIOCSIFNAME's ifr_data points at (copyinstr of IFNAMSIZ bytes).
+pub fn ifname_buf(name: &str) -> [u8; IFNAMSIZ] {
+    let mut b = [0u8; IFNAMSIZ];
+    put_name(&mut b, 0, IFNAMSIZ, name);
+    b
+}
+
+/// struct ifaliasreq (68, SIOCAIFADDR): ifra_name @0, ifra_addr @16, ifra_broadaddr @32,
+/// ifra_mask @48, ifra_vhid @64. The broadcast address is left empty (sin_len 0) so the
+/// kernel derives it.
+pub fn ifaliasreq(name: &str, addr: Ipv4Addr, prefixlen: u8) -> [u8; size::IFALIASREQ] {
+    let mut b = [0u8; size::IFALIASREQ];
+    put_name(&mut b, 0, IFNAMSIZ, name);
+    put(&mut b, 16, &sockaddr_in(addr));
+    put(&mut b, 48, &sockaddr_in(mask4(prefixlen)));
+    b
+}
+
+/// struct in6_aliasreq (136, SIOCAIFADDR_IN6): ifra_name @0, ifra_addr @16, ifra_dstaddr @44
+/// (zero: not point-to-point), ifra_prefixmask @72, ifra_flags @100, ifra_lifetime @104
+/// {expire @104, preferred @112, vltime @120, pltime @124}, ifra_vhid @128.
+/// Both lifetimes are infinite: vltime 0 makes the kernel silently add nothing.
+pub fn in6_aliasreq(name: &str, addr: Ipv6Addr, prefixlen: u8, flags: u32) -> [u8; size::IN6_ALIASREQ] {
+    let mut b = [0u8; size::IN6_ALIASREQ];
+    put_name(&mut b, 0, IFNAMSIZ, name);
+    put(&mut b, 16, &sockaddr_in6(addr, 0));
+    put(&mut b, 72, &sockaddr_in6(mask6(prefixlen), 0));
+    put_u32(&mut b, 100, flags);
+    put_u32(&mut b, 120, ND6_INFINITE_LIFETIME);
+    put_u32(&mut b, 124, ND6_INFINITE_LIFETIME);
+    b
+}
+
+/// A 288-byte `struct in6_ifreq`, 8-aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub struct In6IfReq(pub [u8; size::IN6_IFREQ]);
+
+impl In6IfReq {
+    /// SIOCGIFAFLAG_IN6 / SIOCDIFADDR_IN6: ifr_name @0, ifr_addr sockaddr_in6 @16. A
+    /// link-local address may leave scope_id 0: the kernel scopes it to the named interface.
+    pub fn addr(name: &str, addr: Ipv6Addr) -> In6IfReq {
+        let mut b = [0u8; size::IN6_IFREQ];
+        put_name(&mut b, 0, IFNAMSIZ, name);
+        put(&mut b, 16, &sockaddr_in6(addr, 0));
+        In6IfReq(b)
+    }
+    /// ifru_flags6 (int @16) of a SIOCGIFAFLAG_IN6 answer.
+    pub fn get_flags6(&self) -> u32 {
+        get_u32(&self.0, 16)
+    }
+}
+
+/// struct nd_ifinfo (`sys/netinet6/nd6.h`), decoded whole so SIOCSIFINFO_IN6 can write back
+/// exactly what SIOCGIFINFO_IN6 returned (it applies any non-zero field it is given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NdIfInfo {
+    /// linkmtu @0
+    pub linkmtu: u32,
+    /// maxmtu @4
+    pub maxmtu: u32,
+    /// basereachable @8
+    pub basereachable: u32,
+    /// reachable @12
+    pub reachable: u32,
+    /// retrans @16 (ms)
+    pub retrans: u32,
+    /// flags @20 (ND6_IFF_*)
+    pub flags: u32,
+    /// recalctm @24
+    pub recalctm: i32,
+    /// chlim @28
+    pub chlim: u8,
+    /// initialized @29
+    pub initialized: u8,
+    /// randomseed0 @30, randomseed1 @38, randomid @46 (24 bytes, opaque), padding to 56
+    pub opaque: [u8; 26],
+}
+
+impl NdIfInfo {
+    /// Decode the 56 bytes of a struct nd_ifinfo.
+    pub fn decode(b: &[u8]) -> NdIfInfo {
+        let mut opaque = [0u8; 26];
+        opaque.copy_from_slice(&b[30..56]);
+        NdIfInfo {
+            linkmtu: get_u32(b, 0),
+            maxmtu: get_u32(b, 4),
+            basereachable: get_u32(b, 8),
+            reachable: get_u32(b, 12),
+            retrans: get_u32(b, 16),
+            flags: get_u32(b, 20),
+            recalctm: get_i32(b, 24),
+            chlim: b[28],
+            initialized: b[29],
+            opaque,
+        }
+    }
+    /// Encode as the 56 bytes of a struct nd_ifinfo.
+    pub fn encode(&self) -> [u8; size::ND_IFINFO] {
+        let mut b = [0u8; size::ND_IFINFO];
+        put_u32(&mut b, 0, self.linkmtu);
+        put_u32(&mut b, 4, self.maxmtu);
+        put_u32(&mut b, 8, self.basereachable);
+        put_u32(&mut b, 12, self.reachable);
+        put_u32(&mut b, 16, self.retrans);
+        put_u32(&mut b, 20, self.flags);
+        put_u32(&mut b, 24, self.recalctm as u32);
+        b[28] = self.chlim;
+        b[29] = self.initialized;
+        put(&mut b, 30, &self.opaque);
+        b
+    }
+}
+
+/// A 72-byte `struct in6_ndireq`: ifname[16] @0, struct nd_ifinfo ndi @16.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub struct In6NdiReq(pub [u8; size::IN6_NDIREQ]);
+
+impl In6NdiReq {
+    /// SIOCGIFINFO_IN6 request (ndi zero) or SIOCSIFINFO_IN6 (ndi as read, modified).
+    pub fn new(name: &str, ndi: Option<&NdIfInfo>) -> In6NdiReq {
+        let mut b = [0u8; size::IN6_NDIREQ];
+        put_name(&mut b, 0, IFNAMSIZ, name);
+        if let Some(ndi) = ndi {
+            put(&mut b, 16, &ndi.encode());
+        }
+        In6NdiReq(b)
+    }
+    /// The nd_ifinfo of an answer.
+    pub fn ndi(&self) -> NdIfInfo {
+        NdIfInfo::decode(&self.0[16..16 + size::ND_IFINFO])
+    }
+}
+
+/// struct ifgroupreq (40): ifgr_name[16] @0, u_int ifgr_len @16, union @24
+/// {char ifgru_group[16]; struct ifg_req *ifgru_groups}.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub struct IfGroupReq(pub [u8; size::IFGROUPREQ]);
+
+impl IfGroupReq {
+    /// SIOCAIFGROUP / SIOCDIFGROUP: ifgr_group = the group name.
+    pub fn group(name: &str, group: &str) -> IfGroupReq {
+        let mut b = [0u8; size::IFGROUPREQ];
+        put_name(&mut b, 0, IFNAMSIZ, name);
+        put_name(&mut b, 24, IFNAMSIZ, group);
+        IfGroupReq(b)
+    }
+    /// SIOCGIFGROUP: ifgr_len = buffer bytes (0 asks for the size), ifgr_groups = buffer.
+    pub fn list(name: &str, len: u32, ptr: usize) -> IfGroupReq {
+        let mut b = [0u8; size::IFGROUPREQ];
+        put_name(&mut b, 0, IFNAMSIZ, name);
+        put_u32(&mut b, 16, len);
+        put_u64(&mut b, 24, ptr as u64);
+        IfGroupReq(b)
+    }
+    /// ifgr_len of an answer.
+    pub fn get_len(&self) -> u32 {
+        get_u32(&self.0, 16)
+    }
+}
+
+/// Group names from a SIOCGIFGROUP buffer of struct ifg_req (16 bytes each).
+pub fn parse_ifg_reqs(buf: &[u8]) -> Vec<String> {
+    buf.chunks_exact(size::IFG_REQ).map(|c| get_name(c, 0, IFNAMSIZ)).filter(|s| !s.is_empty()).collect()
+}
+
+/// struct ifdrv (40): ifd_name[16] @0, u_long ifd_cmd @16, size_t ifd_len @24, void *ifd_data @32.
+pub fn ifdrv(bridge: &str, cmd: u64, len: usize, data: usize) -> [u8; size::IFDRV] {
+    let mut b = [0u8; size::IFDRV];
+    put_name(&mut b, 0, IFNAMSIZ, bridge);
+    put_u64(&mut b, 16, cmd);
+    put_u64(&mut b, 24, len as u64);
+    put_u64(&mut b, 32, data as u64);
+    b
+}
+
+/// struct ifbreq (80): ifbr_ifsname[16] @0, then flags, STP and address-cache fields, all zero
+/// for BRDGADD/BRDGDEL.
+pub fn ifbreq(member: &str) -> [u8; size::IFBREQ] {
+    let mut b = [0u8; size::IFBREQ];
+    put_name(&mut b, 0, IFNAMSIZ, member);
+    b
+}
+
+/// struct ifbifconf (16): u32 ifbic_len @0, (pad), caddr_t ifbic_buf @8.
+pub fn ifbifconf(len: u32, buf: usize) -> [u8; size::IFBIFCONF] {
+    let mut b = [0u8; size::IFBIFCONF];
+    put_u32(&mut b, 0, len);
+    put_u64(&mut b, 8, buf as u64);
+    b
+}
+
+/// ifbic_len of a BRDGGIFS answer.
+pub fn ifbifconf_len(b: &[u8]) -> u32 {
+    get_u32(b, 0)
+}
+
+/// Member names from a BRDGGIFS buffer of struct ifbreq.
+pub fn parse_ifbreqs(buf: &[u8]) -> Vec<String> {
+    buf.chunks_exact(size::IFBREQ).map(|c| get_name(c, 0, IFNAMSIZ)).collect()
+}
+
+/// The link-level address in a struct sockaddr_dl (`sys/net/if_dl.h`): sdl_len @0,
+/// sdl_family @1, sdl_index @2, sdl_type @4, sdl_nlen @5, sdl_alen @6, sdl_slen @7,
+/// sdl_data @8 holding the name then the address (LLADDR = sdl_data + sdl_nlen).
+pub fn sockaddr_dl_mac(b: &[u8]) -> Option<Mac> {
+    if b.len() < 8 || b[1] != AF_LINK || b[6] != 6 {
+        return None;
+    }
+    let start = 8 + b[5] as usize;
+    let mac: [u8; 6] = b.get(start..start + 6)?.try_into().ok()?;
+    Some(Mac(mac))
+}
+
+/// jail_get(2) parameters (`sys/kern/kern_jail.c`): name/value pairs, each name
+/// NUL-terminated with its length counting the NUL; int values exactly 4 bytes.
+pub mod jailparam {
+    /// "jid" (int)
+    pub const JID: &[u8] = b"jid\0";
+    /// "lastjid" (int): iterate jails in jid order
+    pub const LASTJID: &[u8] = b"lastjid\0";
+    /// "name" (string, MAXHOSTNAMELEN 256)
+    pub const NAME: &[u8] = b"name\0";
+    /// "vnet" (jailsys int: 1 = new, 2 = inherit)
+    pub const VNET: &[u8] = b"vnet\0";
+    /// "dying" (bool as int)
+    pub const DYING: &[u8] = b"dying\0";
+    /// "errmsg" (string buffer the kernel fills)
+    pub const ERRMSG: &[u8] = b"errmsg\0";
+    /// MAXHOSTNAMELEN, the size of the name buffer
+    pub const NAME_LEN: usize = 256;
+    /// JAIL_DYING: also find dying jails (`sys/sys/jail.h`)
+    pub const JAIL_DYING: i32 = 0x08;
+    /// JAIL_SYS_NEW: the jail has its own vnet (`sys/sys/jail.h`)
+    pub const JAIL_SYS_NEW: i32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn ioctl_numbers_match_freebsd_abi_md() {
+        // Values from ../shared/freebsd-abi.md §3 (computed and cross-checked with golang/sys).
+        let table: &[(&str, u64, u64)] = &[
+            ("SIOCSIFFLAGS", SIOCSIFFLAGS, 0x80206910),
+            ("SIOCGIFFLAGS", SIOCGIFFLAGS, 0xc0206911),
+            ("SIOCDIFADDR", SIOCDIFADDR, 0x80206919),
+            ("SIOCSIFNAME", SIOCSIFNAME, 0x80206928),
+            ("SIOCSIFDESCR", SIOCSIFDESCR, 0x80206929),
+            ("SIOCGIFDESCR", SIOCGIFDESCR, 0xc020692a),
+            ("SIOCAIFADDR", SIOCAIFADDR, 0x8044692b),
+            ("SIOCGIFMTU", SIOCGIFMTU, 0xc0206933),
+            ("SIOCSIFMTU", SIOCSIFMTU, 0x80206934),
+            ("SIOCSIFLLADDR", SIOCSIFLLADDR, 0x8020693c),
+            ("SIOCSIFVNET", SIOCSIFVNET, 0xc020695a),
+            ("SIOCSIFRVNET", SIOCSIFRVNET, 0xc020695b),
+            ("SIOCIFDESTROY", SIOCIFDESTROY, 0x80206979),
+            ("SIOCIFCREATE2", SIOCIFCREATE2, 0xc020697c),
+            ("SIOCSDRVSPEC", SIOCSDRVSPEC, 0x8028697b),
+            ("SIOCGDRVSPEC", SIOCGDRVSPEC, 0xc028697b),
+            ("SIOCAIFGROUP", SIOCAIFGROUP, 0x80286987),
+            ("SIOCGIFGROUP", SIOCGIFGROUP, 0xc0286988),
+            ("SIOCDIFGROUP", SIOCDIFGROUP, 0x80286989),
+            ("SIOCDIFADDR_IN6", SIOCDIFADDR_IN6, 0x81206919),
+            ("SIOCAIFADDR_IN6", SIOCAIFADDR_IN6, 0x8088691b),
+            ("SIOCGIFAFLAG_IN6", SIOCGIFAFLAG_IN6, 0xc1206949),
+            ("SIOCGIFINFO_IN6", SIOCGIFINFO_IN6, 0xc048696c),
+            ("SIOCSIFINFO_IN6", SIOCSIFINFO_IN6, 0xc048696d),
+        ];
+        for (name, got, want) in table {
+            assert_eq!(got, want, "{name}: {got:#x} != {want:#x}");
+        }
+        assert_eq!(io(b'i', 1), 0x2000_6901);
+        assert_eq!(ior(b'N', 40, 72), 0x40484e28, "NGIOCGINFO");
+    }
+
+    #[test]
+    fn ifreq_layouts() {
+        assert_eq!(std::mem::size_of::<IfReq>(), 32);
+        assert_eq!(std::mem::align_of::<IfReq>(), 8);
+
+        let r = IfReq::name("epair0a");
+        assert_eq!(&r.0[..8], b"epair0a\0");
+        assert!(r.0[8..].iter().all(|&b| b == 0));
+        assert_eq!(r.get_name(), "epair0a");
+
+        // A 15-character name fills the field with its NUL last.
+        let r = IfReq::name("e0a_abcdefghijk");
+        assert_eq!(&r.0[..16], b"e0a_abcdefghijk\0");
+
+        // ifr_flags @16 (low half), ifr_flagshigh @18 (high half).
+        let r = IfReq::flags("lo0", 0x0001_8843);
+        assert_eq!(hex(&r.0[16..20]), "43880100");
+        assert_eq!(r.get_flags(), 0x0001_8843);
+
+        let r = IfReq::mtu("igb0", 9000);
+        assert_eq!(hex(&r.0[16..20]), "28230000");
+        assert_eq!(r.get_mtu(), 9000);
+
+        let r = IfReq::jid("e0b_www", 7);
+        assert_eq!(hex(&r.0[16..24]), "0700000000000000");
+
+        let r = IfReq::data("epair3a", 0x1122_3344_5566_7788);
+        assert_eq!(hex(&r.0[16..24]), "8877665544332211");
+
+        let r = IfReq::buffer("e0a_www", 12, 0x0000_7fff_0000_1000);
+        assert_eq!(hex(&r.0[16..32]), "0c0000000000000000100000ff7f0000");
+        assert_eq!(r.get_buffer(), (12, 0x0000_7fff_0000_1000));
+        // SIOCGIFDESCR's "too small" answer: length = needed, buffer = NULL, return 0.
+        let r = IfReq::buffer("e0a_www", 40, 0);
+        assert_eq!(r.get_buffer(), (40, 0));
+
+        let r = IfReq::lladdr("e0a_www", Mac([0x02, 0xab, 0xcd, 0xef, 0x01, 0x23]));
+        assert_eq!(hex(&r.0[16..24]), "061202abcdef0123");
+        assert!(r.0[24..].iter().all(|&b| b == 0));
+
+        let r = IfReq::addr4("igb0", Ipv4Addr::new(192, 0, 2, 5));
+        assert_eq!(hex(&r.0[16..32]), "10020000c00002050000000000000000");
+    }
+
+    #[test]
+    fn ifname_buffer() {
+        assert_eq!(&ifname_buf("vnet0")[..6], b"vnet0\0");
+        assert_eq!(ifname_buf("vnet0").len(), 16);
+    }
+
+    #[test]
+    fn ifaliasreq_layout() {
+        let b = ifaliasreq("e0a_www", Ipv4Addr::new(10, 1, 2, 3), 24);
+        assert_eq!(b.len(), 68);
+        assert_eq!(&b[..8], b"e0a_www\0");
+        // ifra_addr @16
+        assert_eq!(hex(&b[16..32]), "100200000a0102030000000000000000");
+        // ifra_broadaddr @32 empty: the kernel derives it
+        assert!(b[32..48].iter().all(|&x| x == 0));
+        // ifra_mask @48
+        assert_eq!(hex(&b[48..56]), "10020000ffffff00");
+        // ifra_vhid @64
+        assert_eq!(hex(&b[64..68]), "00000000");
+    }
+
+    #[test]
+    fn in6_aliasreq_layout() {
+        let a: Ipv6Addr = "2001:db8::5".parse().unwrap();
+        let b = in6_aliasreq("vnet0", a, 64, 0x20);
+        assert_eq!(b.len(), 136);
+        assert_eq!(&b[..6], b"vnet0\0");
+        // ifra_addr @16: len 28, family 28, port 0, flowinfo 0, addr @24, scope @40
+        assert_eq!(b[16], 28);
+        assert_eq!(b[17], 28);
+        assert_eq!(hex(&b[24..40]), "20010db8000000000000000000000005");
+        assert_eq!(hex(&b[40..44]), "00000000");
+        // ifra_dstaddr @44 zero
+        assert!(b[44..72].iter().all(|&x| x == 0));
+        // ifra_prefixmask @72: len/family then the mask at @80
+        assert_eq!(b[72], 28);
+        assert_eq!(b[73], 28);
+        assert_eq!(hex(&b[80..96]), "ffffffffffffffff0000000000000000");
+        // ifra_flags @100
+        assert_eq!(hex(&b[100..104]), "20000000");
+        // lifetime: expire @104, preferred @112 zero; vltime @120, pltime @124 infinite
+        assert!(b[104..120].iter().all(|&x| x == 0));
+        assert_eq!(hex(&b[120..128]), "ffffffffffffffff");
+        // vhid @128 and padding
+        assert!(b[128..136].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn in6_ifreq_layout() {
+        assert_eq!(std::mem::size_of::<In6IfReq>(), 288);
+        let a: Ipv6Addr = "fe80::1".parse().unwrap();
+        let mut r = In6IfReq::addr("lo0", a);
+        assert_eq!(&r.0[..4], b"lo0\0");
+        assert_eq!(r.0[16], 28);
+        assert_eq!(r.0[17], 28);
+        assert_eq!(hex(&r.0[24..40]), "fe800000000000000000000000000001");
+        assert!(r.0[44..].iter().all(|&x| x == 0));
+        // ifru_flags6 is the int at @16 of the answer.
+        r.0[16..20].copy_from_slice(&0x02u32.to_ne_bytes());
+        assert_eq!(r.get_flags6(), 0x02);
+    }
+
+    #[test]
+    fn nd_ifinfo_round_trip_and_offsets() {
+        assert_eq!(std::mem::size_of::<In6NdiReq>(), 72);
+        let mut raw = [0u8; 72];
+        raw[..5].copy_from_slice(b"igb0\0");
+        for (i, b) in raw[16..].iter_mut().enumerate() {
+            *b = i as u8 + 1;
+        }
+        let r = In6NdiReq(raw);
+        let ndi = r.ndi();
+        // retrans @16+16 = 32, flags @36
+        assert_eq!(ndi.retrans, u32::from_ne_bytes([17, 18, 19, 20]));
+        assert_eq!(ndi.flags, u32::from_ne_bytes([21, 22, 23, 24]));
+        assert_eq!(ndi.chlim, 29);
+        assert_eq!(ndi.initialized, 30);
+        // Written back exactly as read.
+        let back = In6NdiReq::new("igb0", Some(&ndi));
+        assert_eq!(back.0, raw);
+        let q = In6NdiReq::new("igb0", None);
+        assert!(q.0[16..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn ifgroupreq_layout() {
+        let r = IfGroupReq::group("e0a_www", "jnet");
+        assert_eq!(&r.0[..8], b"e0a_www\0");
+        assert_eq!(&r.0[24..29], b"jnet\0");
+        assert!(r.0[16..24].iter().all(|&b| b == 0));
+        let r = IfGroupReq::list("e0a_www", 48, 0xdead_beef);
+        assert_eq!(hex(&r.0[16..20]), "30000000");
+        assert_eq!(hex(&r.0[24..32]), "efbeadde00000000");
+        assert_eq!(r.get_len(), 48);
+        let mut buf = [0u8; 48];
+        buf[..4].copy_from_slice(b"all\0");
+        buf[16..22].copy_from_slice(b"epair\0");
+        buf[32..37].copy_from_slice(b"jnet\0");
+        assert_eq!(parse_ifg_reqs(&buf), vec!["all", "epair", "jnet"]);
+    }
+
+    #[test]
+    fn bridge_layouts() {
+        let d = ifdrv("bridge0", BRDGADD, 80, 0x1000);
+        assert_eq!(d.len(), 40);
+        assert_eq!(&d[..8], b"bridge0\0");
+        assert_eq!(hex(&d[16..40]), "000000000000000050000000000000000010000000000000");
+        let d = ifdrv("bridge0", BRDGGIFS, 16, 0x2000);
+        assert_eq!(hex(&d[16..24]), "0600000000000000");
+        let m = ifbreq("e0a_www");
+        assert_eq!(m.len(), 80);
+        assert_eq!(&m[..8], b"e0a_www\0");
+        assert!(m[8..].iter().all(|&b| b == 0));
+        let c = ifbifconf(160, 0x3000);
+        assert_eq!(hex(&c), "a0000000000000000030000000000000");
+        assert_eq!(ifbifconf_len(&c), 160);
+        let mut buf = vec![0u8; 160];
+        buf[..5].copy_from_slice(b"igb0\0");
+        buf[80..88].copy_from_slice(b"e0a_www\0");
+        assert_eq!(parse_ifbreqs(&buf), vec!["igb0", "e0a_www"]);
+    }
+
+    #[test]
+    fn sockaddr_dl_mac_parse() {
+        // sockaddr_dl for "igb0" with a 6-byte address after the name.
+        let mut b = vec![0u8; 20];
+        b[0] = 20;
+        b[1] = AF_LINK;
+        b[4] = 6; // IFT_ETHER
+        b[5] = 4;
+        b[6] = 6;
+        b[8..12].copy_from_slice(b"igb0");
+        b[12..18].copy_from_slice(&[0x58, 0x9c, 0xfc, 1, 2, 3]);
+        assert_eq!(sockaddr_dl_mac(&b), Some(Mac([0x58, 0x9c, 0xfc, 1, 2, 3])));
+        b[6] = 0; // lo0: no address
+        assert_eq!(sockaddr_dl_mac(&b), None);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask4(24), Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(mask4(0), Ipv4Addr::new(0, 0, 0, 0));
+        assert_eq!(mask4(32), Ipv4Addr::new(255, 255, 255, 255));
+        assert_eq!(mask6(64).to_string(), "ffff:ffff:ffff:ffff::");
+        assert_eq!(prefixlen(&mask6(48).octets()), 48);
+        assert_eq!(prefixlen(&mask4(30).octets()), 30);
+    }
+
+    #[test]
+    fn jail_param_names_are_nul_terminated() {
+        for p in [jailparam::JID, jailparam::NAME, jailparam::VNET, jailparam::DYING, jailparam::ERRMSG, jailparam::LASTJID] {
+            assert_eq!(*p.last().unwrap(), 0);
+            assert_eq!(p.iter().filter(|&&c| c == 0).count(), 1);
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The kernel interface: everything program logic may ask of the kernel.
+//!
+//! Two implementations: `freebsd` (ioctls, jail_get, jail_attach, sysctl, kldload) and
+//! `sim` (the simulated host). Each method is one kernel operation, so the simulated host's
+//! operation log counts exactly what a FreeBSD host would do. Methods return the raw
+//! FreeBSD errno; logic adds the context ("rename epair3a to e0a_www: ...").
+
+use crate::errno::Errno;
+use crate::error::Error;
+use crate::freebsd::abi::NdIfInfo;
+use crate::mac::Mac;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// A kernel answer.
+pub type KResult<T> = Result<T, Errno>;
+
+/// A jail id.
+pub type Jid = i32;
+
+/// Interface flags (`sys/net/if.h`).
+pub mod iff {
+    /// IFF_UP
+    pub const UP: u32 = 0x1;
+    /// IFF_BROADCAST
+    pub const BROADCAST: u32 = 0x2;
+    /// IFF_LOOPBACK
+    pub const LOOPBACK: u32 = 0x8;
+    /// IFF_POINTOPOINT
+    pub const POINTOPOINT: u32 = 0x10;
+    /// IFF_DRV_RUNNING (shown as RUNNING)
+    pub const RUNNING: u32 = 0x40;
+    /// IFF_PROMISC
+    pub const PROMISC: u32 = 0x100;
+    /// IFF_SIMPLEX
+    pub const SIMPLEX: u32 = 0x800;
+    /// IFF_MULTICAST
+    pub const MULTICAST: u32 = 0x8000;
+    /// IFF_PPROMISC (high half)
+    pub const PPROMISC: u32 = 0x20000;
+
+    /// ifconfig's names for the bits above, in bit order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (UP, "UP"),
+        (BROADCAST, "BROADCAST"),
+        (LOOPBACK, "LOOPBACK"),
+        (POINTOPOINT, "POINTOPOINT"),
+        (RUNNING, "RUNNING"),
+        (PROMISC, "PROMISC"),
+        (SIMPLEX, "SIMPLEX"),
+        (MULTICAST, "MULTICAST"),
+        (PPROMISC, "PPROMISC"),
+    ];
+}
+
+/// IPv6 address flags (`sys/netinet6/in6_var.h`).
+pub mod in6f {
+    /// IN6_IFF_ANYCAST
+    pub const ANYCAST: u32 = 0x01;
+    /// IN6_IFF_TENTATIVE
+    pub const TENTATIVE: u32 = 0x02;
+    /// IN6_IFF_DUPLICATED
+    pub const DUPLICATED: u32 = 0x04;
+    /// IN6_IFF_DETACHED
+    pub const DETACHED: u32 = 0x08;
+    /// IN6_IFF_DEPRECATED
+    pub const DEPRECATED: u32 = 0x10;
+    /// IN6_IFF_NODAD
+    pub const NODAD: u32 = 0x20;
+    /// IN6_IFF_AUTOCONF
+    pub const AUTOCONF: u32 = 0x40;
+
+    /// ifconfig's words for the flags, as `show --json` lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (ANYCAST, "anycast"),
+        (TENTATIVE, "tentative"),
+        (DUPLICATED, "duplicated"),
+        (DETACHED, "detached"),
+        (DEPRECATED, "deprecated"),
+        (NODAD, "no_dad"),
+        (AUTOCONF, "autoconf"),
+    ];
+}
+
+/// ND6 per-interface flags (`sys/netinet6/nd6.h`).
+pub mod nd6f {
+    /// ND6_IFF_PERFORMNUD
+    pub const PERFORMNUD: u32 = 0x1;
+    /// ND6_IFF_ACCEPT_RTADV
+    pub const ACCEPT_RTADV: u32 = 0x2;
+    /// ND6_IFF_IFDISABLED
+    pub const IFDISABLED: u32 = 0x8;
+    /// ND6_IFF_AUTO_LINKLOCAL
+    pub const AUTO_LINKLOCAL: u32 = 0x20;
+    /// ND6_IFF_NO_DAD
+    pub const NO_DAD: u32 = 0x100;
+}
+
+/// An address with its prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Cidr {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length.
+    pub prefixlen: u8,
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefixlen)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = Error;
+    /// "192.0.2.5/24" or "2001:db8::5/64"; the prefix length is required.
+    fn from_str(s: &str) -> Result<Cidr, Error> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| Error::data(format!("invalid address {s:?}: expected ADDRESS/PREFIXLEN, e.g. 192.0.2.5/24 or 2001:db8::5/64")))?;
+        let addr: IpAddr = a.parse().map_err(|_| Error::data(format!("invalid address {s:?}: {a:?} is not an IPv4 or IPv6 address")))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefixlen: u8 = match p.parse::<u8>() {
+            Ok(n) if n <= max && !p.starts_with('+') => n,
+            _ => return Err(Error::data(format!("invalid address {s:?}: prefix length {p:?} is not a number from 0 to {max}"))),
+        };
+        let bad = match addr {
+            IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
+            IpAddr::V6(v) => v.is_unspecified() || v.is_multicast(),
+        };
+        if bad {
+            return Err(Error::data(format!("invalid address {s:?}: {addr} cannot be assigned to an interface")));
+        }
+        Ok(Cidr { addr, prefixlen })
+    }
+}
+
+/// An interface as listed (getifaddrs: name, flags, link-level address, addresses).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfInfo {
+    /// Name.
+    pub name: String,
+    /// IFF_* flags.
+    pub flags: u32,
+    /// Ethernet address, if the interface has one.
+    pub mac: Option<Mac>,
+    /// IPv4 and IPv6 addresses.
+    pub addrs: Vec<Cidr>,
+}
+
+/// Interface operations, in the vnet the caller is in.
+pub trait Interfaces {
+    /// SIOCIFCREATE2: create from a cloner ("epair", "bridge") or a full name ("bridge7");
+    /// returns the created name (for an epair, the `a` end).
+    fn if_create(&mut self, cloner: &str) -> KResult<String>;
+    /// SIOCIFDESTROY.
+    fn if_destroy(&mut self, name: &str) -> KResult<()>;
+    /// SIOCSIFNAME.
+    fn if_rename(&mut self, name: &str, new_name: &str) -> KResult<()>;
+    /// SIOCGIFDESCR; None when there is none (the kernel's ENOMSG).
+    fn if_description(&mut self, name: &str) -> KResult<Option<String>>;
+    /// SIOCSIFDESCR; None clears it.
+    fn if_set_description(&mut self, name: &str, descr: Option<&str>) -> KResult<()>;
+    /// SIOCGIFGROUP.
+    fn if_groups(&mut self, name: &str) -> KResult<Vec<String>>;
+    /// SIOCAIFGROUP.
+    fn if_add_group(&mut self, name: &str, group: &str) -> KResult<()>;
+    /// SIOCDIFGROUP.
+    fn if_del_group(&mut self, name: &str, group: &str) -> KResult<()>;
+    /// SIOCGIFFLAGS.
+    fn if_flags(&mut self, name: &str) -> KResult<u32>;
+    /// SIOCSIFFLAGS (the kernel keeps the bits users may not change).
+    fn if_set_flags(&mut self, name: &str, flags: u32) -> KResult<()>;
+    /// SIOCGIFMTU.
+    fn if_mtu(&mut self, name: &str) -> KResult<u32>;
+    /// SIOCSIFMTU.
+    fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()>;
+    /// SIOCSIFLLADDR.
+    fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()>;
+    /// SIOCAIFADDR / SIOCAIFADDR_IN6 (infinite lifetimes; `flags6` = IN6_IFF_*, IPv6 only).
+    fn if_add_addr(&mut self, name: &str, addr: Cidr, flags6: u32) -> KResult<()>;
+    /// SIOCDIFADDR / SIOCDIFADDR_IN6.
+    fn if_del_addr(&mut self, name: &str, addr: IpAddr) -> KResult<()>;
+    /// SIOCGIFAFLAG_IN6.
+    fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32>;
+    /// SIOCGIFINFO_IN6.
+    fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo>;
+    /// SIOCSIFINFO_IN6, with a struct as read by `if_nd6` and then modified.
+    fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()>;
+    /// SIOCSDRVSPEC BRDGADD.
+    fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()>;
+    /// SIOCSDRVSPEC BRDGDEL.
+    fn bridge_del(&mut self, bridge: &str, member: &str) -> KResult<()>;
+    /// SIOCGDRVSPEC BRDGGIFS.
+    fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>>;
+    /// getifaddrs(3).
+    fn if_list(&mut self) -> KResult<Vec<IfInfo>>;
+}
+
+/// A jail, as jail_get(2) reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JailInfo {
+    /// jid
+    pub jid: Jid,
+    /// name
+    pub name: String,
+    /// Has its own vnet (vnet = new).
+    pub vnet: bool,
+    /// Removed but not yet gone.
+    pub dying: bool,
+}
+
+/// How the user named a jail: all digits is a jid, as jail(8) and jail_getid(3) take it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JailRef {
+    /// By jid.
+    Jid(Jid),
+    /// By name.
+    Name(String),
+}
+
+impl JailRef {
+    /// Parse the JAIL argument.
+    pub fn parse(s: &str) -> Result<JailRef, Error> {
+        if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) {
+            return match s.parse::<Jid>() {
+                Ok(j) if j > 0 => Ok(JailRef::Jid(j)),
+                _ => Err(Error::data(format!("jail id {s:?} is out of range"))),
+            };
+        }
+        crate::names::check_jail_name(s)?;
+        Ok(JailRef::Name(s.to_string()))
+    }
+}
+
+impl fmt::Display for JailRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JailRef::Jid(j) => write!(f, "jid {j}"),
+            JailRef::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Jail lookups (jail_get(2)).
+pub trait Jails {
+    /// The jail, alive or dying (an alive jail wins when a dying one has the same name).
+    fn jail(&mut self, which: &JailRef) -> KResult<Option<JailInfo>>;
+    /// Every jail, alive and dying, by jid.
+    fn jails(&mut self) -> KResult<Vec<JailInfo>>;
+}
+
+/// Moving interfaces between vnets and acting inside a jail's vnet.
+pub trait Vnets: Interfaces + Sized {
+    /// SIOCSIFVNET: move `name` from the caller's vnet into jail `jid`; returns its name there.
+    fn if_move_to_jail(&mut self, name: &str, jid: Jid) -> KResult<String>;
+    /// SIOCSIFRVNET: bring `name` (its name inside the jail) back to the caller's vnet, even
+    /// from a dying jail; returns its name here.
+    fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String>;
+    /// Run `step` inside jail `jid`'s vnet (on FreeBSD: a forked child that attached to the
+    /// jail; its result comes back serialized). The jail must be alive.
+    fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
+    where
+        R: Serialize + DeserializeOwned,
+        F: FnOnce(&mut Self) -> Result<R, Error>;
+}
+
+/// sysctl(3) reads and kldload(2).
+pub trait System {
+    /// An integer sysctl.
+    fn sysctl_int(&mut self, name: &str) -> KResult<i64>;
+    /// A string sysctl.
+    fn sysctl_string(&mut self, name: &str) -> KResult<String>;
+    /// Load a kernel module by name ("if_bridge"); already loaded counts as success.
+    fn kld_load(&mut self, module: &str) -> KResult<()>;
+}
+
+/// Everything the programs use.
+pub trait Kernel: Interfaces + Vnets + Jails + System {}
+impl<T: Interfaces + Vnets + Jails + System> Kernel for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parsing() {
+        let c: Cidr = "192.0.2.5/24".parse().unwrap();
+        assert_eq!(c.to_string(), "192.0.2.5/24");
+        let c: Cidr = "2001:db8::5/64".parse().unwrap();
+        assert_eq!(c.prefixlen, 64);
+        for bad in ["192.0.2.5", "192.0.2.5/33", "2001:db8::5/129", "x/24", "192.0.2.5/-1", "192.0.2.5/+4", "0.0.0.0/0", "ff02::1/64", "224.0.0.1/4", "192.0.2.5/"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jail_refs() {
+        assert_eq!(JailRef::parse("12").unwrap(), JailRef::Jid(12));
+        assert_eq!(JailRef::parse("www").unwrap(), JailRef::Name("www".into()));
+        assert_eq!(JailRef::parse("1www").unwrap(), JailRef::Name("1www".into()));
+        assert!(JailRef::parse("0").is_err());
+        assert!(JailRef::parse("").is_err());
+        assert!(JailRef::parse("99999999999").is_err());
+    }
+}

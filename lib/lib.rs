@@ -1,0 +1,17 @@
+//! jnet: per-jail networking for FreeBSD `jail.conf` hooks, without a daemon.
+//!
+//! Program logic talks to the kernel only through the traits in [`kernel`]; [`freebsd`]
+//! implements them with ioctls and system calls, [`sim`] with a simulated host whose state
+//! lives in a file. See `README.md` and `jnet(7)`.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod errno;
+pub mod error;
+pub mod freebsd;
+pub mod kernel;
+pub mod mac;
+pub mod names;
+pub mod owner;
+pub mod sim;

@@ -1,0 +1,301 @@
+//! The `jnet-sim` command: build and drive the simulated host as jail(8) and an
+//! administrator would.
+
+use super::host::Host;
+use super::{now_ms, show, SimFiles, ENV};
+use crate::errno::Errno;
+use crate::error::{Error, Kind, Result};
+use crate::kernel::Cidr;
+use crate::names;
+use argh::FromArgs;
+use std::path::PathBuf;
+
+#[derive(FromArgs, Debug)]
+/// Drive the simulated FreeBSD host that the jnet programs use when JNET_SIM is set.
+pub struct SimArgs {
+    /// state file (default: $JNET_SIM)
+    #[argh(option)]
+    pub state: Option<PathBuf>,
+    #[argh(subcommand)]
+    cmd: SimCmd,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+enum SimCmd {
+    Init(InitArgs),
+    Jail(JailArgs),
+    Show(ShowArgs),
+    Fail(FailArgs),
+    Dup(DupArgs),
+    Ops(OpsArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Make a fresh host: lo0 plus the given Ethernet NICs, up, with IPv6 enabled.
+#[argh(subcommand, name = "init")]
+struct InitArgs {
+    /// comma-separated physical NICs to create (e.g. igb0,igb1)
+    #[argh(option, default = "String::new()")]
+    phys: String,
+    /// IPv6 DAD probe interval (the ND retrans timer) in ms; DAD takes dad_count times this
+    #[argh(option, default = "1000")]
+    dad_ms: u32,
+    /// the host's kern.hostuuid (default: a new random one)
+    #[argh(option)]
+    hostuuid: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// Create or remove a jail, as jail -c and jail -r do.
+#[argh(subcommand, name = "jail")]
+struct JailArgs {
+    #[argh(subcommand)]
+    cmd: JailCmd,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+enum JailCmd {
+    Create(JailCreateArgs),
+    Remove(JailRemoveArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Create a jail and print its jid.
+#[argh(subcommand, name = "create")]
+struct JailCreateArgs {
+    /// jail name
+    #[argh(positional)]
+    name: String,
+    /// give the jail its own vnet
+    #[argh(switch)]
+    vnet: bool,
+    /// move this host interface into the jail (vnet.interface)
+    #[argh(option)]
+    interface: Vec<String>,
+    /// ip4.addr as IF|ADDR/LEN: the address goes on host NIC IF (IP-sharing jails)
+    #[argh(option)]
+    ip4: Vec<String>,
+    /// ip6.addr as IF|ADDR/LEN: the address goes on host NIC IF and starts DAD
+    #[argh(option)]
+    ip6: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// Remove a jail; its vnet and the NICs in it go home only after --linger seconds.
+#[argh(subcommand, name = "remove")]
+struct JailRemoveArgs {
+    /// jail name or jid
+    #[argh(positional)]
+    name: String,
+    /// seconds the dying jail keeps its vnet (as TIME_WAIT sockets would)
+    #[argh(option, default = "0.0")]
+    linger: f64,
+}
+
+#[derive(FromArgs, Debug)]
+/// Show every vnet's interfaces and the netgraph nodes.
+#[argh(subcommand, name = "show")]
+struct ShowArgs {
+    /// print the documented JSON instead of text
+    #[argh(switch)]
+    json: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// Make the operation after N succeeding ones fail.
+#[argh(subcommand, name = "fail")]
+struct FailArgs {
+    /// operations that still succeed first
+    #[argh(option)]
+    after: u64,
+    /// errno of the failure, by name or number (default EIO)
+    #[argh(option, default = "String::from(\"EIO\")")]
+    errno: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// Another host on the link claims this IPv6 address: its DAD fails.
+#[argh(subcommand, name = "dup")]
+struct DupArgs {
+    /// the IPv6 address
+    #[argh(positional)]
+    addr: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// Print the operation log.
+#[argh(subcommand, name = "ops")]
+struct OpsArgs {
+    /// print JSON lines
+    #[argh(switch)]
+    json: bool,
+    /// empty the log afterwards
+    #[argh(switch)]
+    clear: bool,
+    /// print only the number of operations
+    #[argh(switch)]
+    count: bool,
+}
+
+fn random_uuid() -> String {
+    let mut h = crate::mac::Fnv64::new();
+    h.write(&now_ms().to_le_bytes());
+    h.write(&std::process::id().to_le_bytes());
+    let a = crate::mac::mix64(h.finish());
+    let b = crate::mac::mix64(a ^ 0x9e37_79b9_7f4a_7c15);
+    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff)
+}
+
+fn parse_jail_ip(s: &str, v6: bool) -> Result<(String, Cidr)> {
+    let (ifname, cidr) = s.split_once('|').ok_or_else(|| Error::usage(format!("{s:?}: expected IF|ADDR/LEN, e.g. igb0|192.0.2.5/24")))?;
+    names::check_ifname("interface", ifname)?;
+    let cidr: Cidr = cidr.parse()?;
+    if cidr.addr.is_ipv6() != v6 {
+        return Err(Error::usage(format!("{s:?}: not an IPv{} address", if v6 { 6 } else { 4 })));
+    }
+    Ok((ifname.to_string(), cidr))
+}
+
+/// Run `jnet-sim`; returns what to print on stdout.
+pub fn run(args: SimArgs) -> Result<String> {
+    let state = match args.state.or_else(|| std::env::var_os(ENV).map(PathBuf::from)) {
+        Some(p) => p,
+        None => return Err(Error::usage(format!("no state file: set {ENV} or pass --state FILE"))),
+    };
+    let files = SimFiles::new(&state);
+    match args.cmd {
+        SimCmd::Init(a) => {
+            let phys: Vec<String> = a.phys.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            for p in &phys {
+                names::check_ifname("NIC", p)?;
+                if p == "lo0" || phys.iter().filter(|q| *q == p).count() > 1 {
+                    return Err(Error::usage(format!("NIC {p:?} is given twice or clashes with lo0")));
+                }
+            }
+            if a.dad_ms == 0 {
+                return Err(Error::usage("--dad-ms must be at least 1"));
+            }
+            let _lock = files.lock()?;
+            let host = Host::new(a.hostuuid.unwrap_or_else(random_uuid), &phys, a.dad_ms);
+            files.save(&host)?;
+            std::fs::write(&files.ops, b"").map_err(|e| Error::new(Kind::Io, format!("{}: {e}", files.ops.display())))?;
+            Ok(String::new())
+        }
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Create(a) }) => {
+            names::check_jail_name(&a.name)?;
+            if a.name.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(Error::usage(format!("jail name {:?} is a number; jail(8) reserves numbers for jids", a.name)));
+            }
+            let mut ips = vec![];
+            for s in &a.ip4 {
+                ips.push(parse_jail_ip(s, false)?);
+            }
+            for s in &a.ip6 {
+                ips.push(parse_jail_ip(s, true)?);
+            }
+            if a.vnet && !ips.is_empty() {
+                return Err(Error::usage("--ip4/--ip6 are for IP-sharing jails; a VNET jail configures its own addresses"));
+            }
+            if !a.vnet && !a.interface.is_empty() {
+                return Err(Error::usage("--interface needs --vnet"));
+            }
+            let _lock = files.lock()?;
+            let mut host = files.load()?;
+            let now = now_ms();
+            host.settle(now);
+            for ifname in &a.interface {
+                if host.find(None, ifname).is_none() {
+                    return Err(Error::new(Kind::Data, format!("jail: vnet.interface {ifname}: no such interface on the host")));
+                }
+            }
+            for (ifname, _) in &ips {
+                if host.find(None, ifname).is_none() {
+                    return Err(Error::new(Kind::Data, format!("jail: {ifname}: no such interface on the host")));
+                }
+            }
+            let jid = host.create_jail(&a.name, a.vnet).map_err(|e| Error::kernel(format!("jail -c name={}", a.name), e))?;
+            for ifname in &a.interface {
+                host.move_to_jail(None, ifname, jid, now).map_err(|e| Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e))?;
+            }
+            for (ifname, cidr) in &ips {
+                host.add_addr(None, ifname, *cidr, 0, now).map_err(|e| Error::kernel(format!("jail: add {cidr} to {ifname}"), e))?;
+            }
+            if let Some(j) = host.jails.iter_mut().find(|j| j.jid == jid) {
+                j.ips = ips;
+            }
+            files.save(&host)?;
+            Ok(format!("{jid}\n"))
+        }
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Remove(a) }) => {
+            if !(a.linger >= 0.0 && a.linger.is_finite()) {
+                return Err(Error::usage("--linger must be a number of seconds >= 0"));
+            }
+            let _lock = files.lock()?;
+            let mut host = files.load()?;
+            let now = now_ms();
+            host.settle(now);
+            let jid = match crate::kernel::JailRef::parse(&a.name)? {
+                crate::kernel::JailRef::Jid(j) => host.jail_by_jid(j).map(|j| j.jid),
+                crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
+            };
+            let jid = jid.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} not found", a.name)))?;
+            host.remove_jail(jid, (a.linger * 1000.0) as u64, now)
+                .map_err(|_| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
+            files.save(&host)?;
+            Ok(String::new())
+        }
+        SimCmd::Show(a) => {
+            let _lock = files.lock()?;
+            let mut host = files.load()?;
+            host.settle(now_ms());
+            Ok(if a.json {
+                let mut s = serde_json::to_string_pretty(&show::to_json(&host)).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+                s.push('\n');
+                s
+            } else {
+                show::to_text(&host)
+            })
+        }
+        SimCmd::Fail(a) => {
+            let errno = Errno::parse(&a.errno).ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
+            let _lock = files.lock()?;
+            let mut host = files.load()?;
+            host.fail = Some(super::host::FailSpec { after: a.after, errno });
+            files.save(&host)?;
+            Ok(String::new())
+        }
+        SimCmd::Dup(a) => {
+            let addr: std::net::Ipv6Addr = a.addr.parse().map_err(|_| Error::usage(format!("{:?} is not an IPv6 address", a.addr)))?;
+            let _lock = files.lock()?;
+            let mut host = files.load()?;
+            host.settle(now_ms());
+            host.dups.insert(addr);
+            files.save(&host)?;
+            Ok(String::new())
+        }
+        SimCmd::Ops(a) => {
+            let _lock = files.lock()?;
+            files.load()?;
+            let ops = files.ops()?;
+            let mut out = String::new();
+            if a.count {
+                out = format!("{}\n", ops.len());
+            } else {
+                for o in &ops {
+                    if a.json {
+                        out.push_str(&serde_json::to_string(o).map_err(|e| Error::new(Kind::Internal, e.to_string()))?);
+                        out.push('\n');
+                    } else {
+                        out.push_str(&format!("{} {} {} {} -> {}\n", o.pid, o.vnet, o.op, o.args, o.result));
+                    }
+                }
+            }
+            if a.clear {
+                std::fs::write(&files.ops, b"").map_err(|e| Error::new(Kind::Io, format!("{}: {e}", files.ops.display())))?;
+            }
+            Ok(out)
+        }
+    }
+}

@@ -1,0 +1,928 @@
+//! The simulated host's state and the kernel rules it enforces.
+//!
+//! Every rule here mirrors a FreeBSD kernel rule cited in `../shared/freebsd-abi.md`, with
+//! the same errno. Time-dependent state (DAD, lingering jails) is stored as deadlines in
+//! wall-clock milliseconds and settled whenever the state is loaded, so separate processes
+//! see time pass consistently.
+
+use crate::errno::Errno;
+use crate::freebsd::abi::NdIfInfo;
+use crate::kernel::{iff, in6f, nd6f, Cidr, IfInfo, Jid, JailInfo, KResult};
+use crate::mac::Mac;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv6Addr};
+
+/// A vnet: None is the host's, Some(jid) the vnet of VNET jail `jid`.
+pub type VnetId = Option<Jid>;
+
+/// What kind of interface, with its kind-specific state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IfKind {
+    /// lo(4)
+    Loopback {
+        /// clone unit
+        unit: u32,
+    },
+    /// A physical Ethernet NIC.
+    Ether,
+    /// One end of an epair(4).
+    Epair {
+        /// clone unit
+        unit: u32,
+        /// the peer's ifindex
+        peer: u32,
+    },
+    /// if_bridge(4).
+    Bridge {
+        /// clone unit
+        unit: u32,
+        /// member ifindexes, in the order they were added
+        members: Vec<u32>,
+    },
+}
+
+impl IfKind {
+    fn cloner(&self) -> Option<&'static str> {
+        match self {
+            IfKind::Loopback { .. } => Some("lo"),
+            IfKind::Ether => None,
+            IfKind::Epair { .. } => Some("epair"),
+            IfKind::Bridge { .. } => Some("bridge"),
+        }
+    }
+    /// if_bridge accepts only IFT_ETHER/IFT_L2VLAN/IFT_GIF members; epair is IFT_ETHER.
+    fn ethernet_like(&self) -> bool {
+        matches!(self, IfKind::Ether | IfKind::Epair { .. })
+    }
+}
+
+/// An interface address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimAddr {
+    /// address and prefix length
+    pub cidr: Cidr,
+    /// IN6_IFF_* (IPv6 only)
+    #[serde(default)]
+    pub flags6: u32,
+    /// When DAD started (ms since the epoch); None while it cannot run (down, IFDISABLED).
+    #[serde(default)]
+    pub dad_start_ms: Option<u64>,
+}
+
+/// An interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimIf {
+    /// ifindex, unique for the host's lifetime
+    pub index: u32,
+    /// name in its current vnet
+    pub name: String,
+    /// the vnet it is in
+    pub vnet: VnetId,
+    /// the vnet it was created in (where it returns when a vnet dies)
+    pub home: VnetId,
+    /// kind
+    pub kind: IfKind,
+    /// description
+    pub descr: Option<String>,
+    /// interface groups
+    pub groups: Vec<String>,
+    /// IFF_* flags
+    pub flags: u32,
+    /// link-level address
+    pub mac: Option<Mac>,
+    /// MTU
+    pub mtu: u32,
+    /// addresses
+    pub addrs: Vec<SimAddr>,
+    /// ND6 per-interface state
+    pub nd6: NdIfInfo,
+}
+
+/// Alive or dying (removed, vnet still held).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JailState {
+    /// Running.
+    Alive,
+    /// Removed; the vnet goes away at `until_ms`.
+    Dying {
+        /// when the last reference (TIME_WAIT sockets) goes
+        until_ms: u64,
+    },
+}
+
+/// A jail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimJail {
+    /// jid
+    pub jid: Jid,
+    /// name
+    pub name: String,
+    /// own vnet
+    pub vnet: bool,
+    /// state
+    pub state: JailState,
+    /// ip4.addr / ip6.addr of an IP-sharing jail, with the host NIC they were put on
+    #[serde(default)]
+    pub ips: Vec<(String, Cidr)>,
+}
+
+impl SimJail {
+    /// jail_get's view.
+    pub fn info(&self) -> JailInfo {
+        JailInfo { jid: self.jid, name: self.name.clone(), vnet: self.vnet, dying: self.state != JailState::Alive }
+    }
+    /// The vnet the jail's processes see.
+    pub fn vnet_id(&self) -> VnetId {
+        self.vnet.then_some(self.jid)
+    }
+}
+
+/// A pending injected failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailSpec {
+    /// operations still to succeed
+    pub after: u64,
+    /// errno of the failure
+    pub errno: Errno,
+}
+
+/// The whole simulated host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    /// kern.hostuuid
+    pub hostuuid: String,
+    /// next jid to hand out
+    pub next_jid: Jid,
+    /// next ifindex to hand out
+    pub next_index: u32,
+    /// jails, alive and dying
+    pub jails: Vec<SimJail>,
+    /// interfaces, in every vnet
+    pub ifaces: Vec<SimIf>,
+    /// allocated clone units per (home vnet, cloner), e.g. "host/epair"
+    pub units: BTreeMap<String, BTreeSet<u32>>,
+    /// integer sysctls
+    pub sysctls: BTreeMap<String, i64>,
+    /// loaded kernel modules
+    pub modules: BTreeSet<String>,
+    /// ND retrans timer of new interfaces (ms), i.e. the DAD probe interval
+    pub dad_ms: u32,
+    /// addresses another host on the link claims (`jnet-sim dup`)
+    pub dups: BTreeSet<Ipv6Addr>,
+    /// injected failure
+    pub fail: Option<FailSpec>,
+    /// netgraph nodes (modelled by the netgraph layer; empty until it is used)
+    #[serde(default)]
+    pub netgraph: Vec<serde_json::Value>,
+}
+
+const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("lo", "")];
+
+fn split_unit(name: &str) -> Option<(&str, Option<u32>)> {
+    let digits_at = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let (base, digits) = name.split_at(digits_at);
+    if digits.is_empty() {
+        return Some((base, None));
+    }
+    // Unit numbers have no leading zeros and nothing after them ("bridge01" is refused).
+    if !digits.bytes().all(|c| c.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0')) {
+        return None;
+    }
+    Some((base, Some(digits.parse().ok()?)))
+}
+
+fn unit_key(home: VnetId, cloner: &str) -> String {
+    match home {
+        None => format!("host/{cloner}"),
+        Some(j) => format!("{j}/{cloner}"),
+    }
+}
+
+impl Host {
+    /// A fresh host: lo0 and the given NICs, up, IPv6 enabled and settled.
+    pub fn new(hostuuid: String, phys: &[String], dad_ms: u32) -> Host {
+        let mut sysctls = BTreeMap::new();
+        sysctls.insert("net.inet6.ip6.dad_count".to_string(), 1);
+        sysctls.insert("net.inet6.ip6.auto_linklocal".to_string(), 1);
+        sysctls.insert("net.inet6.ip6.accept_rtadv".to_string(), 0);
+        sysctls.insert("net.ifdescr_maxlen".to_string(), 1024);
+        sysctls.insert("kern.features.vimage".to_string(), 1);
+        let mut h = Host {
+            hostuuid,
+            next_jid: 1,
+            next_index: 1,
+            jails: vec![],
+            ifaces: vec![],
+            units: BTreeMap::new(),
+            sysctls,
+            modules: BTreeSet::new(),
+            dad_ms,
+            dups: BTreeSet::new(),
+            fail: None,
+            netgraph: vec![],
+        };
+        let lo = h.attach_loopback(None);
+        let lo = h.by_index_mut(lo).expect("lo0");
+        lo.flags |= iff::UP | iff::RUNNING;
+        lo.addrs = vec![
+            SimAddr { cidr: Cidr { addr: "127.0.0.1".parse().expect("v4"), prefixlen: 8 }, flags6: 0, dad_start_ms: None },
+            SimAddr { cidr: Cidr { addr: "::1".parse().expect("v6"), prefixlen: 128 }, flags6: 0, dad_start_ms: None },
+            SimAddr { cidr: Cidr { addr: "fe80::1".parse().expect("v6"), prefixlen: 64 }, flags6: 0, dad_start_ms: None },
+        ];
+        for (i, name) in phys.iter().enumerate() {
+            let index = h.alloc_index();
+            let mut mac = Mac::derive(&h.hostuuid, "physical-nic", i as u32, name).0;
+            // Physical NICs carry a vendor (universally administered) address.
+            mac[0] &= 0xfc;
+            let mut nd6 = h.nd6_defaults(&IfKind::Ether);
+            nd6.flags &= !nd6f::IFDISABLED;
+            let ll = link_local(Mac(mac));
+            h.ifaces.push(SimIf {
+                index,
+                name: name.clone(),
+                vnet: None,
+                home: None,
+                kind: IfKind::Ether,
+                descr: None,
+                groups: vec!["all".into()],
+                flags: iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST,
+                mac: Some(Mac(mac)),
+                mtu: 1500,
+                addrs: vec![SimAddr { cidr: Cidr { addr: IpAddr::V6(ll), prefixlen: 64 }, flags6: 0, dad_start_ms: None }],
+                nd6,
+            });
+        }
+        h
+    }
+
+    fn alloc_index(&mut self) -> u32 {
+        let i = self.next_index;
+        self.next_index += 1;
+        i
+    }
+
+    /// `nd6_ifattach` defaults: PERFORMNUD, IFDISABLED unless loopback, AUTO_LINKLOCAL if
+    /// the sysctl is on and this is not a bridge, ACCEPT_RTADV (clearing IFDISABLED) if set.
+    fn nd6_defaults(&self, kind: &IfKind) -> NdIfInfo {
+        let mut flags = nd6f::PERFORMNUD;
+        if !matches!(kind, IfKind::Loopback { .. }) {
+            flags |= nd6f::IFDISABLED;
+        }
+        if self.sysctl("net.inet6.ip6.auto_linklocal") != 0 && !matches!(kind, IfKind::Bridge { .. }) {
+            flags |= nd6f::AUTO_LINKLOCAL;
+        }
+        if self.sysctl("net.inet6.ip6.accept_rtadv") != 0 {
+            flags |= nd6f::ACCEPT_RTADV;
+            flags &= !nd6f::IFDISABLED;
+        }
+        NdIfInfo {
+            linkmtu: 0,
+            maxmtu: 1500,
+            basereachable: 30_000,
+            reachable: 30_000,
+            retrans: self.dad_ms,
+            flags,
+            recalctm: 7200,
+            chlim: 64,
+            initialized: 1,
+            opaque: [0; 26],
+        }
+    }
+
+    fn attach_loopback(&mut self, vnet: VnetId) -> u32 {
+        let index = self.alloc_index();
+        self.units.entry(unit_key(vnet, "lo")).or_default().insert(0);
+        let nd6 = self.nd6_defaults(&IfKind::Loopback { unit: 0 });
+        self.ifaces.push(SimIf {
+            index,
+            name: "lo0".into(),
+            vnet,
+            home: vnet,
+            kind: IfKind::Loopback { unit: 0 },
+            descr: None,
+            groups: vec!["all".into(), "lo".into()],
+            flags: iff::LOOPBACK | iff::MULTICAST,
+            mac: None,
+            mtu: 16384,
+            addrs: vec![],
+            nd6,
+        });
+        index
+    }
+
+    /// An integer sysctl, 0 when unset.
+    pub fn sysctl(&self, name: &str) -> i64 {
+        self.sysctls.get(name).copied().unwrap_or(0)
+    }
+
+    // --- lookups ------------------------------------------------------------------------
+
+    /// The interface named `name` in `vnet`.
+    pub fn find(&self, vnet: VnetId, name: &str) -> Option<&SimIf> {
+        self.ifaces.iter().find(|i| i.vnet == vnet && i.name == name)
+    }
+    fn pos(&self, vnet: VnetId, name: &str) -> KResult<usize> {
+        self.ifaces.iter().position(|i| i.vnet == vnet && i.name == name).ok_or(Errno::ENXIO)
+    }
+    fn by_index_mut(&mut self, index: u32) -> Option<&mut SimIf> {
+        self.ifaces.iter_mut().find(|i| i.index == index)
+    }
+    fn by_index(&self, index: u32) -> Option<&SimIf> {
+        self.ifaces.iter().find(|i| i.index == index)
+    }
+    /// The live jail with this jid (alive or dying).
+    pub fn jail_by_jid(&self, jid: Jid) -> Option<&SimJail> {
+        self.jails.iter().find(|j| j.jid == jid)
+    }
+    /// The jail with this name: the alive one if any, else a dying one.
+    pub fn jail_by_name(&self, name: &str) -> Option<&SimJail> {
+        let mut m = self.jails.iter().filter(|j| j.name == name);
+        let all: Vec<&SimJail> = m.by_ref().collect();
+        all.iter().find(|j| j.state == JailState::Alive).or_else(|| all.last()).copied()
+    }
+    /// Name of the vnet for logs and `show`: "host" or the jail's name.
+    pub fn vnet_label(&self, vnet: VnetId) -> String {
+        match vnet {
+            None => "host".into(),
+            Some(j) => self.jail_by_jid(j).map(|j| j.name.clone()).unwrap_or_else(|| format!("jid{j}")),
+        }
+    }
+
+    // --- time-dependent state -----------------------------------------------------------
+
+    /// Apply what happened since the last look: DAD results, vnets of dying jails released.
+    pub fn settle(&mut self, now_ms: u64) {
+        let dad_count = self.sysctl("net.inet6.ip6.dad_count").max(0) as u64;
+        let dups = self.dups.clone();
+        for ifp in &mut self.ifaces {
+            let retrans = u64::from(ifp.nd6.retrans);
+            for a in &mut ifp.addrs {
+                let (Some(start), IpAddr::V6(v6)) = (a.dad_start_ms, a.cidr.addr) else { continue };
+                if a.flags6 & in6f::TENTATIVE == 0 {
+                    continue;
+                }
+                // The first probe meets the other host's answer at once; otherwise DAD ends
+                // after dad_count probes, one retrans interval apart.
+                if dups.contains(&v6) && dad_count > 0 && now_ms >= start {
+                    a.flags6 = (a.flags6 & !in6f::TENTATIVE) | in6f::DUPLICATED;
+                } else if now_ms >= start + dad_count * retrans {
+                    a.flags6 &= !in6f::TENTATIVE;
+                }
+            }
+        }
+        let expired: Vec<Jid> = self
+            .jails
+            .iter()
+            .filter(|j| matches!(j.state, JailState::Dying { until_ms } if until_ms <= now_ms))
+            .map(|j| j.jid)
+            .collect();
+        for jid in expired {
+            self.destroy_vnet(jid, now_ms);
+        }
+    }
+
+    /// `vnet_destroy`: interfaces born elsewhere go home (`vnet_if_return`), those born in
+    /// the vnet are destroyed (an epair goes with both ends); then the jail is gone.
+    fn destroy_vnet(&mut self, jid: Jid, now_ms: u64) {
+        let vnet = self.jail_by_jid(jid).and_then(|j| j.vnet_id());
+        if let Some(v) = vnet {
+            let inside: Vec<u32> = self.ifaces.iter().filter(|i| i.vnet == Some(v)).map(|i| i.index).collect();
+            for index in inside {
+                let Some(ifp) = self.by_index(index) else { continue };
+                if ifp.home == Some(v) {
+                    self.destroy_index(index);
+                } else {
+                    let home = ifp.home;
+                    self.vmove(index, home, now_ms);
+                }
+            }
+            self.units.retain(|k, _| !k.starts_with(&format!("{jid}/")));
+        }
+        self.jails.retain(|j| j.jid != jid);
+    }
+
+    // --- interface rules ----------------------------------------------------------------
+
+    /// SIOCIFCREATE2 in `vnet`.
+    pub fn create(&mut self, vnet: VnetId, req: &str, now_ms: u64) -> KResult<String> {
+        let (base, unit) = split_unit(req).ok_or(Errno::EINVAL)?;
+        // No matching cloner, or its module is not loaded: EINVAL (ifconfig then kldloads).
+        let (_, module) = CLONERS.iter().find(|(c, _)| *c == base).ok_or(Errno::EINVAL)?;
+        if !module.is_empty() && !self.modules.contains(*module) {
+            return Err(Errno::EINVAL);
+        }
+        if base == "lo" {
+            // Another loopback is possible in FreeBSD but never needed here.
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let key = unit_key(vnet, base);
+        let used = self.units.entry(key.clone()).or_default().clone();
+        let unit = match unit {
+            Some(u) => {
+                if used.contains(&u) || self.find(vnet, &format!("{base}{u}")).is_some() {
+                    return Err(Errno::EEXIST);
+                }
+                u
+            }
+            // ifc_alloc_unit_next: the lowest free unit whose plain name is not taken.
+            None => (0..).find(|u| !used.contains(u) && self.find(vnet, &format!("{base}{u}")).is_none()).expect("a free unit"),
+        };
+        let name = match base {
+            "epair" => {
+                let (a, b) = (format!("epair{unit}a"), format!("epair{unit}b"));
+                if a.len() > 15 {
+                    return Err(Errno::ENOSPC);
+                }
+                // epair_clone_create: either end's name already taken is EEXIST.
+                if self.find(vnet, &a).is_some() || self.find(vnet, &b).is_some() {
+                    return Err(Errno::EEXIST);
+                }
+                let (ia, ib) = (self.alloc_index(), self.alloc_index());
+                for (index, name, peer, last) in [(ia, a.clone(), ib, 0x0a), (ib, b, ia, 0x0b)] {
+                    let kind = IfKind::Epair { unit, peer };
+                    let nd6 = self.nd6_defaults(&kind);
+                    let u = unit.to_be_bytes();
+                    self.ifaces.push(SimIf {
+                        index,
+                        name,
+                        vnet,
+                        home: vnet,
+                        kind,
+                        descr: None,
+                        groups: vec!["all".into(), "epair".into()],
+                        flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
+                        mac: Some(Mac([0x02, u[0], u[1], u[2], u[3], last])),
+                        mtu: 1500,
+                        addrs: vec![],
+                        nd6,
+                    });
+                }
+                a
+            }
+            _ => {
+                let name = format!("bridge{unit}");
+                let index = self.alloc_index();
+                let kind = IfKind::Bridge { unit, members: vec![] };
+                let nd6 = self.nd6_defaults(&kind);
+                let mac = Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}{now_ms}"));
+                self.ifaces.push(SimIf {
+                    index,
+                    name: name.clone(),
+                    vnet,
+                    home: vnet,
+                    kind,
+                    descr: None,
+                    groups: vec!["all".into(), "bridge".into()],
+                    flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
+                    mac: Some(mac),
+                    mtu: 1500,
+                    addrs: vec![],
+                    nd6,
+                });
+                name
+            }
+        };
+        self.units.entry(key).or_default().insert(unit);
+        Ok(name)
+    }
+
+    /// SIOCIFDESTROY in `vnet`.
+    pub fn destroy(&mut self, vnet: VnetId, name: &str) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        match self.ifaces[p].kind {
+            IfKind::Ether => Err(Errno::EINVAL),
+            // The vnet's own loopback cannot be destroyed.
+            IfKind::Loopback { .. } => Err(Errno::EINVAL),
+            _ => {
+                let index = self.ifaces[p].index;
+                self.destroy_index(index);
+                Ok(())
+            }
+        }
+    }
+
+    fn destroy_index(&mut self, index: u32) {
+        let Some(ifp) = self.by_index(index).cloned() else { return };
+        let mut gone = vec![index];
+        if let IfKind::Epair { peer, .. } = ifp.kind {
+            // Destroying either end destroys both, wherever the other one is.
+            gone.push(peer);
+        }
+        if let Some(cloner) = ifp.kind.cloner() {
+            if let IfKind::Epair { unit, .. } | IfKind::Bridge { unit, .. } | IfKind::Loopback { unit } = ifp.kind {
+                if let Some(s) = self.units.get_mut(&unit_key(ifp.home, cloner)) {
+                    s.remove(&unit);
+                }
+            }
+        }
+        for g in &gone {
+            self.bridge_detach(*g);
+        }
+        self.ifaces.retain(|i| !gone.contains(&i.index));
+    }
+
+    /// Remove `index` from whatever bridge has it; if it is a bridge, drop its members.
+    fn bridge_detach(&mut self, index: u32) {
+        let mut released = vec![];
+        for b in &mut self.ifaces {
+            if let IfKind::Bridge { members, .. } = &mut b.kind {
+                if b.index == index {
+                    released.append(members);
+                } else if members.contains(&index) {
+                    members.retain(|m| *m != index);
+                    released.push(index);
+                }
+            }
+        }
+        for m in released {
+            if let Some(ifp) = self.by_index_mut(m) {
+                ifp.flags &= !iff::PROMISC;
+            }
+        }
+    }
+
+    /// SIOCSIFNAME.
+    pub fn rename(&mut self, vnet: VnetId, name: &str, new: &str) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        if new.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        if new.len() > 15 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if name == new {
+            return Ok(());
+        }
+        if self.find(vnet, new).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        self.ifaces[p].name = new.to_string();
+        Ok(())
+    }
+
+    /// SIOCGIFDESCR (ENOMSG when unset).
+    pub fn description(&self, vnet: VnetId, name: &str) -> KResult<String> {
+        self.find(vnet, name).ok_or(Errno::ENXIO)?.descr.clone().ok_or(Errno::ENOMSG)
+    }
+
+    /// SIOCSIFDESCR.
+    pub fn set_description(&mut self, vnet: VnetId, name: &str, descr: Option<&str>) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        if let Some(d) = descr {
+            if d.len() + 1 > self.sysctl("net.ifdescr_maxlen") as usize {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
+        self.ifaces[p].descr = descr.filter(|d| !d.is_empty()).map(str::to_string);
+        Ok(())
+    }
+
+    /// SIOCGIFGROUP.
+    pub fn groups(&self, vnet: VnetId, name: &str) -> KResult<Vec<String>> {
+        Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.groups.clone())
+    }
+
+    /// SIOCAIFGROUP.
+    pub fn add_group(&mut self, vnet: VnetId, name: &str, group: &str) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        if group.is_empty() || group.len() > 15 || group.ends_with(|c: char| c.is_ascii_digit()) {
+            return Err(Errno::EINVAL);
+        }
+        if self.ifaces[p].groups.iter().any(|g| g == group) {
+            return Err(Errno::EEXIST);
+        }
+        self.ifaces[p].groups.push(group.to_string());
+        Ok(())
+    }
+
+    /// SIOCDIFGROUP.
+    pub fn del_group(&mut self, vnet: VnetId, name: &str, group: &str) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let before = self.ifaces[p].groups.len();
+        self.ifaces[p].groups.retain(|g| g != group);
+        if self.ifaces[p].groups.len() == before {
+            return Err(Errno::ENOENT);
+        }
+        Ok(())
+    }
+
+    /// SIOCGIFFLAGS.
+    pub fn flags(&self, vnet: VnetId, name: &str) -> KResult<u32> {
+        Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.flags)
+    }
+
+    /// SIOCSIFFLAGS: only UP (and PPROMISC) may change; going UP starts DAD on tentative
+    /// addresses and adds the automatic link-local address.
+    pub fn set_flags(&mut self, vnet: VnetId, name: &str, flags: u32, now_ms: u64) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let changeable = iff::UP | iff::PPROMISC;
+        let ifp = &mut self.ifaces[p];
+        let was_up = ifp.flags & iff::UP != 0;
+        ifp.flags = (ifp.flags & !changeable) | (flags & changeable);
+        let up = ifp.flags & iff::UP != 0;
+        if up {
+            ifp.flags |= iff::RUNNING;
+        } else {
+            ifp.flags &= !iff::RUNNING;
+            for a in &mut ifp.addrs {
+                if a.flags6 & in6f::TENTATIVE != 0 {
+                    a.dad_start_ms = None;
+                }
+            }
+        }
+        if up && !was_up {
+            self.in6_if_up(p, now_ms);
+        }
+        Ok(())
+    }
+
+    /// `in6_if_up`: add the automatic link-local address if wanted, start DAD on every
+    /// tentative address (the kernel's random delay of up to 1 s is not simulated).
+    fn in6_if_up(&mut self, p: usize, now_ms: u64) {
+        let ifp = &mut self.ifaces[p];
+        if ifp.flags & iff::UP == 0 || ifp.nd6.flags & nd6f::IFDISABLED != 0 {
+            return;
+        }
+        if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 {
+            if let Some(mac) = ifp.mac {
+                let has_ll = ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if is_link_local(&v)));
+                if !has_ll {
+                    let dad = do_dad(ifp);
+                    ifp.addrs.push(SimAddr {
+                        cidr: Cidr { addr: IpAddr::V6(link_local(mac)), prefixlen: 64 },
+                        flags6: if dad { in6f::TENTATIVE } else { 0 },
+                        dad_start_ms: None,
+                    });
+                }
+            }
+        }
+        for a in &mut ifp.addrs {
+            if a.flags6 & in6f::TENTATIVE != 0 && a.dad_start_ms.is_none() {
+                a.dad_start_ms = Some(now_ms);
+            }
+        }
+    }
+
+    /// SIOCGIFMTU.
+    pub fn mtu(&self, vnet: VnetId, name: &str) -> KResult<u32> {
+        Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.mtu)
+    }
+
+    /// SIOCSIFMTU (a bridge member's MTU belongs to the bridge: EOPNOTSUPP).
+    pub fn set_mtu(&mut self, vnet: VnetId, name: &str, mtu: u32) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let index = self.ifaces[p].index;
+        if self.bridge_of(index).is_some() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if !(72..=65535).contains(&mtu) {
+            return Err(Errno::EINVAL);
+        }
+        self.ifaces[p].mtu = mtu;
+        Ok(())
+    }
+
+    /// SIOCSIFLLADDR.
+    pub fn set_mac(&mut self, vnet: VnetId, name: &str, mac: Mac) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        if matches!(self.ifaces[p].kind, IfKind::Loopback { .. }) {
+            return Err(Errno::ENODEV);
+        }
+        self.ifaces[p].mac = Some(mac);
+        Ok(())
+    }
+
+    /// SIOCAIFADDR / SIOCAIFADDR_IN6.
+    pub fn add_addr(&mut self, vnet: VnetId, name: &str, cidr: Cidr, flags6: u32, now_ms: u64) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let ifp = &mut self.ifaces[p];
+        ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
+        match cidr.addr {
+            IpAddr::V4(_) => ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None }),
+            IpAddr::V6(_) => {
+                // The first address clears IFDISABLED (in6_control), as ifconfig users expect.
+                ifp.nd6.flags &= !nd6f::IFDISABLED;
+                let dad = do_dad(ifp) && flags6 & (in6f::NODAD | in6f::ANYCAST) == 0;
+                let running = ifp.flags & iff::UP != 0;
+                ifp.addrs.push(SimAddr {
+                    cidr,
+                    flags6: (flags6 & (in6f::NODAD | in6f::ANYCAST)) | if dad { in6f::TENTATIVE } else { 0 },
+                    // Added on an interface that is already up: DAD starts at once.
+                    dad_start_ms: (dad && running).then_some(now_ms),
+                });
+                if running {
+                    self.in6_if_up(p, now_ms);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SIOCDIFADDR / SIOCDIFADDR_IN6.
+    pub fn del_addr(&mut self, vnet: VnetId, name: &str, addr: IpAddr) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let before = self.ifaces[p].addrs.len();
+        self.ifaces[p].addrs.retain(|a| a.cidr.addr != addr);
+        if self.ifaces[p].addrs.len() == before {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        Ok(())
+    }
+
+    /// SIOCGIFAFLAG_IN6.
+    pub fn addr6_flags(&self, vnet: VnetId, name: &str, addr: Ipv6Addr) -> KResult<u32> {
+        let ifp = self.find(vnet, name).ok_or(Errno::ENXIO)?;
+        ifp.addrs.iter().find(|a| a.cidr.addr == IpAddr::V6(addr)).map(|a| a.flags6).ok_or(Errno::EADDRNOTAVAIL)
+    }
+
+    /// SIOCGIFINFO_IN6.
+    pub fn nd6(&self, vnet: VnetId, name: &str) -> KResult<NdIfInfo> {
+        Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.nd6)
+    }
+
+    /// SIOCSIFINFO_IN6: clearing IFDISABLED on an interface that is up runs in6_if_up.
+    pub fn set_nd6(&mut self, vnet: VnetId, name: &str, ndi: &NdIfInfo, now_ms: u64) -> KResult<()> {
+        let p = self.pos(vnet, name)?;
+        let was_disabled = self.ifaces[p].nd6.flags & nd6f::IFDISABLED != 0;
+        self.ifaces[p].nd6 = *ndi;
+        if was_disabled && ndi.flags & nd6f::IFDISABLED == 0 {
+            self.in6_if_up(p, now_ms);
+        }
+        Ok(())
+    }
+
+    fn bridge_of(&self, index: u32) -> Option<u32> {
+        self.ifaces.iter().find_map(|b| match &b.kind {
+            IfKind::Bridge { members, .. } if members.contains(&index) => Some(b.index),
+            _ => None,
+        })
+    }
+
+    fn bridge_pos(&self, vnet: VnetId, bridge: &str) -> KResult<usize> {
+        let p = self.pos(vnet, bridge)?;
+        // if_bridge's ioctl handler is only on bridges; others refuse SIOC[GS]DRVSPEC.
+        if !matches!(self.ifaces[p].kind, IfKind::Bridge { .. }) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(p)
+    }
+
+    /// BRDGADD.
+    pub fn bridge_add(&mut self, vnet: VnetId, bridge: &str, member: &str) -> KResult<()> {
+        let bp = self.bridge_pos(vnet, bridge)?;
+        let mp = self.pos(vnet, member).map_err(|_| Errno::ENOENT)?;
+        let (bindex, mindex) = (self.ifaces[bp].index, self.ifaces[mp].index);
+        if let Some(owner) = self.bridge_of(mindex) {
+            return Err(if owner == bindex { Errno::EEXIST } else { Errno::EBUSY });
+        }
+        if !self.ifaces[mp].kind.ethernet_like() {
+            return Err(Errno::EINVAL);
+        }
+        let first = matches!(&self.ifaces[bp].kind, IfKind::Bridge { members, .. } if members.is_empty());
+        if first {
+            self.ifaces[bp].mtu = self.ifaces[mp].mtu;
+        } else {
+            // Current if_bridge forces a later member to the bridge's MTU.
+            self.ifaces[mp].mtu = self.ifaces[bp].mtu;
+        }
+        self.ifaces[mp].flags |= iff::PROMISC;
+        if let IfKind::Bridge { members, .. } = &mut self.ifaces[bp].kind {
+            members.push(mindex);
+        }
+        Ok(())
+    }
+
+    /// BRDGDEL.
+    pub fn bridge_del(&mut self, vnet: VnetId, bridge: &str, member: &str) -> KResult<()> {
+        let bp = self.bridge_pos(vnet, bridge)?;
+        let mindex = self.find(vnet, member).map(|i| i.index).ok_or(Errno::ENOENT)?;
+        let IfKind::Bridge { members, .. } = &mut self.ifaces[bp].kind else { unreachable!("checked") };
+        if !members.contains(&mindex) {
+            return Err(Errno::ENOENT);
+        }
+        members.retain(|m| *m != mindex);
+        if let Some(m) = self.by_index_mut(mindex) {
+            m.flags &= !iff::PROMISC;
+        }
+        Ok(())
+    }
+
+    /// BRDGGIFS.
+    pub fn bridge_members(&self, vnet: VnetId, bridge: &str) -> KResult<Vec<String>> {
+        let bp = self.bridge_pos(vnet, bridge)?;
+        let IfKind::Bridge { members, .. } = &self.ifaces[bp].kind else { unreachable!("checked") };
+        Ok(members.iter().filter_map(|m| self.by_index(*m)).map(|i| i.name.clone()).collect())
+    }
+
+    /// getifaddrs.
+    pub fn list(&self, vnet: VnetId) -> Vec<IfInfo> {
+        self.ifaces
+            .iter()
+            .filter(|i| i.vnet == vnet)
+            .map(|i| IfInfo { name: i.name.clone(), flags: i.flags, mac: i.mac, addrs: i.addrs.iter().map(|a| a.cidr).collect() })
+            .collect()
+    }
+
+    // --- vnets --------------------------------------------------------------------------
+
+    /// `if_vmove`: detach (leave the bridge, lose groups but "all" and the cloner's, go down,
+    /// lose addresses and ND6 state) and attach in `to`. Name, description and MAC stay.
+    fn vmove(&mut self, index: u32, to: VnetId, _now_ms: u64) {
+        self.bridge_detach(index);
+        let Some(kind) = self.by_index(index).map(|i| i.kind.clone()) else { return };
+        let nd6 = self.nd6_defaults(&kind);
+        let ifp = self.by_index_mut(index).expect("present");
+        let cloner = kind.cloner();
+        ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
+        ifp.flags &= !(iff::UP | iff::RUNNING | iff::PROMISC);
+        ifp.addrs.clear();
+        ifp.nd6 = nd6;
+        ifp.vnet = to;
+    }
+
+    /// SIOCSIFVNET from `vnet`.
+    pub fn move_to_jail(&mut self, vnet: VnetId, name: &str, jid: Jid, now_ms: u64) -> KResult<String> {
+        let p = self.pos(vnet, name)?;
+        // prison_find_child: only the host sees jails (none are nested here).
+        if vnet.is_some() {
+            return Err(Errno::ENXIO);
+        }
+        let jail = self.jail_by_jid(jid).ok_or(Errno::ENXIO)?;
+        let to = jail.vnet_id();
+        if to == vnet || self.find(to, name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let index = self.ifaces[p].index;
+        self.vmove(index, to, now_ms);
+        Ok(name.to_string())
+    }
+
+    /// SIOCSIFRVNET into `vnet` (dying jails are found too).
+    pub fn reclaim(&mut self, vnet: VnetId, name: &str, jid: Jid, now_ms: u64) -> KResult<String> {
+        if vnet.is_some() {
+            return Err(Errno::ENXIO);
+        }
+        let jail = self.jail_by_jid(jid).ok_or(Errno::ENXIO)?;
+        let from = jail.vnet_id();
+        if from == vnet {
+            return Err(Errno::EEXIST);
+        }
+        let p = self.pos(from, name)?;
+        if self.find(vnet, name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let index = self.ifaces[p].index;
+        self.vmove(index, vnet, now_ms);
+        Ok(name.to_string())
+    }
+
+    // --- jails (the jail(8) side, driven by jnet-sim) ------------------------------------
+
+    /// jail -c: a new jail; a VNET jail gets its own lo0. A dying jail with the same name
+    /// stays dying (jail(8) replaces it).
+    pub fn create_jail(&mut self, name: &str, vnet: bool) -> KResult<Jid> {
+        if self.jails.iter().any(|j| j.name == name && j.state == JailState::Alive) {
+            return Err(Errno::EEXIST);
+        }
+        let jid = self.next_jid;
+        self.next_jid += 1;
+        self.jails.push(SimJail { jid, name: name.to_string(), vnet, state: JailState::Alive, ips: vec![] });
+        if vnet {
+            self.attach_loopback(Some(jid));
+        }
+        Ok(jid)
+    }
+
+    /// jail -r: the jail dies; an IP-sharing jail's addresses leave the host NICs; the vnet
+    /// (and the interfaces in it) is released after `linger_ms`.
+    pub fn remove_jail(&mut self, jid: Jid, linger_ms: u64, now_ms: u64) -> KResult<()> {
+        let j = self.jails.iter_mut().find(|j| j.jid == jid && j.state == JailState::Alive).ok_or(Errno::ENOENT)?;
+        j.state = JailState::Dying { until_ms: now_ms + linger_ms };
+        let ips = std::mem::take(&mut j.ips);
+        for (ifname, cidr) in ips {
+            let _ = self.del_addr(None, &ifname, cidr.addr);
+        }
+        self.settle(now_ms);
+        Ok(())
+    }
+}
+
+/// in6if_do_dad: not on loopback, only with multicast, not when IFDISABLED or NO_DAD.
+fn do_dad(ifp: &SimIf) -> bool {
+    ifp.flags & iff::LOOPBACK == 0
+        && ifp.flags & iff::MULTICAST != 0
+        && ifp.nd6.flags & (nd6f::IFDISABLED | nd6f::NO_DAD) == 0
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// fe80::/64 with the modified EUI-64 interface id of `mac` (in6_ifattach).
+pub fn link_local(mac: Mac) -> Ipv6Addr {
+    let m = mac.0;
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
