@@ -120,18 +120,27 @@ impl std::str::FromStr for Cidr {
         let (a, p) = s
             .split_once('/')
             .ok_or_else(|| Error::data(format!("invalid address {s:?}: expected ADDRESS/PREFIXLEN, e.g. 192.0.2.5/24 or 2001:db8::5/64")))?;
-        let addr: IpAddr = a.parse().map_err(|_| Error::data(format!("invalid address {s:?}: {a:?} is not an IPv4 or IPv6 address")))?;
+        let addr: IpAddr = a.parse().map_err(|_| {
+            Error::data(format!(
+                "invalid address {s:?}: {a:?} is not an IPv4 or IPv6 address"
+            ))
+        })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefixlen: u8 = match p.parse::<u8>() {
-            Ok(n) if n <= max && !p.starts_with('+') => n,
-            _ => return Err(Error::data(format!("invalid address {s:?}: prefix length {p:?} is not a number from 0 to {max}"))),
-        };
+        let prefixlen: u8 =
+            match p.parse::<u8>() {
+                Ok(n) if n <= max && !p.starts_with('+') => n,
+                _ => return Err(Error::data(format!(
+                    "invalid address {s:?}: prefix length {p:?} is not a number from 0 to {max}"
+                ))),
+            };
         let bad = match addr {
             IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
             IpAddr::V6(v) => v.is_unspecified() || v.is_multicast(),
         };
         if bad {
-            return Err(Error::data(format!("invalid address {s:?}: {addr} cannot be assigned to an interface")));
+            return Err(Error::data(format!(
+                "invalid address {s:?}: {addr} cannot be assigned to an interface"
+            )));
         }
         Ok(Cidr { addr, prefixlen })
     }
@@ -291,7 +300,18 @@ mod tests {
         assert_eq!(c.to_string(), "192.0.2.5/24");
         let c: Cidr = "2001:db8::5/64".parse().unwrap();
         assert_eq!(c.prefixlen, 64);
-        for bad in ["192.0.2.5", "192.0.2.5/33", "2001:db8::5/129", "x/24", "192.0.2.5/-1", "192.0.2.5/+4", "0.0.0.0/0", "ff02::1/64", "224.0.0.1/4", "192.0.2.5/"] {
+        for bad in [
+            "192.0.2.5",
+            "192.0.2.5/33",
+            "2001:db8::5/129",
+            "x/24",
+            "192.0.2.5/-1",
+            "192.0.2.5/+4",
+            "0.0.0.0/0",
+            "ff02::1/64",
+            "224.0.0.1/4",
+            "192.0.2.5/",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
     }
@@ -300,7 +320,10 @@ mod tests {
     fn jail_refs() {
         assert_eq!(JailRef::parse("12").unwrap(), JailRef::Jid(12));
         assert_eq!(JailRef::parse("www").unwrap(), JailRef::Name("www".into()));
-        assert_eq!(JailRef::parse("1www").unwrap(), JailRef::Name("1www".into()));
+        assert_eq!(
+            JailRef::parse("1www").unwrap(),
+            JailRef::Name("1www".into())
+        );
         assert!(JailRef::parse("0").is_err());
         assert!(JailRef::parse("").is_err());
         assert!(JailRef::parse("99999999999").is_err());

@@ -59,7 +59,9 @@ fn hash7(jail: &str) -> String {
     h.write(b"jnet-name-v1\xff");
     h.write(jail.as_bytes());
     let v = mix64(h.finish());
-    (0..7).map(|i| ALPHABET[((v >> (59 - 5 * i)) & 31) as usize] as char).collect()
+    (0..7)
+        .map(|i| ALPHABET[((v >> (59 - 5 * i)) & 31) as usize] as char)
+        .collect()
 }
 
 /// `<head><jail>` if it fits and is plain, else the shortened, hashed form (module docs).
@@ -70,7 +72,13 @@ fn derive(head: &str, jail: &str) -> String {
     let room = IFNAME_MAX - head.len() - 8;
     let stem: String = jail
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(room)
         .collect();
     format!("{head}{stem}-{}", hash7(jail))
@@ -92,13 +100,20 @@ pub fn check_jail_name(jail: &str) -> Result<(), NameError> {
         return Err(NameError("jail name is empty".into()));
     }
     if jail.len() > JAILNAME_MAX {
-        return Err(NameError(format!("jail name is {} bytes long; the limit is {JAILNAME_MAX}", jail.len())));
+        return Err(NameError(format!(
+            "jail name is {} bytes long; the limit is {JAILNAME_MAX}",
+            jail.len()
+        )));
     }
     if let Some(c) = jail.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(NameError(format!("jail name {jail:?} contains {c:?}; spaces and control characters are not allowed")));
+        return Err(NameError(format!(
+            "jail name {jail:?} contains {c:?}; spaces and control characters are not allowed"
+        )));
     }
     if jail.starts_with('.') || jail.ends_with('.') || jail.contains("..") {
-        return Err(NameError(format!("jail name {jail:?} has an empty component between dots")));
+        return Err(NameError(format!(
+            "jail name {jail:?} has an empty component between dots"
+        )));
     }
     Ok(())
 }
@@ -115,13 +130,22 @@ pub fn check_ifname(what: &str, name: &str) -> Result<(), NameError> {
         )));
     }
     if name == "." || name == ".." {
-        return Err(NameError(format!("{what} name {name:?} is not a valid interface name")));
+        return Err(NameError(format!(
+            "{what} name {name:?} is not a valid interface name"
+        )));
     }
-    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == '/' || c == ':' || c == '%') {
-        return Err(NameError(format!("{what} name {name:?} contains {c:?}; use letters, digits, '_', '-' or '.'")));
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || c == '/' || c == ':' || c == '%')
+    {
+        return Err(NameError(format!(
+            "{what} name {name:?} contains {c:?}; use letters, digits, '_', '-' or '.'"
+        )));
     }
     if name.as_bytes()[0].is_ascii_digit() {
-        return Err(NameError(format!("{what} name {name:?} starts with a digit")));
+        return Err(NameError(format!(
+            "{what} name {name:?} starts with a digit"
+        )));
     }
     Ok(())
 }
@@ -129,10 +153,17 @@ pub fn check_ifname(what: &str, name: &str) -> Result<(), NameError> {
 /// Check a netgraph node name (`ng_base.c` ng_name_node: no '.', ':', not `[hex]`).
 pub fn check_node_name(what: &str, name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > NGNAME_MAX {
-        return Err(NameError(format!("{what} node name {name:?} must have 1 to {NGNAME_MAX} characters")));
+        return Err(NameError(format!(
+            "{what} node name {name:?} must have 1 to {NGNAME_MAX} characters"
+        )));
     }
-    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == '.' || c == ':' || c == '[' || c == ']') {
-        return Err(NameError(format!("{what} node name {name:?} contains {c:?}, which netgraph reserves for paths")));
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || c == '.' || c == ':' || c == '[' || c == ']')
+    {
+        return Err(NameError(format!(
+            "{what} node name {name:?} contains {c:?}, which netgraph reserves for paths"
+        )));
     }
     Ok(())
 }
@@ -141,7 +172,9 @@ pub fn check_node_name(what: &str, name: &str) -> Result<(), NameError> {
 pub fn check_group(name: &str) -> Result<(), NameError> {
     check_ifname("group", name)?;
     if name.ends_with(|c: char| c.is_ascii_digit()) {
-        return Err(NameError(format!("group name {name:?} ends in a digit, which FreeBSD reserves for interface names")));
+        return Err(NameError(format!(
+            "group name {name:?} ends in a digit, which FreeBSD reserves for interface names"
+        )));
     }
     Ok(())
 }
@@ -149,7 +182,9 @@ pub fn check_group(name: &str) -> Result<(), NameError> {
 /// Check `--index`.
 pub fn check_index(index: u32) -> Result<(), NameError> {
     if index > INDEX_MAX {
-        return Err(NameError(format!("index {index} is out of range 0-{INDEX_MAX}")));
+        return Err(NameError(format!(
+            "index {index} is out of range 0-{INDEX_MAX}"
+        )));
     }
     Ok(())
 }

@@ -70,7 +70,10 @@ pub struct Tag {
 impl Tag {
     /// A tag for `jail`.
     pub fn jail(jail: &str, role: Role) -> Tag {
-        Tag { jail: Some(jail.to_string()), role }
+        Tag {
+            jail: Some(jail.to_string()),
+            role,
+        }
     }
     /// A tag for a shared object.
     pub fn shared(role: Role) -> Tag {
@@ -78,7 +81,11 @@ impl Tag {
     }
     /// The description string.
     pub fn description(&self) -> String {
-        format!("{PREFIX}{}:{}", self.jail.as_deref().unwrap_or(""), self.role)
+        format!(
+            "{PREFIX}{}:{}",
+            self.jail.as_deref().unwrap_or(""),
+            self.role
+        )
     }
     /// Parse a description; None if it is not a jnet tag. The role is after the last ':'
     /// so jail names containing ':' still parse.
@@ -86,7 +93,10 @@ impl Tag {
         let rest = descr.strip_prefix(PREFIX)?;
         let (jail, role) = rest.rsplit_once(':')?;
         let role = Role::parse(role)?;
-        Some(Tag { jail: (!jail.is_empty()).then(|| jail.to_string()), role })
+        Some(Tag {
+            jail: (!jail.is_empty()).then(|| jail.to_string()),
+            role,
+        })
     }
     /// Is this tag for `jail`?
     pub fn is_for(&self, jail: &str) -> bool {
@@ -115,13 +125,25 @@ mod tests {
         ] {
             assert_eq!(Tag::parse(&t.description()), Some(t.clone()), "{t}");
         }
-        assert_eq!(Tag::jail("www", Role::EpairHost(0)).description(), "jnet:www:epair0a");
+        assert_eq!(
+            Tag::jail("www", Role::EpairHost(0)).description(),
+            "jnet:www:epair0a"
+        );
         assert_eq!(Tag::shared(Role::Bridge).description(), "jnet::bridge");
     }
 
     #[test]
     fn foreign_descriptions_are_not_tags() {
-        for d in ["", "jail:www", "vnet0 host interface for Bastille jail www", "jnet:www", "jnet:www:epair", "jnet:www:epair01a", "jnet:www:router", "JNET:www:nic"] {
+        for d in [
+            "",
+            "jail:www",
+            "vnet0 host interface for Bastille jail www",
+            "jnet:www",
+            "jnet:www:epair",
+            "jnet:www:epair01a",
+            "jnet:www:router",
+            "JNET:www:nic",
+        ] {
             assert_eq!(Tag::parse(d), None, "{d}");
         }
         assert!(Tag::jail("www", Role::Nic).is_for("www"));

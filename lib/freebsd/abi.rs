@@ -198,13 +198,21 @@ pub fn sockaddr_in6(addr: Ipv6Addr, scope_id: u32) -> [u8; size::SOCKADDR_IN6] {
 
 /// The netmask for a prefix length, as an IPv4 address.
 pub fn mask4(prefixlen: u8) -> Ipv4Addr {
-    let bits = if prefixlen == 0 { 0 } else { u32::MAX << (32 - u32::from(prefixlen.min(32))) };
+    let bits = if prefixlen == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefixlen.min(32)))
+    };
     Ipv4Addr::from(bits)
 }
 
 /// The netmask for a prefix length, as an IPv6 address.
 pub fn mask6(prefixlen: u8) -> Ipv6Addr {
-    let bits = if prefixlen == 0 { 0 } else { u128::MAX << (128 - u32::from(prefixlen.min(128))) };
+    let bits = if prefixlen == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefixlen.min(128)))
+    };
     Ipv6Addr::from(bits)
 }
 
@@ -318,7 +326,12 @@ pub fn ifaliasreq(name: &str, addr: Ipv4Addr, prefixlen: u8) -> [u8; size::IFALI
 /// (zero: not point-to-point), ifra_prefixmask @72, ifra_flags @100, ifra_lifetime @104
 /// {expire @104, preferred @112, vltime @120, pltime @124}, ifra_vhid @128.
 /// Both lifetimes are infinite: vltime 0 makes the kernel silently add nothing.
-pub fn in6_aliasreq(name: &str, addr: Ipv6Addr, prefixlen: u8, flags: u32) -> [u8; size::IN6_ALIASREQ] {
+pub fn in6_aliasreq(
+    name: &str,
+    addr: Ipv6Addr,
+    prefixlen: u8,
+    flags: u32,
+) -> [u8; size::IN6_ALIASREQ] {
     let mut b = [0u8; size::IN6_ALIASREQ];
     put_name(&mut b, 0, IFNAMSIZ, name);
     put(&mut b, 16, &sockaddr_in6(addr, 0));
@@ -461,7 +474,10 @@ impl IfGroupReq {
 
 /// Group names from a SIOCGIFGROUP buffer of struct ifg_req (16 bytes each).
 pub fn parse_ifg_reqs(buf: &[u8]) -> Vec<String> {
-    buf.chunks_exact(size::IFG_REQ).map(|c| get_name(c, 0, IFNAMSIZ)).filter(|s| !s.is_empty()).collect()
+    buf.chunks_exact(size::IFG_REQ)
+        .map(|c| get_name(c, 0, IFNAMSIZ))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// struct ifdrv (40): ifd_name[16] @0, u_long ifd_cmd @16, size_t ifd_len @24, void *ifd_data @32.
@@ -497,7 +513,9 @@ pub fn ifbifconf_len(b: &[u8]) -> u32 {
 
 /// Member names from a BRDGGIFS buffer of struct ifbreq.
 pub fn parse_ifbreqs(buf: &[u8]) -> Vec<String> {
-    buf.chunks_exact(size::IFBREQ).map(|c| get_name(c, 0, IFNAMSIZ)).collect()
+    buf.chunks_exact(size::IFBREQ)
+        .map(|c| get_name(c, 0, IFNAMSIZ))
+        .collect()
 }
 
 /// The link-level address in a struct sockaddr_dl (`sys/net/if_dl.h`): sdl_len @0,
@@ -729,7 +747,10 @@ mod tests {
         let d = ifdrv("bridge0", BRDGADD, 80, 0x1000);
         assert_eq!(d.len(), 40);
         assert_eq!(&d[..8], b"bridge0\0");
-        assert_eq!(hex(&d[16..40]), "000000000000000050000000000000000010000000000000");
+        assert_eq!(
+            hex(&d[16..40]),
+            "000000000000000050000000000000000010000000000000"
+        );
         let d = ifdrv("bridge0", BRDGGIFS, 16, 0x2000);
         assert_eq!(hex(&d[16..24]), "0600000000000000");
         let m = ifbreq("e0a_www");
@@ -773,7 +794,14 @@ mod tests {
 
     #[test]
     fn jail_param_names_are_nul_terminated() {
-        for p in [jailparam::JID, jailparam::NAME, jailparam::VNET, jailparam::DYING, jailparam::ERRMSG, jailparam::LASTJID] {
+        for p in [
+            jailparam::JID,
+            jailparam::NAME,
+            jailparam::VNET,
+            jailparam::DYING,
+            jailparam::ERRMSG,
+            jailparam::LASTJID,
+        ] {
             assert_eq!(*p.last().unwrap(), 0);
             assert_eq!(p.iter().filter(|&&c| c == 0).count(), 1);
         }

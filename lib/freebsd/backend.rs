@@ -1,0 +1,668 @@
+//! The FreeBSD kernel backend: ioctls on ordinary sockets, jail_get(2), jail_attach(2),
+//! sysctlbyname(3) and kldload(2). Requests are the byte encodings of `abi`.
+
+use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq, NdIfInfo};
+use crate::errno::Errno;
+use crate::error::{Error, Kind};
+use crate::kernel::{
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets,
+};
+use crate::mac::Mac;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::ffi::{CStr, CString};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+extern "C" {
+    // sys/linker.h; not in the libc crate.
+    fn kldload(file: *const libc::c_char) -> libc::c_int;
+}
+
+/// The real kernel, through sockets created in the vnet this process is in.
+#[derive(Debug)]
+pub struct FreeBsd {
+    /// Generic interface ioctls and the IPv4 ones (AF_INET socket).
+    inet: OwnedFd,
+    /// The IPv6 ioctls need an AF_INET6 socket; None on a kernel without INET6.
+    inet6: Option<OwnedFd>,
+}
+
+fn socket(family: libc::c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain socket(2); the descriptor is owned at once.
+    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn ioctl(fd: RawFd, req: u64, arg: *mut libc::c_void) -> KResult<()> {
+    // SAFETY: every caller passes a buffer of the size encoded in `req`.
+    let r = unsafe { libc::ioctl(fd, req as libc::c_ulong, arg) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+impl FreeBsd {
+    /// Open the sockets the ioctls go through.
+    pub fn open() -> Result<FreeBsd, Error> {
+        let inet = socket(libc::AF_INET)
+            .map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
+        let inet6 = socket(libc::AF_INET6).ok();
+        Ok(FreeBsd { inet, inet6 })
+    }
+
+    fn inet(&self) -> RawFd {
+        self.inet.as_raw_fd()
+    }
+
+    fn inet6(&self) -> KResult<RawFd> {
+        self.inet6
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .ok_or(Errno::EAFNOSUPPORT)
+    }
+
+    fn ifreq(&self, req: u64, r: &mut IfReq) -> KResult<()> {
+        ioctl(self.inet(), req, r as *mut IfReq as *mut libc::c_void)
+    }
+
+    fn drvspec(&self, req: u64, bridge: &str, cmd: u64, data: &mut [u8]) -> KResult<()> {
+        let mut d = abi::ifdrv(bridge, cmd, data.len(), data.as_mut_ptr() as usize);
+        ioctl(self.inet(), req, d.as_mut_ptr() as *mut libc::c_void)
+    }
+}
+
+fn check_len(name: &str) -> KResult<()> {
+    if name.len() >= abi::IFNAMSIZ {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+impl Interfaces for FreeBsd {
+    fn if_create(&mut self, cloner: &str) -> KResult<String> {
+        check_len(cloner)?;
+        let mut r = IfReq::name(cloner);
+        self.ifreq(abi::SIOCIFCREATE2, &mut r)?;
+        Ok(r.get_name())
+    }
+
+    fn if_destroy(&mut self, name: &str) -> KResult<()> {
+        self.ifreq(abi::SIOCIFDESTROY, &mut IfReq::name(name))
+    }
+
+    fn if_rename(&mut self, name: &str, new_name: &str) -> KResult<()> {
+        check_len(new_name)?;
+        let new = abi::ifname_buf(new_name);
+        let mut r = IfReq::data(name, new.as_ptr() as usize);
+        self.ifreq(abi::SIOCSIFNAME, &mut r)
+    }
+
+    fn if_description(&mut self, name: &str) -> KResult<Option<String>> {
+        let mut size = 128usize;
+        // The description can change between calls; a few rounds settle any race.
+        for _ in 0..4 {
+            let mut buf = vec![0u8; size];
+            let mut r = IfReq::buffer(name, buf.len(), buf.as_mut_ptr() as usize);
+            match self.ifreq(abi::SIOCGIFDESCR, &mut r) {
+                Err(Errno::ENOMSG) => return Ok(None),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            let (len, ptr) = r.get_buffer();
+            if ptr == 0 {
+                // Too small: the kernel returned 0, a NULL buffer and the size it needs.
+                size = len.max(size + 1);
+                continue;
+            }
+            let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+            return Ok(Some(String::from_utf8_lossy(&buf[..end]).into_owned()));
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    fn if_set_description(&mut self, name: &str, descr: Option<&str>) -> KResult<()> {
+        match descr {
+            None | Some("") => self.ifreq(abi::SIOCSIFDESCR, &mut IfReq::buffer(name, 0, 0)),
+            Some(d) => {
+                let c = CString::new(d).map_err(|_| Errno::EINVAL)?;
+                let bytes = c.as_bytes_with_nul();
+                self.ifreq(
+                    abi::SIOCSIFDESCR,
+                    &mut IfReq::buffer(name, bytes.len(), bytes.as_ptr() as usize),
+                )
+            }
+        }
+    }
+
+    fn if_groups(&mut self, name: &str) -> KResult<Vec<String>> {
+        for _ in 0..4 {
+            let mut q = IfGroupReq::list(name, 0, 0);
+            ioctl(
+                self.inet(),
+                abi::SIOCGIFGROUP,
+                q.0.as_mut_ptr() as *mut libc::c_void,
+            )?;
+            let need = q.get_len() as usize;
+            let mut buf = vec![0u8; need + abi::size::IFG_REQ];
+            let mut r = IfGroupReq::list(name, buf.len() as u32, buf.as_mut_ptr() as usize);
+            match ioctl(
+                self.inet(),
+                abi::SIOCGIFGROUP,
+                r.0.as_mut_ptr() as *mut libc::c_void,
+            ) {
+                // A group was added in between: ask for the size again.
+                Err(Errno::EINVAL) => continue,
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    let used = (r.get_len() as usize).min(buf.len());
+                    return Ok(abi::parse_ifg_reqs(&buf[..used]));
+                }
+            }
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    fn if_add_group(&mut self, name: &str, group: &str) -> KResult<()> {
+        check_len(group)?;
+        let mut r = IfGroupReq::group(name, group);
+        ioctl(
+            self.inet(),
+            abi::SIOCAIFGROUP,
+            r.0.as_mut_ptr() as *mut libc::c_void,
+        )
+    }
+
+    fn if_del_group(&mut self, name: &str, group: &str) -> KResult<()> {
+        check_len(group)?;
+        let mut r = IfGroupReq::group(name, group);
+        ioctl(
+            self.inet(),
+            abi::SIOCDIFGROUP,
+            r.0.as_mut_ptr() as *mut libc::c_void,
+        )
+    }
+
+    fn if_flags(&mut self, name: &str) -> KResult<u32> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFFLAGS, &mut r)?;
+        Ok(r.get_flags())
+    }
+
+    fn if_set_flags(&mut self, name: &str, flags: u32) -> KResult<()> {
+        self.ifreq(abi::SIOCSIFFLAGS, &mut IfReq::flags(name, flags))
+    }
+
+    fn if_mtu(&mut self, name: &str) -> KResult<u32> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFMTU, &mut r)?;
+        Ok(r.get_mtu())
+    }
+
+    fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()> {
+        self.ifreq(abi::SIOCSIFMTU, &mut IfReq::mtu(name, mtu))
+    }
+
+    fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {
+        self.ifreq(abi::SIOCSIFLLADDR, &mut IfReq::lladdr(name, mac))
+    }
+
+    fn if_add_addr(&mut self, name: &str, addr: Cidr, flags6: u32) -> KResult<()> {
+        match addr.addr {
+            IpAddr::V4(a) => {
+                let mut r = abi::ifaliasreq(name, a, addr.prefixlen);
+                ioctl(
+                    self.inet(),
+                    abi::SIOCAIFADDR,
+                    r.as_mut_ptr() as *mut libc::c_void,
+                )
+            }
+            IpAddr::V6(a) => {
+                let mut r = abi::in6_aliasreq(name, a, addr.prefixlen, flags6);
+                ioctl(
+                    self.inet6()?,
+                    abi::SIOCAIFADDR_IN6,
+                    r.as_mut_ptr() as *mut libc::c_void,
+                )
+            }
+        }
+    }
+
+    fn if_del_addr(&mut self, name: &str, addr: IpAddr) -> KResult<()> {
+        match addr {
+            IpAddr::V4(a) => self.ifreq(abi::SIOCDIFADDR, &mut IfReq::addr4(name, a)),
+            IpAddr::V6(a) => {
+                let mut r = In6IfReq::addr(name, a);
+                ioctl(
+                    self.inet6()?,
+                    abi::SIOCDIFADDR_IN6,
+                    r.0.as_mut_ptr() as *mut libc::c_void,
+                )
+            }
+        }
+    }
+
+    fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32> {
+        let mut r = In6IfReq::addr(name, addr);
+        ioctl(
+            self.inet6()?,
+            abi::SIOCGIFAFLAG_IN6,
+            r.0.as_mut_ptr() as *mut libc::c_void,
+        )?;
+        Ok(r.get_flags6())
+    }
+
+    fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo> {
+        let mut r = In6NdiReq::new(name, None);
+        ioctl(
+            self.inet6()?,
+            abi::SIOCGIFINFO_IN6,
+            r.0.as_mut_ptr() as *mut libc::c_void,
+        )?;
+        Ok(r.ndi())
+    }
+
+    fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()> {
+        let mut r = In6NdiReq::new(name, Some(ndi));
+        ioctl(
+            self.inet6()?,
+            abi::SIOCSIFINFO_IN6,
+            r.0.as_mut_ptr() as *mut libc::c_void,
+        )
+    }
+
+    fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
+        let mut m = abi::ifbreq(member);
+        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGADD, &mut m)
+    }
+
+    fn bridge_del(&mut self, bridge: &str, member: &str) -> KResult<()> {
+        let mut m = abi::ifbreq(member);
+        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGDEL, &mut m)
+    }
+
+    fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>> {
+        let mut conf = abi::ifbifconf(0, 0);
+        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf)?;
+        // Room for a few members added meanwhile; the kernel reports what it filled.
+        let mut buf = vec![0u8; abi::ifbifconf_len(&conf) as usize + 4 * abi::size::IFBREQ];
+        let mut conf = abi::ifbifconf(buf.len() as u32, buf.as_mut_ptr() as usize);
+        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf)?;
+        let used = (abi::ifbifconf_len(&conf) as usize).min(buf.len());
+        Ok(abi::parse_ifbreqs(&buf[..used]))
+    }
+
+    fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        // SAFETY: getifaddrs fills `head`, freed below with freeifaddrs.
+        if unsafe { libc::getifaddrs(&mut head) } != 0 {
+            return Err(Errno::last());
+        }
+        let mut out: Vec<IfInfo> = vec![];
+        let mut p = head;
+        while !p.is_null() {
+            // SAFETY: p walks the list getifaddrs returned; each sockaddr is sa_len bytes.
+            let ifa = unsafe { &*p };
+            p = ifa.ifa_next;
+            let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
+                .to_string_lossy()
+                .into_owned();
+            let idx = match out.iter().position(|i| i.name == name) {
+                Some(i) => i,
+                None => {
+                    out.push(IfInfo {
+                        name,
+                        flags: ifa.ifa_flags,
+                        mac: None,
+                        addrs: vec![],
+                    });
+                    out.len() - 1
+                }
+            };
+            if ifa.ifa_addr.is_null() {
+                continue;
+            }
+            let sa = unsafe {
+                std::slice::from_raw_parts(
+                    ifa.ifa_addr as *const u8,
+                    (*ifa.ifa_addr).sa_len as usize,
+                )
+            };
+            let mask: &[u8] = if ifa.ifa_netmask.is_null() {
+                &[]
+            } else {
+                unsafe {
+                    std::slice::from_raw_parts(
+                        ifa.ifa_netmask as *const u8,
+                        (*ifa.ifa_netmask).sa_len as usize,
+                    )
+                }
+            };
+            match sa.get(1).copied() {
+                Some(abi::AF_LINK) => out[idx].mac = abi::sockaddr_dl_mac(sa),
+                Some(abi::AF_INET) if sa.len() >= 8 => {
+                    let a = Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
+                    let plen = mask.get(4..8).map(abi::prefixlen).unwrap_or(32);
+                    out[idx].addrs.push(Cidr {
+                        addr: IpAddr::V4(a),
+                        prefixlen: plen,
+                    });
+                }
+                Some(abi::AF_INET6) if sa.len() >= 24 => {
+                    let o: [u8; 16] = sa[8..24].try_into().expect("16 bytes");
+                    let plen = mask.get(8..24).map(abi::prefixlen).unwrap_or(128);
+                    let mut a = Ipv6Addr::from(o);
+                    // The kernel embeds the scope (interface index) in bytes 2-3 of
+                    // link-local addresses it hands to userland via getifaddrs.
+                    let mut seg = a.segments();
+                    if seg[0] & 0xffc0 == 0xfe80 {
+                        seg[1] = 0;
+                        a = Ipv6Addr::from(seg);
+                    }
+                    out[idx].addrs.push(Cidr {
+                        addr: IpAddr::V6(a),
+                        prefixlen: plen,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // SAFETY: head came from getifaddrs.
+        unsafe { libc::freeifaddrs(head) };
+        Ok(out)
+    }
+}
+
+/// Write the whole buffer to a raw descriptor.
+fn write_all(fd: RawFd, data: &[u8]) {
+    // SAFETY: fd is the child's result pipe; ManuallyDrop keeps it from being closed here.
+    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    let _ = f.write_all(data);
+}
+
+/// The child side of `in_jail`. Never returns.
+fn jail_child<R, F>(mut kernel: FreeBsd, jid: Jid, result_fd: RawFd, step: F) -> !
+where
+    R: Serialize,
+    F: FnOnce(&mut FreeBsd) -> Result<R, Error>,
+{
+    const PIPE: RawFd = 3;
+    // SAFETY: plain system calls in a freshly forked, single-threaded child.
+    unsafe {
+        // Nothing in the jail may ptrace us once we are inside it.
+        let mut disable: libc::c_int = libc::PROC_TRACE_CTL_DISABLE;
+        libc::procctl(
+            libc::P_PID,
+            0,
+            libc::PROC_TRACE_CTL,
+            &mut disable as *mut libc::c_int as *mut libc::c_void,
+        );
+        // Keep only the result pipe: stdio goes to /dev/null, every other host
+        // descriptor is closed before we enter the jail.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if result_fd != PIPE {
+            libc::dup2(result_fd, PIPE);
+        }
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        libc::closefrom(PIPE + 1);
+    }
+    // The host sockets were closed by closefrom; forget them rather than close reused numbers.
+    std::mem::forget(std::mem::replace(&mut kernel.inet, unsafe {
+        OwnedFd::from_raw_fd(-1)
+    }));
+    std::mem::forget(kernel.inet6.take());
+    let result: Result<R, Error> = (|| {
+        // SAFETY: jail_attach(2) changes this (child) process only.
+        if unsafe { libc::jail_attach(jid) } != 0 {
+            return Err(Error::kernel(
+                format!("attach to jail {jid}"),
+                Errno::last(),
+            ));
+        }
+        let mut inside = FreeBsd::open()?;
+        std::mem::forget(kernel);
+        step(&mut inside)
+    })();
+    let body = serde_json::to_vec(&result).unwrap_or_default();
+    write_all(PIPE, &body);
+    // SAFETY: leave without running the parent's atexit handlers or destructors.
+    unsafe { libc::_exit(0) }
+}
+
+impl Vnets for FreeBsd {
+    fn if_move_to_jail(&mut self, name: &str, jid: Jid) -> KResult<String> {
+        let mut r = IfReq::jid(name, jid);
+        self.ifreq(abi::SIOCSIFVNET, &mut r)?;
+        Ok(r.get_name())
+    }
+
+    fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String> {
+        let mut r = IfReq::jid(name, jid);
+        self.ifreq(abi::SIOCSIFRVNET, &mut r)?;
+        Ok(r.get_name())
+    }
+
+    fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
+    where
+        R: Serialize + DeserializeOwned,
+        F: FnOnce(&mut Self) -> Result<R, Error>,
+    {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 fills two fresh descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(Error::kernel(
+                "pipe for a step inside a jail",
+                Errno::last(),
+            ));
+        }
+        // SAFETY: both descriptors were just created and are owned here.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the programs are single-threaded; the child only makes system calls and
+        // runs `step`, then _exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(Error::kernel(
+                "fork a child to enter the jail",
+                Errno::last(),
+            ));
+        }
+        if pid == 0 {
+            drop(rd);
+            let raw = wr.as_raw_fd();
+            std::mem::forget(wr);
+            let me = FreeBsd {
+                inet: self
+                    .inet
+                    .try_clone()
+                    .unwrap_or_else(|_| unsafe { OwnedFd::from_raw_fd(-1) }),
+                inet6: None,
+            };
+            jail_child(me, jid, raw, step)
+        }
+        drop(wr);
+        let mut body = vec![];
+        let read = std::fs::File::from(rd).read_to_end(&mut body);
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if let Err(e) = read {
+            return Err(Error::new(
+                Kind::Internal,
+                format!("read the result of a step inside jail {jid}: {e}"),
+            ));
+        }
+        if body.is_empty() {
+            return Err(Error::new(
+                Kind::Internal,
+                format!(
+                    "the step inside jail {jid} died without a result (wait status {status:#x})"
+                ),
+            ));
+        }
+        serde_json::from_slice::<Result<R, Error>>(&body).map_err(|e| {
+            Error::new(
+                Kind::Protocol,
+                format!("unreadable result from inside jail {jid}: {e}"),
+            )
+        })?
+    }
+}
+
+/// One jail_get(2) call. `key` is a jid, a name, or `lastjid` iteration (`after`).
+fn jail_get(key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
+    use abi::jailparam as jp;
+    let mut jid: libc::c_int = match key {
+        JailRef::Jid(j) => *j,
+        JailRef::Name(_) => 0,
+    };
+    let mut vnet: libc::c_int = 0;
+    let mut dying: libc::c_int = 0;
+    let mut name_buf = [0u8; jp::NAME_LEN];
+    let mut errmsg = [0u8; 256];
+    let key_name = match key {
+        JailRef::Name(n) => Some(CString::new(n.as_str()).map_err(|_| Errno::EINVAL)?),
+        JailRef::Jid(_) => None,
+    };
+    let iov = |base: *const u8, len: usize| libc::iovec {
+        iov_base: base as *mut libc::c_void,
+        iov_len: len,
+    };
+    let int = |p: &mut libc::c_int| iov(p as *mut libc::c_int as *const u8, 4);
+    let mut v: Vec<libc::iovec> = vec![];
+    match &key_name {
+        Some(n) => {
+            // By name: the name is the key; the jid comes back.
+            v.push(iov(jp::NAME.as_ptr(), jp::NAME.len()));
+            v.push(iov(n.as_ptr() as *const u8, n.as_bytes_with_nul().len()));
+            v.push(iov(jp::JID.as_ptr(), jp::JID.len()));
+            v.push(int(&mut jid));
+        }
+        None => {
+            let p = if iterate { jp::LASTJID } else { jp::JID };
+            v.push(iov(p.as_ptr(), p.len()));
+            v.push(int(&mut jid));
+            v.push(iov(jp::NAME.as_ptr(), jp::NAME.len()));
+            v.push(iov(name_buf.as_mut_ptr(), name_buf.len()));
+        }
+    }
+    v.push(iov(jp::VNET.as_ptr(), jp::VNET.len()));
+    v.push(int(&mut vnet));
+    v.push(iov(jp::DYING.as_ptr(), jp::DYING.len()));
+    v.push(int(&mut dying));
+    v.push(iov(jp::ERRMSG.as_ptr(), jp::ERRMSG.len()));
+    v.push(iov(errmsg.as_mut_ptr(), errmsg.len()));
+    // SAFETY: every iovec points at a live buffer of the stated length.
+    let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, jp::JAIL_DYING) };
+    if r < 0 {
+        return match Errno::last() {
+            Errno::ENOENT => Ok(None),
+            e => Err(e),
+        };
+    }
+    let name = match key_name {
+        Some(n) => n.to_string_lossy().into_owned(),
+        None => abi::get_name(&name_buf, 0, name_buf.len()),
+    };
+    Ok(Some(JailInfo {
+        jid: r,
+        name,
+        vnet: vnet == jp::JAIL_SYS_NEW,
+        dying: dying != 0,
+    }))
+}
+
+impl Jails for FreeBsd {
+    fn jail(&mut self, which: &JailRef) -> KResult<Option<JailInfo>> {
+        jail_get(which, false)
+    }
+
+    fn jails(&mut self) -> KResult<Vec<JailInfo>> {
+        let mut out = vec![];
+        let mut last = 0;
+        while let Some(j) = jail_get(&JailRef::Jid(last), true)? {
+            last = j.jid;
+            out.push(j);
+        }
+        Ok(out)
+    }
+}
+
+impl System for FreeBsd {
+    fn sysctl_int(&mut self, name: &str) -> KResult<i64> {
+        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let mut buf = [0u8; 8];
+        let mut len: libc::size_t = buf.len();
+        // SAFETY: buf has len bytes; the kernel writes at most that many.
+        let r = unsafe {
+            libc::sysctlbyname(
+                c.as_ptr(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                &mut len,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(Errno::last());
+        }
+        Ok(match len {
+            4 => i32::from_ne_bytes(buf[..4].try_into().expect("4")) as i64,
+            8 => i64::from_ne_bytes(buf),
+            _ => return Err(Errno::EINVAL),
+        })
+    }
+
+    fn sysctl_string(&mut self, name: &str) -> KResult<String> {
+        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let mut len: libc::size_t = 0;
+        // SAFETY: a size query with a NULL buffer, then a read into a buffer of that size.
+        unsafe {
+            if libc::sysctlbyname(
+                c.as_ptr(),
+                std::ptr::null_mut(),
+                &mut len,
+                std::ptr::null(),
+                0,
+            ) != 0
+            {
+                return Err(Errno::last());
+            }
+            let mut buf = vec![0u8; len + 1];
+            let mut len2 = buf.len();
+            if libc::sysctlbyname(
+                c.as_ptr(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                &mut len2,
+                std::ptr::null(),
+                0,
+            ) != 0
+            {
+                return Err(Errno::last());
+            }
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(len2);
+            Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+        }
+    }
+
+    fn kld_load(&mut self, module: &str) -> KResult<()> {
+        let c = CString::new(module).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: a NUL-terminated module name.
+        if unsafe { kldload(c.as_ptr()) } < 0 {
+            return match Errno::last() {
+                // Already loaded or compiled in.
+                Errno::EEXIST => Ok(()),
+                e => Err(e),
+            };
+        }
+        Ok(())
+    }
+}
