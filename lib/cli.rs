@@ -2,7 +2,9 @@
 //! stderr and syslog, choosing the kernel backend, and printing results or errors as text
 //! or as one JSON object.
 
-use crate::error::{sysexits, Error, Kind, Result};
+use crate::error::{sysexits, Result};
+#[cfg(not(target_os = "freebsd"))]
+use crate::error::{Error, Kind};
 use crate::kernel::Kernel;
 use argh::FromArgs;
 use serde_json::{json, Value};

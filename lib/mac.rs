@@ -76,7 +76,7 @@ impl FromStr for Mac {
     type Err = MacError;
     /// Six hex octets separated by ':' or '-' (one or two digits each, as ifconfig takes).
     fn from_str(s: &str) -> Result<Mac, MacError> {
-        let parts: Vec<&str> = s.split(|c| c == ':' || c == '-').collect();
+        let parts: Vec<&str> = s.split([':', '-']).collect();
         if parts.len() != 6 {
             return Err(MacError(format!(
                 "invalid MAC address {s:?}: expected 6 octets like 02:00:5e:10:00:01, got {}",

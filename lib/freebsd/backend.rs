@@ -388,7 +388,7 @@ fn write_all(fd: RawFd, data: &[u8]) {
 }
 
 /// The child side of `in_jail`. Never returns.
-fn jail_child<R, F>(mut kernel: FreeBsd, jid: Jid, result_fd: RawFd, step: F) -> !
+fn jail_child<R, F>(jid: Jid, result_fd: RawFd, step: F) -> !
 where
     R: Serialize,
     F: FnOnce(&mut FreeBsd) -> Result<R, Error>,
@@ -415,11 +415,6 @@ where
         }
         libc::closefrom(PIPE + 1);
     }
-    // The host sockets were closed by closefrom; forget them rather than close reused numbers.
-    std::mem::forget(std::mem::replace(&mut kernel.inet, unsafe {
-        OwnedFd::from_raw_fd(-1)
-    }));
-    std::mem::forget(kernel.inet6.take());
     let result: Result<R, Error> = (|| {
         // SAFETY: jail_attach(2) changes this (child) process only.
         if unsafe { libc::jail_attach(jid) } != 0 {
@@ -428,8 +423,8 @@ where
                 Errno::last(),
             ));
         }
+        // New sockets, created inside the jail, act on its vnet.
         let mut inside = FreeBsd::open()?;
-        std::mem::forget(kernel);
         step(&mut inside)
     })();
     let body = serde_json::to_vec(&result).unwrap_or_default();
@@ -479,14 +474,9 @@ impl Vnets for FreeBsd {
             drop(rd);
             let raw = wr.as_raw_fd();
             std::mem::forget(wr);
-            let me = FreeBsd {
-                inet: self
-                    .inet
-                    .try_clone()
-                    .unwrap_or_else(|_| unsafe { OwnedFd::from_raw_fd(-1) }),
-                inet6: None,
-            };
-            jail_child(me, jid, raw, step)
+            // The parent's sockets are closed in the child by closefrom and never used:
+            // the child _exits without running destructors.
+            jail_child(jid, raw, step)
         }
         drop(wr);
         let mut body = vec![];

@@ -376,7 +376,7 @@ fn dying_vnet_returns_interfaces_after_linger() {
     // An epair created inside the jail dies with its vnet, both ends.
     // Units are per vnet, but the unit's end names must be free: the moved-in epair0b
     // blocks unit 0 inside the jail (EEXIST) until it is renamed.
-    let mut create_inside = |k: &mut Sim| k.in_jail(www, |k| Ok(k.if_create("epair"))).unwrap();
+    let create_inside = |k: &mut Sim| k.in_jail(www, |k| Ok(k.if_create("epair"))).unwrap();
     assert_eq!(create_inside(&mut k), Err(Errno::EEXIST));
     k.in_jail(www, |k| {
         k.if_rename("epair0b", "vnet0")
