@@ -126,13 +126,14 @@ impl std::str::FromStr for Cidr {
             ))
         })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefixlen: u8 =
-            match p.parse::<u8>() {
-                Ok(n) if n <= max && !p.starts_with('+') => n,
-                _ => return Err(Error::data(format!(
+        let prefixlen: u8 = match p.parse::<u8>() {
+            Ok(n) if n <= max && !p.starts_with('+') => n,
+            _ => {
+                return Err(Error::data(format!(
                     "invalid address {s:?}: prefix length {p:?} is not a number from 0 to {max}"
-                ))),
-            };
+                )))
+            }
+        };
         let bad = match addr {
             IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
             IpAddr::V6(v) => v.is_unspecified() || v.is_multicast(),

@@ -532,7 +532,10 @@ fn jail_get(key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
         Some(n) => {
             // By name: the name is the key; the jid comes back.
             v.push(iov(jp::NAME.as_ptr(), jp::NAME.len()));
-            v.push(iov(n.as_ptr() as *const u8, n.as_bytes_with_nul().len()));
+            v.push(iov(
+                n.as_bytes_with_nul().as_ptr(),
+                n.as_bytes_with_nul().len(),
+            ));
             v.push(iov(jp::JID.as_ptr(), jp::JID.len()));
             v.push(int(&mut jid));
         }

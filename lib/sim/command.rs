@@ -186,6 +186,15 @@ pub fn run(args: SimArgs) -> Result<String> {
         }
     };
     let files = SimFiles::new(&state);
+    if !matches!(args.cmd, SimCmd::Init(_)) && !state.exists() {
+        return Err(Error::new(
+            Kind::Unavailable,
+            format!(
+                "simulated host {} does not exist: run `jnet-sim init` first",
+                state.display()
+            ),
+        ));
+    }
     match args.cmd {
         SimCmd::Init(a) => {
             let phys: Vec<String> = a

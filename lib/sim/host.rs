@@ -361,6 +361,12 @@ impl Host {
 
     // --- lookups ------------------------------------------------------------------------
 
+    /// The interfaces of `vnet` in the order they arrived there, as the kernel lists them
+    /// (a moved interface is attached anew at the end of its new vnet's list).
+    pub fn in_vnet(&self, vnet: VnetId) -> Vec<&SimIf> {
+        self.ifaces.iter().filter(|i| i.vnet == vnet).collect()
+    }
+
     /// The interface named `name` in `vnet`.
     pub fn find(&self, vnet: VnetId, name: &str) -> Option<&SimIf> {
         self.ifaces
@@ -946,9 +952,8 @@ impl Host {
 
     /// getifaddrs.
     pub fn list(&self, vnet: VnetId) -> Vec<IfInfo> {
-        self.ifaces
-            .iter()
-            .filter(|i| i.vnet == vnet)
+        self.in_vnet(vnet)
+            .into_iter()
             .map(|i| IfInfo {
                 name: i.name.clone(),
                 flags: i.flags,
@@ -976,6 +981,13 @@ impl Host {
         ifp.addrs.clear();
         ifp.nd6 = nd6;
         ifp.vnet = to;
+        let p = self
+            .ifaces
+            .iter()
+            .position(|i| i.index == index)
+            .expect("present");
+        let moved = self.ifaces.remove(p);
+        self.ifaces.push(moved);
     }
 
     /// SIOCSIFVNET from `vnet`.

@@ -89,7 +89,7 @@ pub fn to_json(host: &Host) -> Value {
         })).collect::<Vec<_>>(),
         "vnets": vnets(host).into_iter().map(|(v, jail)| json!({
             "jail": jail,
-            "interfaces": host.ifaces.iter().filter(|i| i.vnet == v).map(|i| iface_json(host, i)).collect::<Vec<_>>(),
+            "interfaces": host.in_vnet(v).into_iter().map(|i| iface_json(host, i)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "netgraph": host.netgraph,
         "modules": host.modules,
@@ -115,7 +115,7 @@ pub fn to_text(host: &Host) -> String {
     }
     for (v, jail) in vnets(host) {
         let _ = writeln!(out, "== vnet {}", jail.as_deref().unwrap_or("host"));
-        for ifp in host.ifaces.iter().filter(|i| i.vnet == v) {
+        for ifp in host.in_vnet(v) {
             let _ = writeln!(
                 out,
                 "{}: flags={:x}<{}> mtu {}",

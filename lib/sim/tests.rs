@@ -397,7 +397,7 @@ fn dying_vnet_returns_interfaces_after_linger() {
     // Any operation settles time: the vnet is gone, the NIC and epair end are home (under
     // the name they had inside), the pair born inside is gone.
     let list: Vec<String> = k.if_list().unwrap().into_iter().map(|i| i.name).collect();
-    assert_eq!(list, ["lo0", "igb2", "epair0a", "vnet0"]);
+    assert_eq!(list, ["lo0", "epair0a", "igb2", "vnet0"]);
     assert!(k.jail(&JailRef::Jid(www)).unwrap().is_none());
     assert!(state(&k)
         .units
