@@ -287,6 +287,65 @@ pub trait System {
     fn kld_load(&mut self, module: &str) -> KResult<()>;
 }
 
+/// A netgraph node as NGM_NODEINFO / NGM_LISTNODES report it (`struct nodeinfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NgNode {
+    /// Name; empty for an unnamed node.
+    pub name: String,
+    /// Type ("bridge", "eiface", "ether", "socket").
+    pub node_type: String,
+    /// Node ID (addressed as `[id]:`).
+    pub id: u32,
+    /// Number of hooks.
+    pub hooks: u32,
+}
+
+/// One hook of a node as NGM_LISTHOOKS reports it (`struct linkinfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NgHook {
+    /// This node's hook.
+    pub ourhook: String,
+    /// The peer's hook.
+    pub peerhook: String,
+    /// The peer node.
+    pub peer: NgNode,
+}
+
+/// Netgraph control messages over an NG_CONTROL socket (`sys/netgraph/ng_message.h`,
+/// `ng_socket.h`). Paths are netgraph addresses: `name:`, `[id]:`, `name:hook`, `.`.
+/// Implemented by the netgraph layer (jnet-ngattach).
+pub trait Netgraph {
+    /// NGM_MKPEER: a new node of `node_type` hooked to `path`:`ourhook` by its `peerhook`.
+    fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
+    /// NGM_CONNECT: `path`:`ourhook` to `peer_path` (relative to `path`):`peerhook`.
+    fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
+    /// NGM_NAME.
+    fn ng_name(&mut self, path: &str, name: &str) -> KResult<()>;
+    /// NGM_RMHOOK.
+    fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()>;
+    /// NGM_SHUTDOWN.
+    fn ng_shutdown(&mut self, path: &str) -> KResult<()>;
+    /// NGM_NODEINFO.
+    fn ng_node(&mut self, path: &str) -> KResult<NgNode>;
+    /// NGM_LISTHOOKS.
+    fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)>;
+    /// NGM_LISTNODES (every node of the caller's vnet).
+    fn ng_nodes(&mut self) -> KResult<Vec<NgNode>>;
+    /// NGM_EIFACE_GET_IFNAME on an ng_eiface node.
+    fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String>;
+    /// NGM_ETHER_GET_IFNAME on an ng_ether node.
+    fn ng_ether_ifname(&mut self, path: &str) -> KResult<String>;
+    /// NGM_ETHER_SET_PROMISC.
+    fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()>;
+    /// NGM_ETHER_SET_AUTOSRC.
+    fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()>;
+    /// NGM_BRIDGE_SET_PERSISTENT.
+    fn ng_bridge_set_persistent(&mut self, path: &str) -> KResult<()>;
+    /// NGM_BRIDGE_GET_STATS for link `link` (negative: uplink), the 14 counters of
+    /// `struct ng_bridge_link_stats`.
+    fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]>;
+}
+
 /// Everything the programs use.
 pub trait Kernel: Interfaces + Vnets + Jails + System {}
 impl<T: Interfaces + Vnets + Jails + System> Kernel for T {}
