@@ -316,9 +316,21 @@ pub struct NgHook {
 /// Implemented by the netgraph layer (jnet-ngattach).
 pub trait Netgraph {
     /// NGM_MKPEER: a new node of `node_type` hooked to `path`:`ourhook` by its `peerhook`.
-    fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
+    fn ng_mkpeer(
+        &mut self,
+        path: &str,
+        node_type: &str,
+        ourhook: &str,
+        peerhook: &str,
+    ) -> KResult<()>;
     /// NGM_CONNECT: `path`:`ourhook` to `peer_path` (relative to `path`):`peerhook`.
-    fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
+    fn ng_connect(
+        &mut self,
+        path: &str,
+        peer_path: &str,
+        ourhook: &str,
+        peerhook: &str,
+    ) -> KResult<()>;
     /// NGM_NAME.
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()>;
     /// NGM_RMHOOK.

@@ -14,4 +14,5 @@ pub mod kernel;
 pub mod mac;
 pub mod names;
 pub mod owner;
+pub mod plan;
 pub mod sim;

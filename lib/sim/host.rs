@@ -489,7 +489,7 @@ impl Host {
             return Err(Errno::EOPNOTSUPP);
         }
         let key = unit_key(vnet, base);
-        let used = self.units.entry(key.clone()).or_default().clone();
+        let used = self.units.get(&key).cloned().unwrap_or_default();
         let unit = match unit {
             Some(u) => {
                 if used.contains(&u) || self.find(vnet, &format!("{base}{u}")).is_some() {
@@ -593,8 +593,12 @@ impl Host {
             | IfKind::Bridge { unit, .. }
             | IfKind::Loopback { unit } = ifp.kind
             {
-                if let Some(s) = self.units.get_mut(&unit_key(ifp.home, cloner)) {
+                let key = unit_key(ifp.home, cloner);
+                if let Some(s) = self.units.get_mut(&key) {
                     s.remove(&unit);
+                    if s.is_empty() {
+                        self.units.remove(&key);
+                    }
                 }
             }
         }

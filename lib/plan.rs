@@ -1,0 +1,499 @@
+//! Plans: lists of kernel steps that can be printed (`--dry-run`, as the equivalent
+//! ifconfig(8) commands), executed, and undone in reverse when a later step fails.
+//!
+//! Interfaces a plan creates are named by slot, since their kernel names (`epair7a`) are only
+//! known once created; a slot follows its interface through renames. Steps on interfaces the
+//! plan created need no undo (destroying the interface undoes them); steps on interfaces
+//! that existed before record their inverse.
+
+use crate::error::{Error, ErrorList, KernelContext, Result};
+use crate::kernel::{iff, nd6f, Cidr, Jid, Kernel};
+use crate::mac::Mac;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An interface a step acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IfRef {
+    /// An interface that exists under this name.
+    Name(String),
+    /// The interface in this slot (made by an earlier step).
+    Slot(usize),
+}
+
+/// One kernel step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// kldload, already loaded is fine.
+    Load(String),
+    /// Create an epair; its ends go into slots `a` and `b`.
+    CreateEpair {
+        /// slot of the `a` end
+        a: usize,
+        /// slot of the `b` end
+        b: usize,
+    },
+    /// Rename.
+    Rename(IfRef, String),
+    /// Set the description.
+    Describe(IfRef, String),
+    /// Join an interface group.
+    AddGroup(IfRef, String),
+    /// Set the MAC.
+    SetMac(IfRef, Mac),
+    /// Set the MTU.
+    SetMtu(IfRef, u32),
+    /// Bring up.
+    Up(IfRef),
+    /// Clear ND6 IFDISABLED (`ifconfig IF inet6 -ifdisabled`).
+    EnableInet6(IfRef),
+    /// Add an address.
+    AddAddr(IfRef, Cidr),
+    /// Add a member to an if_bridge.
+    BridgeAdd(String, IfRef),
+    /// Move into a jail's vnet.
+    MoveToJail(IfRef, Jid),
+    /// Steps run inside the jail's vnet.
+    InJail(Jid, Vec<Step>),
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_-.:/".contains(&c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Current names of the slots (None: not created yet).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slots(pub Vec<Option<String>>);
+
+impl Slots {
+    fn set(&mut self, slot: usize, name: String) {
+        if self.0.len() <= slot {
+            self.0.resize(slot + 1, None);
+        }
+        self.0[slot] = Some(name);
+    }
+    /// The current name of `r`, if known.
+    pub fn get(&self, r: &IfRef) -> Option<String> {
+        match r {
+            IfRef::Name(n) => Some(n.clone()),
+            IfRef::Slot(s) => self.0.get(*s).cloned().flatten(),
+        }
+    }
+    fn name(&self, r: &IfRef) -> Result<String> {
+        self.get(r).ok_or_else(|| {
+            Error::new(
+                crate::error::Kind::Internal,
+                format!("plan refers to slot {r:?} before it exists"),
+            )
+        })
+    }
+}
+
+impl Step {
+    /// The equivalent command line, with names as known so far (`jail` maps jids to names
+    /// for `ifconfig -j`).
+    fn render(&self, slots: &mut Slots, prefix: &str, out: &mut Vec<String>) {
+        let n = |r: &IfRef| slots.get(r).unwrap_or_else(|| "?".into());
+        match self {
+            Step::Load(m) => out.push(format!("kldload -n {m}")),
+            Step::CreateEpair { a, b } => {
+                out.push(format!("ifconfig {prefix}epair create"));
+                slots.set(*a, "epairNa".into());
+                slots.set(*b, "epairNb".into());
+            }
+            Step::Rename(r, to) => {
+                out.push(format!("ifconfig {prefix}{} name {to}", n(r)));
+                if let IfRef::Slot(s) = r {
+                    slots.set(*s, to.clone());
+                }
+            }
+            Step::Describe(r, d) => out.push(format!(
+                "ifconfig {prefix}{} description {}",
+                n(r),
+                quote(d)
+            )),
+            Step::AddGroup(r, g) => out.push(format!("ifconfig {prefix}{} group {g}", n(r))),
+            Step::SetMac(r, m) => out.push(format!("ifconfig {prefix}{} ether {m}", n(r))),
+            Step::SetMtu(r, m) => out.push(format!("ifconfig {prefix}{} mtu {m}", n(r))),
+            Step::Up(r) => out.push(format!("ifconfig {prefix}{} up", n(r))),
+            Step::EnableInet6(r) => {
+                out.push(format!("ifconfig {prefix}{} inet6 -ifdisabled", n(r)))
+            }
+            Step::AddAddr(r, c) => {
+                let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
+                out.push(format!("ifconfig {prefix}{} {fam} {c} alias", n(r)))
+            }
+            Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
+            Step::MoveToJail(r, jid) => out.push(format!("ifconfig {prefix}{} vnet {jid}", n(r))),
+            Step::InJail(jid, steps) => {
+                let p = format!("-j {jid} ");
+                for s in steps {
+                    s.render(slots, &p, out);
+                }
+            }
+        }
+    }
+}
+
+/// What to do to take back one executed step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Undo {
+    Destroy(IfRef),
+    BridgeDel(String, String),
+    Down(String),
+    DelAddr(String, Cidr),
+    DelGroup(String, String),
+    Describe(String, Option<String>),
+}
+
+/// A list of steps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    next_slot: usize,
+}
+
+impl Plan {
+    /// An empty plan.
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+    /// A fresh slot.
+    pub fn slot(&mut self) -> usize {
+        self.next_slot += 1;
+        self.next_slot - 1
+    }
+    /// Append a step.
+    pub fn push(&mut self, s: Step) {
+        self.steps.push(s);
+    }
+
+    /// The equivalent commands, one per line.
+    pub fn render(&self) -> Vec<String> {
+        let mut slots = Slots::default();
+        let mut out = vec![];
+        for s in &self.steps {
+            s.render(&mut slots, "", &mut out);
+        }
+        out
+    }
+
+    /// Run every step; on a failure undo what was done, in reverse, and return the error
+    /// (naming the step, and any undo that failed too). Returns the slots' final names.
+    pub fn execute<K: Kernel>(&self, k: &mut K) -> Result<Slots> {
+        let mut slots = Slots::default();
+        let mut undo: Vec<Undo> = vec![];
+        for step in &self.steps {
+            if let Err(e) = exec(k, step, &mut slots, &mut undo) {
+                let mut errs = ErrorList::default();
+                for u in undo.iter().rev() {
+                    errs.collect(rollback(k, u, &slots));
+                }
+                return Err(match errs.into_result("undo") {
+                    Ok(()) => e,
+                    Err(u) => e
+                        .context("failed, and undoing it failed too")
+                        .context(u.message),
+                });
+            }
+        }
+        Ok(slots)
+    }
+}
+
+fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Undo>) -> Result<()> {
+    // Steps on interfaces the plan made are undone by destroying them.
+    let existing = |r: &IfRef| matches!(r, IfRef::Name(_));
+    match step {
+        Step::Load(m) => k.kld_load(m).step(|| format!("kldload {m}")),
+        Step::CreateEpair { a, b } => {
+            let name = k.if_create("epair").step(|| "create epair".into())?;
+            let peer = format!("{}b", &name[..name.len() - 1]);
+            slots.set(*a, name);
+            slots.set(*b, peer);
+            undo.push(Undo::Destroy(IfRef::Slot(*a)));
+            Ok(())
+        }
+        Step::Rename(r, to) => {
+            let from = slots.name(r)?;
+            k.if_rename(&from, to)
+                .step(|| format!("rename {from} to {to}"))?;
+            match r {
+                IfRef::Slot(s) => slots.set(*s, to.clone()),
+                IfRef::Name(_) => {
+                    return Err(Error::new(
+                        crate::error::Kind::Internal,
+                        "plans rename only what they made",
+                    ))
+                }
+            }
+            Ok(())
+        }
+        Step::Describe(r, d) => {
+            let n = slots.name(r)?;
+            if existing(r) {
+                let old = k
+                    .if_description(&n)
+                    .step(|| format!("read the description of {n}"))?;
+                undo.push(Undo::Describe(n.clone(), old));
+            }
+            k.if_set_description(&n, Some(d))
+                .step(|| format!("set the description of {n}"))
+        }
+        Step::AddGroup(r, g) => {
+            let n = slots.name(r)?;
+            k.if_add_group(&n, g)
+                .step(|| format!("add {n} to group {g}"))?;
+            if existing(r) {
+                undo.push(Undo::DelGroup(n, g.clone()));
+            }
+            Ok(())
+        }
+        Step::SetMac(r, m) => {
+            let n = slots.name(r)?;
+            k.if_set_mac(&n, *m)
+                .step(|| format!("set the MAC of {n} to {m}"))
+        }
+        Step::SetMtu(r, m) => {
+            let n = slots.name(r)?;
+            k.if_set_mtu(&n, *m)
+                .step(|| format!("set the MTU of {n} to {m}"))
+        }
+        Step::Up(r) => {
+            let n = slots.name(r)?;
+            let f = k.if_flags(&n).step(|| format!("read the flags of {n}"))?;
+            if f & iff::UP != 0 {
+                return Ok(());
+            }
+            k.if_set_flags(&n, f | iff::UP)
+                .step(|| format!("bring {n} up"))?;
+            if existing(r) {
+                undo.push(Undo::Down(n));
+            }
+            Ok(())
+        }
+        Step::EnableInet6(r) => {
+            let n = slots.name(r)?;
+            let mut ndi = k
+                .if_nd6(&n)
+                .step(|| format!("read the IPv6 settings of {n}"))?;
+            if ndi.flags & nd6f::IFDISABLED == 0 {
+                return Ok(());
+            }
+            // Written back exactly as read but for the one flag: SIOCSIFINFO_IN6 applies
+            // every non-zero field it is given.
+            ndi.flags &= !nd6f::IFDISABLED;
+            k.if_set_nd6(&n, &ndi)
+                .step(|| format!("enable IPv6 on {n}"))
+        }
+        Step::AddAddr(r, c) => {
+            let n = slots.name(r)?;
+            k.if_add_addr(&n, *c, 0)
+                .step(|| format!("add {c} to {n}"))?;
+            if existing(r) {
+                undo.push(Undo::DelAddr(n, *c));
+            }
+            Ok(())
+        }
+        Step::BridgeAdd(b, m) => {
+            let n = slots.name(m)?;
+            k.bridge_add(b, &n)
+                .step(|| format!("add {n} to bridge {b}"))?;
+            if existing(m) {
+                undo.push(Undo::BridgeDel(b.clone(), n));
+            }
+            Ok(())
+        }
+        Step::MoveToJail(r, jid) => {
+            let n = slots.name(r)?;
+            k.if_move_to_jail(&n, *jid)
+                .step(|| format!("move {n} into jail {jid}"))?;
+            Ok(())
+        }
+        Step::InJail(jid, steps) => {
+            let start = slots.clone();
+            let done = k.in_jail(*jid, move |k| {
+                let mut slots = start;
+                let mut inner_undo = vec![];
+                for s in steps {
+                    exec(k, s, &mut slots, &mut inner_undo)?;
+                }
+                Ok(slots)
+            });
+            *slots = done.map_err(|e| e.context(format!("inside jail {jid}")))?;
+            Ok(())
+        }
+    }
+}
+
+fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
+    match u {
+        Undo::Destroy(r) => {
+            let n = slots.name(r)?;
+            k.if_destroy(&n).step(|| format!("destroy {n}"))
+        }
+        Undo::BridgeDel(b, m) => k
+            .bridge_del(b, m)
+            .step(|| format!("remove {m} from bridge {b}")),
+        Undo::Down(n) => {
+            let f = k.if_flags(n).step(|| format!("read the flags of {n}"))?;
+            k.if_set_flags(n, f & !iff::UP)
+                .step(|| format!("bring {n} down"))
+        }
+        Undo::DelAddr(n, c) => k
+            .if_del_addr(n, c.addr)
+            .step(|| format!("remove {c} from {n}")),
+        Undo::DelGroup(n, g) => k
+            .if_del_group(n, g)
+            .step(|| format!("remove {n} from group {g}")),
+        Undo::Describe(n, old) => k
+            .if_set_description(n, old.as_deref())
+            .step(|| format!("restore the description of {n}")),
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in self.render() {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::host::Host;
+    use crate::sim::{Sim, SimFiles};
+
+    fn sim(tag: &str) -> (Sim, SimFiles) {
+        let dir = std::env::temp_dir().join(format!("jnet-plan-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("host.json");
+        let files = SimFiles::new(&path);
+        let mut h = Host::new("u".into(), &["igb0".to_string()], 1000);
+        h.create_jail("www", true).unwrap();
+        files.save(&h).unwrap();
+        (Sim::open(&path).unwrap(), files)
+    }
+
+    fn sample() -> Plan {
+        let mut p = Plan::new();
+        let (a, b) = (p.slot(), p.slot());
+        p.push(Step::Load("if_epair".into()));
+        p.push(Step::Load("if_bridge".into()));
+        p.push(Step::CreateEpair { a, b });
+        p.push(Step::Rename(IfRef::Slot(a), "e0a_www".into()));
+        p.push(Step::Rename(IfRef::Slot(b), "e0b_www".into()));
+        p.push(Step::Describe(IfRef::Slot(a), "jnet:www:epair0a".into()));
+        p.push(Step::AddGroup(IfRef::Slot(a), "jnet".into()));
+        p.push(Step::Up(IfRef::Slot(a)));
+        p.push(Step::Describe(
+            IfRef::Name("igb0".into()),
+            "uplink of www".into(),
+        ));
+        p.push(Step::AddAddr(
+            IfRef::Name("igb0".into()),
+            "192.0.2.1/24".parse().unwrap(),
+        ));
+        p.push(Step::MoveToJail(IfRef::Slot(b), 1));
+        p.push(Step::InJail(
+            1,
+            vec![
+                Step::Rename(IfRef::Slot(b), "vnet0".into()),
+                Step::Up(IfRef::Slot(b)),
+                Step::AddAddr(IfRef::Slot(b), "2001:db8::5/64".parse().unwrap()),
+            ],
+        ));
+        p
+    }
+
+    #[test]
+    fn renders_as_ifconfig_commands() {
+        assert_eq!(
+            sample().render(),
+            [
+                "kldload -n if_epair",
+                "kldload -n if_bridge",
+                "ifconfig epair create",
+                "ifconfig epairNa name e0a_www",
+                "ifconfig epairNb name e0b_www",
+                "ifconfig e0a_www description jnet:www:epair0a",
+                "ifconfig e0a_www group jnet",
+                "ifconfig e0a_www up",
+                "ifconfig igb0 description 'uplink of www'",
+                "ifconfig igb0 inet 192.0.2.1/24 alias",
+                "ifconfig e0b_www vnet 1",
+                "ifconfig -j 1 e0b_www name vnet0",
+                "ifconfig -j 1 vnet0 up",
+                "ifconfig -j 1 vnet0 inet6 2001:db8::5/64 alias",
+            ]
+        );
+    }
+
+    #[test]
+    fn executes_and_tracks_names_through_the_jail() {
+        let (mut k, files) = sim("exec");
+        let slots = sample().execute(&mut k).unwrap();
+        assert_eq!(
+            slots.0,
+            [Some("e0a_www".to_string()), Some("vnet0".to_string())]
+        );
+        let h = files.load().unwrap();
+        let a = h.find(None, "e0a_www").unwrap();
+        assert_eq!(a.descr.as_deref(), Some("jnet:www:epair0a"));
+        assert_eq!(a.groups, ["all", "epair", "jnet"]);
+        assert_ne!(a.flags & iff::UP, 0);
+        let b = h.find(Some(1), "vnet0").unwrap();
+        assert_ne!(b.flags & iff::UP, 0);
+        // The added address, and the link-local the kernel adds once IPv6 is enabled and up.
+        let addrs: Vec<String> = b.addrs.iter().map(|a| a.cidr.to_string()).collect();
+        assert_eq!(addrs.len(), 2, "{addrs:?}");
+        assert!(addrs.contains(&"2001:db8::5/64".to_string()));
+        assert!(addrs.iter().any(|a| a.starts_with("fe80::")));
+        assert_eq!(
+            h.find(None, "igb0").unwrap().descr.as_deref(),
+            Some("uplink of www")
+        );
+    }
+
+    #[test]
+    fn a_failure_at_any_step_leaves_the_host_as_it_was() {
+        let (mut k, files) = sim("fail");
+        // Count the operations of a full run, then fail each one in turn on a fresh host.
+        let before_ops = files.ops().unwrap().len();
+        sample().execute(&mut k).unwrap();
+        let total = files.ops().unwrap().len() - before_ops;
+        assert!(total > 10);
+        for at in 0..total {
+            let (mut k, files) = sim(&format!("fail{at}"));
+            let mut before = files.load().unwrap();
+            before.modules.insert("if_epair".into());
+            before.modules.insert("if_bridge".into());
+            let mut h = before.clone();
+            h.fail = Some(crate::sim::host::FailSpec {
+                after: at as u64,
+                errno: crate::errno::Errno::EIO,
+            });
+            files.save(&h).unwrap();
+            let e = sample().execute(&mut k).unwrap_err();
+            assert!(
+                e.message.ends_with("Input/output error (EIO)"),
+                "op {at}: {e}"
+            );
+            let mut after = files.load().unwrap();
+            after.fail = None;
+            after.next_index = before.next_index;
+            assert_eq!(after, before, "operation {at} ({e}) left state behind");
+        }
+    }
+}
