@@ -553,6 +553,94 @@ pub mod jailparam {
     pub const JAIL_SYS_NEW: i32 = 1;
 }
 
+/// A jail_get(2) request and its answer buffers (`sys/kern/kern_jail.c` kern_jail_get).
+///
+/// Looked up by name the name is the key and the jid comes back; by jid (or `lastjid`, to
+/// iterate) the name comes back. "vnet" (jailsys: 1 own vnet, 2 inherited) and "dying" are
+/// ints of exactly 4 bytes; "errmsg" gets the kernel's message.
+#[derive(Debug)]
+pub struct JailGet {
+    key_name: Option<Vec<u8>>,
+    iterate: bool,
+    /// jid (in for a jid lookup, out otherwise)
+    pub jid: i32,
+    /// "vnet" answer
+    pub vnet: i32,
+    /// "dying" answer
+    pub dying: i32,
+    /// "name" answer buffer
+    pub name: [u8; jailparam::NAME_LEN],
+    /// "errmsg" answer buffer
+    pub errmsg: [u8; 256],
+}
+
+impl JailGet {
+    /// Look up by name (the name must not contain NUL; callers validate names first).
+    pub fn by_name(name: &str) -> JailGet {
+        let mut key: Vec<u8> = name.bytes().filter(|&b| b != 0).collect();
+        key.push(0);
+        JailGet {
+            key_name: Some(key),
+            iterate: false,
+            jid: 0,
+            vnet: 0,
+            dying: 0,
+            name: [0; jailparam::NAME_LEN],
+            errmsg: [0; 256],
+        }
+    }
+    /// Look up by jid; with `iterate`, the first jail whose jid is greater.
+    pub fn by_jid(jid: i32, iterate: bool) -> JailGet {
+        JailGet {
+            key_name: None,
+            iterate,
+            jid,
+            vnet: 0,
+            dying: 0,
+            name: [0; jailparam::NAME_LEN],
+            errmsg: [0; 256],
+        }
+    }
+    /// The (address, length) pairs of the iovec array: parameter name, value, and so on.
+    pub fn iovecs(&mut self) -> Vec<(usize, usize)> {
+        use jailparam as jp;
+        let p = |s: &'static [u8]| (s.as_ptr() as usize, s.len());
+        let mut v = vec![];
+        match &self.key_name {
+            Some(k) => {
+                v.push(p(jp::NAME));
+                v.push((k.as_ptr() as usize, k.len()));
+                v.push(p(jp::JID));
+                v.push((&mut self.jid as *mut i32 as usize, 4));
+            }
+            None => {
+                v.push(p(if self.iterate { jp::LASTJID } else { jp::JID }));
+                v.push((&mut self.jid as *mut i32 as usize, 4));
+                v.push(p(jp::NAME));
+                v.push((self.name.as_mut_ptr() as usize, self.name.len()));
+            }
+        }
+        v.push(p(jp::VNET));
+        v.push((&mut self.vnet as *mut i32 as usize, 4));
+        v.push(p(jp::DYING));
+        v.push((&mut self.dying as *mut i32 as usize, 4));
+        v.push(p(jp::ERRMSG));
+        v.push((self.errmsg.as_mut_ptr() as usize, self.errmsg.len()));
+        v
+    }
+    /// The jail's name: the key, or the answer.
+    pub fn jail_name(&self) -> String {
+        match &self.key_name {
+            Some(k) => String::from_utf8_lossy(&k[..k.len() - 1]).into_owned(),
+            None => get_name(&self.name, 0, self.name.len()),
+        }
+    }
+    /// The jail has its own vnet.
+    pub fn has_vnet(&self) -> bool {
+        self.vnet == jailparam::JAIL_SYS_NEW
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,6 +878,52 @@ mod tests {
         assert_eq!(mask6(64).to_string(), "ffff:ffff:ffff:ffff::");
         assert_eq!(prefixlen(&mask6(48).octets()), 48);
         assert_eq!(prefixlen(&mask4(30).octets()), 30);
+    }
+
+    #[test]
+    fn jail_get_iovecs() {
+        fn param(addr: usize, len: usize) -> Vec<u8> {
+            // SAFETY (test): the pairs point into the request's own buffers or statics.
+            unsafe { std::slice::from_raw_parts(addr as *const u8, len) }.to_vec()
+        }
+        let mut q = JailGet::by_name("www");
+        let v = q.iovecs();
+        let names: Vec<Vec<u8>> = v.iter().step_by(2).map(|&(a, l)| param(a, l)).collect();
+        assert_eq!(
+            names,
+            [
+                b"name\0".to_vec(),
+                b"jid\0".to_vec(),
+                b"vnet\0".to_vec(),
+                b"dying\0".to_vec(),
+                b"errmsg\0".to_vec()
+            ]
+        );
+        let lens: Vec<usize> = v.iter().skip(1).step_by(2).map(|&(_, l)| l).collect();
+        assert_eq!(
+            lens,
+            [4, 4, 4, 4, 256],
+            "name value \"www\\0\", then ints of exactly 4 bytes"
+        );
+        assert_eq!(param(v[1].0, v[1].1), b"www\0");
+        assert_eq!(v[3].0, &q.jid as *const i32 as usize);
+        q.vnet = 1;
+        assert!(q.has_vnet());
+        assert_eq!(q.jail_name(), "www");
+
+        let mut q = JailGet::by_jid(7, false);
+        let v = q.iovecs();
+        assert_eq!(param(v[0].0, v[0].1), b"jid\0");
+        assert_eq!(param(v[1].0, v[1].1), 7i32.to_ne_bytes());
+        assert_eq!(param(v[2].0, v[2].1), b"name\0");
+        assert_eq!(v[3].1, 256);
+        let mut q = JailGet::by_jid(7, true);
+        let v = q.iovecs();
+        assert_eq!(param(v[0].0, v[0].1), b"lastjid\0");
+        q.name[..4].copy_from_slice(b"db1\0");
+        q.vnet = 2;
+        assert_eq!(q.jail_name(), "db1");
+        assert!(!q.has_vnet());
     }
 
     #[test]

@@ -507,69 +507,39 @@ impl Vnets for FreeBsd {
     }
 }
 
-/// One jail_get(2) call. `key` is a jid, a name, or `lastjid` iteration (`after`).
+/// One jail_get(2) call. `key` is a jid, a name, or `lastjid` iteration (`iterate`).
 fn jail_get(key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
-    use abi::jailparam as jp;
-    let mut jid: libc::c_int = match key {
-        JailRef::Jid(j) => *j,
-        JailRef::Name(_) => 0,
+    let mut q = match key {
+        JailRef::Jid(j) => abi::JailGet::by_jid(*j, iterate),
+        JailRef::Name(n) => abi::JailGet::by_name(n),
     };
-    let mut vnet: libc::c_int = 0;
-    let mut dying: libc::c_int = 0;
-    let mut name_buf = [0u8; jp::NAME_LEN];
-    let mut errmsg = [0u8; 256];
-    let key_name = match key {
-        JailRef::Name(n) => Some(CString::new(n.as_str()).map_err(|_| Errno::EINVAL)?),
-        JailRef::Jid(_) => None,
+    let mut v: Vec<libc::iovec> = q
+        .iovecs()
+        .into_iter()
+        .map(|(base, len)| libc::iovec {
+            iov_base: base as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: every iovec points into `q` or a static, with its true length.
+    let r = unsafe {
+        libc::jail_get(
+            v.as_mut_ptr(),
+            v.len() as libc::c_uint,
+            abi::jailparam::JAIL_DYING,
+        )
     };
-    let iov = |base: *const u8, len: usize| libc::iovec {
-        iov_base: base as *mut libc::c_void,
-        iov_len: len,
-    };
-    let int = |p: &mut libc::c_int| iov(p as *mut libc::c_int as *const u8, 4);
-    let mut v: Vec<libc::iovec> = vec![];
-    match &key_name {
-        Some(n) => {
-            // By name: the name is the key; the jid comes back.
-            v.push(iov(jp::NAME.as_ptr(), jp::NAME.len()));
-            v.push(iov(
-                n.as_bytes_with_nul().as_ptr(),
-                n.as_bytes_with_nul().len(),
-            ));
-            v.push(iov(jp::JID.as_ptr(), jp::JID.len()));
-            v.push(int(&mut jid));
-        }
-        None => {
-            let p = if iterate { jp::LASTJID } else { jp::JID };
-            v.push(iov(p.as_ptr(), p.len()));
-            v.push(int(&mut jid));
-            v.push(iov(jp::NAME.as_ptr(), jp::NAME.len()));
-            v.push(iov(name_buf.as_mut_ptr(), name_buf.len()));
-        }
-    }
-    v.push(iov(jp::VNET.as_ptr(), jp::VNET.len()));
-    v.push(int(&mut vnet));
-    v.push(iov(jp::DYING.as_ptr(), jp::DYING.len()));
-    v.push(int(&mut dying));
-    v.push(iov(jp::ERRMSG.as_ptr(), jp::ERRMSG.len()));
-    v.push(iov(errmsg.as_mut_ptr(), errmsg.len()));
-    // SAFETY: every iovec points at a live buffer of the stated length.
-    let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, jp::JAIL_DYING) };
     if r < 0 {
         return match Errno::last() {
             Errno::ENOENT => Ok(None),
             e => Err(e),
         };
     }
-    let name = match key_name {
-        Some(n) => n.to_string_lossy().into_owned(),
-        None => abi::get_name(&name_buf, 0, name_buf.len()),
-    };
     Ok(Some(JailInfo {
         jid: r,
-        name,
-        vnet: vnet == jp::JAIL_SYS_NEW,
-        dying: dying != 0,
+        name: q.jail_name(),
+        vnet: q.has_vnet(),
+        dying: q.dying != 0,
     }))
 }
 
