@@ -73,6 +73,12 @@ impl FreeBsd {
         ioctl(self.inet(), req, r as *mut IfReq as *mut libc::c_void)
     }
 
+    fn group_ioctl(&self, req: u64, name: &str, group: &str) -> KResult<()> {
+        check_len(group)?;
+        let mut r = IfGroupReq::group(name, group);
+        ioctl(self.inet(), req, r.0.as_mut_ptr() as *mut libc::c_void)
+    }
+
     fn drvspec(&self, req: u64, bridge: &str, cmd: u64, data: &mut [u8]) -> KResult<()> {
         let mut d = abi::ifdrv(bridge, cmd, data.len(), data.as_mut_ptr() as usize);
         ioctl(self.inet(), req, d.as_mut_ptr() as *mut libc::c_void)
@@ -171,23 +177,11 @@ impl Interfaces for FreeBsd {
     }
 
     fn if_add_group(&mut self, name: &str, group: &str) -> KResult<()> {
-        check_len(group)?;
-        let mut r = IfGroupReq::group(name, group);
-        ioctl(
-            self.inet(),
-            abi::SIOCAIFGROUP,
-            r.0.as_mut_ptr() as *mut libc::c_void,
-        )
+        self.group_ioctl(abi::SIOCAIFGROUP, name, group)
     }
 
     fn if_del_group(&mut self, name: &str, group: &str) -> KResult<()> {
-        check_len(group)?;
-        let mut r = IfGroupReq::group(name, group);
-        ioctl(
-            self.inet(),
-            abi::SIOCDIFGROUP,
-            r.0.as_mut_ptr() as *mut libc::c_void,
-        )
+        self.group_ioctl(abi::SIOCDIFGROUP, name, group)
     }
 
     fn if_flags(&mut self, name: &str) -> KResult<u32> {

@@ -186,14 +186,8 @@ pub fn run(args: SimArgs) -> Result<String> {
         }
     };
     let files = SimFiles::new(&state);
-    if !matches!(args.cmd, SimCmd::Init(_)) && !state.exists() {
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!(
-                "simulated host {} does not exist: run `jnet-sim init` first",
-                state.display()
-            ),
-        ));
+    if !matches!(args.cmd, SimCmd::Init(_)) {
+        files.require()?;
     }
     match args.cmd {
         SimCmd::Init(a) => {
@@ -244,42 +238,40 @@ pub fn run(args: SimArgs) -> Result<String> {
             if !a.vnet && !a.interface.is_empty() {
                 return Err(Error::usage("--interface needs --vnet"));
             }
-            let _lock = files.lock()?;
-            let mut host = files.load()?;
-            let now = now_ms();
-            host.settle(now);
-            for ifname in &a.interface {
-                if host.find(None, ifname).is_none() {
-                    return Err(Error::new(
-                        Kind::Data,
-                        format!("jail: vnet.interface {ifname}: no such interface on the host"),
-                    ));
+            files.edit(|host, now| {
+                for ifname in &a.interface {
+                    if host.find(None, ifname).is_none() {
+                        return Err(Error::new(
+                            Kind::Data,
+                            format!("jail: vnet.interface {ifname}: no such interface on the host"),
+                        ));
+                    }
                 }
-            }
-            for (ifname, _) in &ips {
-                if host.find(None, ifname).is_none() {
-                    return Err(Error::new(
-                        Kind::Data,
-                        format!("jail: {ifname}: no such interface on the host"),
-                    ));
+                for (ifname, _) in &ips {
+                    if host.find(None, ifname).is_none() {
+                        return Err(Error::new(
+                            Kind::Data,
+                            format!("jail: {ifname}: no such interface on the host"),
+                        ));
+                    }
                 }
-            }
-            let jid = host
-                .create_jail(&a.name, a.vnet)
-                .map_err(|e| Error::kernel(format!("jail -c name={}", a.name), e))?;
-            for ifname in &a.interface {
-                host.move_to_jail(None, ifname, jid, now)
-                    .map_err(|e| Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e))?;
-            }
-            for (ifname, cidr) in &ips {
-                host.add_addr(None, ifname, *cidr, 0, now)
-                    .map_err(|e| Error::kernel(format!("jail: add {cidr} to {ifname}"), e))?;
-            }
-            if let Some(j) = host.jails.iter_mut().find(|j| j.jid == jid) {
-                j.ips = ips;
-            }
-            files.save(&host)?;
-            Ok(format!("{jid}\n"))
+                let jid = host
+                    .create_jail(&a.name, a.vnet)
+                    .map_err(|e| Error::kernel(format!("jail -c name={}", a.name), e))?;
+                for ifname in &a.interface {
+                    host.move_to_jail(None, ifname, jid, now).map_err(|e| {
+                        Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e)
+                    })?;
+                }
+                for (ifname, cidr) in &ips {
+                    host.add_addr(None, ifname, *cidr, 0, now)
+                        .map_err(|e| Error::kernel(format!("jail: add {cidr} to {ifname}"), e))?;
+                }
+                if let Some(j) = host.jails.iter_mut().find(|j| j.jid == jid) {
+                    j.ips = ips;
+                }
+                Ok(format!("{jid}\n"))
+            })
         }
         SimCmd::Jail(JailArgs {
             cmd: JailCmd::Remove(a),
@@ -287,63 +279,55 @@ pub fn run(args: SimArgs) -> Result<String> {
             if !(a.linger >= 0.0 && a.linger.is_finite()) {
                 return Err(Error::usage("--linger must be a number of seconds >= 0"));
             }
-            let _lock = files.lock()?;
-            let mut host = files.load()?;
-            let now = now_ms();
-            host.settle(now);
-            let jid = match crate::kernel::JailRef::parse(&a.name)? {
-                crate::kernel::JailRef::Jid(j) => host.jail_by_jid(j).map(|j| j.jid),
-                crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
-            };
-            let jid = jid
-                .ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} not found", a.name)))?;
-            host.remove_jail(jid, (a.linger * 1000.0) as u64, now)
-                .map_err(|_| {
-                    Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name))
+            let which = crate::kernel::JailRef::parse(&a.name)?;
+            files.edit(|host, now| {
+                let jid = match which {
+                    crate::kernel::JailRef::Jid(j) => host.jail_by_jid(j).map(|j| j.jid),
+                    crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
+                };
+                let jid = jid.ok_or_else(|| {
+                    Error::new(Kind::NoJail, format!("jail {:?} not found", a.name))
                 })?;
-            files.save(&host)?;
-            Ok(String::new())
+                host.remove_jail(jid, (a.linger * 1000.0) as u64, now)
+                    .map_err(|_| {
+                        Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name))
+                    })?;
+                Ok(String::new())
+            })
         }
-        SimCmd::Show(a) => {
-            let _lock = files.lock()?;
-            let mut host = files.load()?;
-            host.settle(now_ms());
+        SimCmd::Show(a) => files.edit(|host, _| {
             Ok(if a.json {
-                let mut s = serde_json::to_string_pretty(&show::to_json(&host))
+                let mut s = serde_json::to_string_pretty(&show::to_json(host))
                     .map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
                 s.push('\n');
                 s
             } else {
-                show::to_text(&host)
+                show::to_text(host)
             })
-        }
+        }),
         SimCmd::Fail(a) => {
             let errno = Errno::parse(&a.errno)
                 .ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
-            let _lock = files.lock()?;
-            let mut host = files.load()?;
-            host.fail = Some(super::host::FailSpec {
-                after: a.after,
-                errno,
-            });
-            files.save(&host)?;
-            Ok(String::new())
+            files.edit(|host, _| {
+                host.fail = Some(super::host::FailSpec {
+                    after: a.after,
+                    errno,
+                });
+                Ok(String::new())
+            })
         }
         SimCmd::Dup(a) => {
             let addr: std::net::Ipv6Addr = a
                 .addr
                 .parse()
                 .map_err(|_| Error::usage(format!("{:?} is not an IPv6 address", a.addr)))?;
-            let _lock = files.lock()?;
-            let mut host = files.load()?;
-            host.settle(now_ms());
-            host.dups.insert(addr);
-            files.save(&host)?;
-            Ok(String::new())
+            files.edit(|host, _| {
+                host.dups.insert(addr);
+                Ok(String::new())
+            })
         }
         SimCmd::Ops(a) => {
             let _lock = files.lock()?;
-            files.load()?;
             let ops = files.ops()?;
             let mut out = String::new();
             if a.count {

@@ -101,6 +101,41 @@ impl SimFiles {
             .map_err(|(_, e)| self.io_err("lock", std::io::Error::from_raw_os_error(e as i32)))
     }
 
+    fn missing(&self) -> Error {
+        Error::new(
+            Kind::Unavailable,
+            format!(
+                "simulated host {} does not exist: run `jnet-sim init` first",
+                self.state.display()
+            ),
+        )
+    }
+
+    /// Fail unless the state file exists (checked before locking, so a wrong path does not
+    /// leave a lock file behind).
+    pub fn require(&self) -> Result<(), Error> {
+        if self.state.exists() {
+            Ok(())
+        } else {
+            Err(self.missing())
+        }
+    }
+
+    /// Lock, load and settle the state, let `f` change it, and save it if it changed.
+    pub fn edit<T>(&self, f: impl FnOnce(&mut Host, u64) -> Result<T, Error>) -> Result<T, Error> {
+        self.require()?;
+        let _lock = self.lock()?;
+        let loaded = self.load()?;
+        let mut host = loaded.clone();
+        let now = now_ms();
+        host.settle(now);
+        let r = f(&mut host, now)?;
+        if host != loaded {
+            self.save(&host)?;
+        }
+        Ok(r)
+    }
+
     /// Read the state (the caller holds the lock).
     pub fn load(&self) -> Result<Host, Error> {
         let mut s = String::new();
@@ -108,13 +143,7 @@ impl SimFiles {
             .and_then(|mut f| f.read_to_string(&mut s))
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::new(
-                        Kind::Unavailable,
-                        format!(
-                            "simulated host {} does not exist: run `jnet-sim init` first",
-                            self.state.display()
-                        ),
-                    )
+                    self.missing()
                 } else {
                     self.io_err("read", e)
                 }
@@ -182,15 +211,7 @@ impl Sim {
     /// Open the simulated host in `path` (it must have been made with `jnet-sim init`).
     pub fn open(path: &Path) -> Result<Sim, Error> {
         let files = SimFiles::new(path);
-        if !files.state.exists() {
-            return Err(Error::new(
-                Kind::Unavailable,
-                format!(
-                    "simulated host {} does not exist: run `jnet-sim init` first",
-                    path.display()
-                ),
-            ));
-        }
+        files.require()?;
         Ok(Sim { files, ctx: None })
     }
 
