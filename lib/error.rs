@@ -85,7 +85,6 @@ impl Error {
     /// A failed kernel operation: "`step`: <errno text>", e.g. step = "rename epair3a to e0a_www".
     pub fn kernel(step: impl fmt::Display, errno: Errno) -> Error {
         let kind = match errno {
-            Errno::EPERM | Errno::EACCES => Kind::Kernel,
             Errno::ETIMEDOUT | Errno::EAGAIN => Kind::TempFail,
             _ => Kind::Kernel,
         };
