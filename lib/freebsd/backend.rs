@@ -400,10 +400,18 @@ where
         );
         // Keep only the result pipe: stdio goes to /dev/null, every other host
         // descriptor is closed before we enter the jail.
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        // With stdio closed by the caller the pipe may sit at 0-2: lift it out of the way of
+        // the /dev/null redirections first.
+        let result_fd = if result_fd < PIPE {
+            libc::fcntl(result_fd, libc::F_DUPFD, 10)
+        } else {
+            result_fd
+        };
         if result_fd != PIPE {
             libc::dup2(result_fd, PIPE);
         }
+        // Opened after the pipe is at 3, so it cannot land there.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         for fd in 0..3 {
             libc::dup2(null, fd);
         }
