@@ -89,10 +89,7 @@ impl log::Log for Logger {
 /// Set up logging: warnings by default (quiet when all is well), debug with -v,
 /// `JNET_LOG` (env_logger syntax) overrides; syslog with --syslog or JNET_SYSLOG=1.
 pub fn init_logging(prog: &'static str, c: &Common) {
-    let syslog = c.syslog
-        || std::env::var("JNET_SYSLOG")
-            .map(|v| v == "1")
-            .unwrap_or(false);
+    let syslog = c.syslog || std::env::var("JNET_SYSLOG").map(|v| v == "1").unwrap_or(false);
     if syslog {
         let ident = CString::new(prog).unwrap_or_default();
         // openlog keeps the pointer: the ident must live for the whole process.
@@ -102,11 +99,7 @@ pub fn init_logging(prog: &'static str, c: &Common) {
     }
     let _ = SYSLOG.set(syslog);
     let mut b = env_logger::Builder::new();
-    b.filter_level(if c.verbose {
-        log::LevelFilter::Debug
-    } else {
-        log::LevelFilter::Warn
-    });
+    b.filter_level(if c.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn });
     if let Ok(spec) = std::env::var("JNET_LOG") {
         b.parse_filters(&spec);
     }

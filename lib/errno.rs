@@ -118,11 +118,7 @@ impl Errno {
                 (libc::ENAMETOOLONG, Errno::ENAMETOOLONG),
                 (libc::ENOSYS, Errno::ENOSYS),
             ];
-            table
-                .iter()
-                .find(|(h, _)| *h == raw)
-                .map(|(_, e)| *e)
-                .unwrap_or(Errno::EIO)
+            table.iter().find(|(h, _)| *h == raw).map(|(_, e)| *e).unwrap_or(Errno::EIO)
         }
     }
 }

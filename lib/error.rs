@@ -76,11 +76,7 @@ pub struct Error {
 impl Error {
     /// A new error.
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-            errno: None,
-        }
+        Error { kind, message: message.into(), errno: None }
     }
     /// A failed kernel operation: "`step`: <errno text>", e.g. step = "rename epair3a to e0a_www".
     pub fn kernel(step: impl fmt::Display, errno: Errno) -> Error {
@@ -88,11 +84,7 @@ impl Error {
             Errno::ETIMEDOUT | Errno::EAGAIN => Kind::TempFail,
             _ => Kind::Kernel,
         };
-        Error {
-            kind,
-            message: format!("{step}: {errno}"),
-            errno: Some(errno),
-        }
+        Error { kind, message: format!("{step}: {errno}"), errno: Some(errno) }
     }
     /// Shorthands.
     pub fn usage(m: impl Into<String>) -> Error {
@@ -190,17 +182,8 @@ impl ErrorList {
             1 => Err(self.0.into_iter().next().expect("one").context(what)),
             n => {
                 let first = &self.0[0];
-                let msg = self
-                    .0
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Err(Error {
-                    kind: first.kind,
-                    errno: first.errno,
-                    message: format!("{what}: {n} failures: {msg}"),
-                })
+                let msg = self.0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+                Err(Error { kind: first.kind, errno: first.errno, message: format!("{what}: {n} failures: {msg}") })
             }
         }
     }
@@ -213,38 +196,26 @@ mod tests {
     #[test]
     fn messages_and_codes() {
         let e = Error::kernel("rename epair12a to e0a_www", Errno::EEXIST);
-        assert_eq!(
-            e.to_string(),
-            "rename epair12a to e0a_www: File exists (EEXIST)"
-        );
+        assert_eq!(e.to_string(), "rename epair12a to e0a_www: File exists (EEXIST)");
         assert_eq!(e.exit_code(), sysexits::OSERR);
-        assert_eq!(
-            Error::kernel("x", Errno::EPERM).exit_code(),
-            sysexits::NOPERM
-        );
-        assert_eq!(
-            Error::kernel("x", Errno::ETIMEDOUT).exit_code(),
-            sysexits::TEMPFAIL
-        );
+        assert_eq!(Error::kernel("x", Errno::EPERM).exit_code(), sysexits::NOPERM);
+        assert_eq!(Error::kernel("x", Errno::ETIMEDOUT).exit_code(), sysexits::TEMPFAIL);
         assert_eq!(Error::usage("u").exit_code(), 64);
         assert_eq!(Error::conflict("c").exit_code(), 78);
-        assert_eq!(
-            Error::data("d").context("jnet-epair www").to_string(),
-            "jnet-epair www: d"
-        );
+        assert_eq!(Error::data("d").context("jnet-epair www").to_string(), "jnet-epair www: d");
     }
 
     #[test]
     fn error_list_keeps_every_failure() {
         let mut l = ErrorList::default();
-        assert_eq!(
-            l.collect::<()>(Err(Error::kernel("destroy e0a_a", Errno::ENXIO))),
-            None
-        );
+        assert_eq!(l.collect::<()>(Err(Error::kernel("destroy e0a_a", Errno::ENXIO))), None);
         assert_eq!(l.collect(Ok(3)), Some(3));
         l.collect::<()>(Err(Error::kernel("destroy e1a_a", Errno::EBUSY)));
         let e = l.into_result("release a").unwrap_err();
-        assert_eq!(e.message, "release a: 2 failures: destroy e0a_a: Device not configured (ENXIO); destroy e1a_a: Device busy (EBUSY)");
+        assert_eq!(
+            e.message,
+            "release a: 2 failures: destroy e0a_a: Device not configured (ENXIO); destroy e1a_a: Device busy (EBUSY)"
+        );
         assert_eq!(e.errno, Some(Errno::ENXIO));
         assert!(ErrorList::default().into_result("x").is_ok());
     }

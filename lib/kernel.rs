@@ -117,14 +117,14 @@ impl std::str::FromStr for Cidr {
     type Err = Error;
     /// "192.0.2.5/24" or "2001:db8::5/64"; the prefix length is required.
     fn from_str(s: &str) -> Result<Cidr, Error> {
-        let (a, p) = s
-            .split_once('/')
-            .ok_or_else(|| Error::data(format!("invalid address {s:?}: expected ADDRESS/PREFIXLEN, e.g. 192.0.2.5/24 or 2001:db8::5/64")))?;
-        let addr: IpAddr = a.parse().map_err(|_| {
+        let (a, p) = s.split_once('/').ok_or_else(|| {
             Error::data(format!(
-                "invalid address {s:?}: {a:?} is not an IPv4 or IPv6 address"
+                "invalid address {s:?}: expected ADDRESS/PREFIXLEN, e.g. 192.0.2.5/24 or 2001:db8::5/64"
             ))
         })?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| Error::data(format!("invalid address {s:?}: {a:?} is not an IPv4 or IPv6 address")))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefixlen: u8 = match p.parse::<u8>() {
             Ok(n) if n <= max && !p.starts_with('+') => n,
@@ -139,9 +139,7 @@ impl std::str::FromStr for Cidr {
             IpAddr::V6(v) => v.is_unspecified() || v.is_multicast(),
         };
         if bad {
-            return Err(Error::data(format!(
-                "invalid address {s:?}: {addr} cannot be assigned to an interface"
-            )));
+            return Err(Error::data(format!("invalid address {s:?}: {addr} cannot be assigned to an interface")));
         }
         Ok(Cidr { addr, prefixlen })
     }
@@ -316,21 +314,9 @@ pub struct NgHook {
 /// Implemented by the netgraph layer (jnet-ngattach).
 pub trait Netgraph {
     /// NGM_MKPEER: a new node of `node_type` hooked to `path`:`ourhook` by its `peerhook`.
-    fn ng_mkpeer(
-        &mut self,
-        path: &str,
-        node_type: &str,
-        ourhook: &str,
-        peerhook: &str,
-    ) -> KResult<()>;
+    fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
     /// NGM_CONNECT: `path`:`ourhook` to `peer_path` (relative to `path`):`peerhook`.
-    fn ng_connect(
-        &mut self,
-        path: &str,
-        peer_path: &str,
-        ourhook: &str,
-        peerhook: &str,
-    ) -> KResult<()>;
+    fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()>;
     /// NGM_NAME.
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()>;
     /// NGM_RMHOOK.
@@ -392,10 +378,7 @@ mod tests {
     fn jail_refs() {
         assert_eq!(JailRef::parse("12").unwrap(), JailRef::Jid(12));
         assert_eq!(JailRef::parse("www").unwrap(), JailRef::Name("www".into()));
-        assert_eq!(
-            JailRef::parse("1www").unwrap(),
-            JailRef::Name("1www".into())
-        );
+        assert_eq!(JailRef::parse("1www").unwrap(), JailRef::Name("1www".into()));
         assert!(JailRef::parse("0").is_err());
         assert!(JailRef::parse("").is_err());
         assert!(JailRef::parse("99999999999").is_err());

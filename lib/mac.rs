@@ -31,13 +31,8 @@ impl Mac {
     /// `host` is the host's identity (`kern.hostuuid`), `end` a short label ("a", "b", "ng").
     pub fn derive(host: &str, jail: &str, index: u32, end: &str) -> Mac {
         let mut h = Fnv64::new();
-        for part in [
-            b"jnet-mac-v1".as_slice(),
-            host.as_bytes(),
-            jail.as_bytes(),
-            &index.to_le_bytes(),
-            end.as_bytes(),
-        ] {
+        for part in [b"jnet-mac-v1".as_slice(), host.as_bytes(), jail.as_bytes(), &index.to_le_bytes(), end.as_bytes()]
+        {
             h.write(part);
             // A separator that cannot occur inside the parts' encodings keeps
             // ("ab","c") and ("a","bc") apart.
@@ -54,11 +49,7 @@ impl Mac {
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
     }
 }
 
@@ -118,9 +109,7 @@ pub fn check_assignable(m: Mac) -> Result<Mac, MacError> {
         )));
     }
     if m.is_zero() {
-        return Err(MacError(
-            "MAC address 00:00:00:00:00:00 cannot be assigned".into(),
-        ));
+        return Err(MacError("MAC address 00:00:00:00:00:00 cannot be assigned".into()));
     }
     Ok(m)
 }
@@ -161,18 +150,10 @@ mod tests {
         let m: Mac = "02:0A:b:c0:ff:1".parse().unwrap();
         assert_eq!(m.0, [0x02, 0x0a, 0x0b, 0xc0, 0xff, 0x01]);
         assert_eq!(m.to_string(), "02:0a:0b:c0:ff:01");
-        assert_eq!(
-            "02-00-00-00-00-01".parse::<Mac>().unwrap().0,
-            [2, 0, 0, 0, 0, 1]
-        );
-        for bad in [
-            "",
-            "02:00:00:00:00",
-            "02:00:00:00:00:00:00",
-            "02:00:00:00:00:xyz",
-            "020:0:0:0:0:0",
-            "g2:00:00:00:00:00",
-        ] {
+        assert_eq!("02-00-00-00-00-01".parse::<Mac>().unwrap().0, [2, 0, 0, 0, 0, 1]);
+        for bad in
+            ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "02:00:00:00:00:xyz", "020:0:0:0:0:0", "g2:00:00:00:00:00"]
+        {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
         }
     }
@@ -202,10 +183,7 @@ mod tests {
                 }
             }
         }
-        assert_ne!(
-            Mac::derive("h", "ab", 0, "c"),
-            Mac::derive("h", "a", 0, "bc")
-        );
+        assert_ne!(Mac::derive("h", "ab", 0, "c"), Mac::derive("h", "a", 0, "bc"));
         // 100k jails on one host: no collision expected with 46 bits (p ~ 7e-5).
         let mut many = HashSet::new();
         for i in 0..100_000 {

@@ -59,9 +59,7 @@ fn hash7(jail: &str) -> String {
     h.write(b"jnet-name-v1\xff");
     h.write(jail.as_bytes());
     let v = mix64(h.finish());
-    (0..7)
-        .map(|i| ALPHABET[((v >> (59 - 5 * i)) & 31) as usize] as char)
-        .collect()
+    (0..7).map(|i| ALPHABET[((v >> (59 - 5 * i)) & 31) as usize] as char).collect()
 }
 
 /// `<head><jail>` if it fits and is plain, else the shortened, hashed form (module docs).
@@ -70,17 +68,8 @@ fn derive(head: &str, jail: &str) -> String {
         return format!("{head}{jail}");
     }
     let room = IFNAME_MAX - head.len() - 8;
-    let stem: String = jail
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(room)
-        .collect();
+    let stem: String =
+        jail.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).take(room).collect();
     format!("{head}{stem}-{}", hash7(jail))
 }
 
@@ -100,10 +89,7 @@ pub fn check_jail_name(jail: &str) -> Result<(), NameError> {
         return Err(NameError("jail name is empty".into()));
     }
     if jail.len() > JAILNAME_MAX {
-        return Err(NameError(format!(
-            "jail name is {} bytes long; the limit is {JAILNAME_MAX}",
-            jail.len()
-        )));
+        return Err(NameError(format!("jail name is {} bytes long; the limit is {JAILNAME_MAX}", jail.len())));
     }
     if let Some(c) = jail.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(NameError(format!(
@@ -111,9 +97,7 @@ pub fn check_jail_name(jail: &str) -> Result<(), NameError> {
         )));
     }
     if jail.starts_with('.') || jail.ends_with('.') || jail.contains("..") {
-        return Err(NameError(format!(
-            "jail name {jail:?} has an empty component between dots"
-        )));
+        return Err(NameError(format!("jail name {jail:?} has an empty component between dots")));
     }
     Ok(())
 }
@@ -130,22 +114,13 @@ pub fn check_ifname(what: &str, name: &str) -> Result<(), NameError> {
         )));
     }
     if name == "." || name == ".." {
-        return Err(NameError(format!(
-            "{what} name {name:?} is not a valid interface name"
-        )));
+        return Err(NameError(format!("{what} name {name:?} is not a valid interface name")));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| !c.is_ascii_graphic() || c == '/' || c == ':' || c == '%')
-    {
-        return Err(NameError(format!(
-            "{what} name {name:?} contains {c:?}; use letters, digits, '_', '-' or '.'"
-        )));
+    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == '/' || c == ':' || c == '%') {
+        return Err(NameError(format!("{what} name {name:?} contains {c:?}; use letters, digits, '_', '-' or '.'")));
     }
     if name.as_bytes()[0].is_ascii_digit() {
-        return Err(NameError(format!(
-            "{what} name {name:?} starts with a digit"
-        )));
+        return Err(NameError(format!("{what} name {name:?} starts with a digit")));
     }
     Ok(())
 }
@@ -153,17 +128,10 @@ pub fn check_ifname(what: &str, name: &str) -> Result<(), NameError> {
 /// Check a netgraph node name (`ng_base.c` ng_name_node: no '.', ':', not `[hex]`).
 pub fn check_node_name(what: &str, name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > NGNAME_MAX {
-        return Err(NameError(format!(
-            "{what} node name {name:?} must have 1 to {NGNAME_MAX} characters"
-        )));
+        return Err(NameError(format!("{what} node name {name:?} must have 1 to {NGNAME_MAX} characters")));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| !c.is_ascii_graphic() || c == '.' || c == ':' || c == '[' || c == ']')
-    {
-        return Err(NameError(format!(
-            "{what} node name {name:?} contains {c:?}, which netgraph reserves for paths"
-        )));
+    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == '.' || c == ':' || c == '[' || c == ']') {
+        return Err(NameError(format!("{what} node name {name:?} contains {c:?}, which netgraph reserves for paths")));
     }
     Ok(())
 }
@@ -182,9 +150,7 @@ pub fn check_group(name: &str) -> Result<(), NameError> {
 /// Check `--index`.
 pub fn check_index(index: u32) -> Result<(), NameError> {
     if index > INDEX_MAX {
-        return Err(NameError(format!(
-            "index {index} is out of range 0-{INDEX_MAX}"
-        )));
+        return Err(NameError(format!("index {index} is out of range 0-{INDEX_MAX}")));
     }
     Ok(())
 }

@@ -70,10 +70,7 @@ pub struct Tag {
 impl Tag {
     /// A tag for `jail`.
     pub fn jail(jail: &str, role: Role) -> Tag {
-        Tag {
-            jail: Some(jail.to_string()),
-            role,
-        }
+        Tag { jail: Some(jail.to_string()), role }
     }
     /// A tag for a shared object.
     pub fn shared(role: Role) -> Tag {
@@ -81,11 +78,7 @@ impl Tag {
     }
     /// The description string.
     pub fn description(&self) -> String {
-        format!(
-            "{PREFIX}{}:{}",
-            self.jail.as_deref().unwrap_or(""),
-            self.role
-        )
+        format!("{PREFIX}{}:{}", self.jail.as_deref().unwrap_or(""), self.role)
     }
     /// Parse a description; None if it is not a jnet tag. The role is after the last ':'
     /// so jail names containing ':' still parse.
@@ -93,10 +86,7 @@ impl Tag {
         let rest = descr.strip_prefix(PREFIX)?;
         let (jail, role) = rest.rsplit_once(':')?;
         let role = Role::parse(role)?;
-        Some(Tag {
-            jail: (!jail.is_empty()).then(|| jail.to_string()),
-            role,
-        })
+        Some(Tag { jail: (!jail.is_empty()).then(|| jail.to_string()), role })
     }
     /// Is this tag for `jail`?
     pub fn is_for(&self, jail: &str) -> bool {
@@ -125,10 +115,7 @@ mod tests {
         ] {
             assert_eq!(Tag::parse(&t.description()), Some(t.clone()), "{t}");
         }
-        assert_eq!(
-            Tag::jail("www", Role::EpairHost(0)).description(),
-            "jnet:www:epair0a"
-        );
+        assert_eq!(Tag::jail("www", Role::EpairHost(0)).description(), "jnet:www:epair0a");
         assert_eq!(Tag::shared(Role::Bridge).description(), "jnet::bridge");
     }
 

@@ -6,9 +6,11 @@
 //! plan created need no undo (destroying the interface undoes them); steps on interfaces
 //! that existed before record their inverse.
 
+use crate::errno::Errno;
 use crate::error::{Error, ErrorList, KernelContext, Result};
 use crate::kernel::{iff, nd6f, Cidr, Jid, Kernel};
 use crate::mac::Mac;
+use crate::owner::{self, Role, Tag};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -53,15 +55,15 @@ pub enum Step {
     BridgeAdd(String, IfRef),
     /// Move into a jail's vnet.
     MoveToJail(IfRef, Jid),
-    /// Steps run inside the jail's vnet.
+    /// Steps run inside the jail's vnet; a failure there is undone there first.
     InJail(Jid, Vec<Step>),
+    /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
+    /// up), safe against another hook creating it at the same moment.
+    EnsureBridge(String),
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_-.:/".contains(&c))
-    {
+    if !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.:/".contains(&c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -88,10 +90,7 @@ impl Slots {
     }
     fn name(&self, r: &IfRef) -> Result<String> {
         self.get(r).ok_or_else(|| {
-            Error::new(
-                crate::error::Kind::Internal,
-                format!("plan refers to slot {r:?} before it exists"),
-            )
+            Error::new(crate::error::Kind::Internal, format!("plan refers to slot {r:?} before it exists"))
         })
     }
 }
@@ -114,18 +113,12 @@ impl Step {
                     slots.set(*s, to.clone());
                 }
             }
-            Step::Describe(r, d) => out.push(format!(
-                "ifconfig {prefix}{} description {}",
-                n(r),
-                quote(d)
-            )),
+            Step::Describe(r, d) => out.push(format!("ifconfig {prefix}{} description {}", n(r), quote(d))),
             Step::AddGroup(r, g) => out.push(format!("ifconfig {prefix}{} group {g}", n(r))),
             Step::SetMac(r, m) => out.push(format!("ifconfig {prefix}{} ether {m}", n(r))),
             Step::SetMtu(r, m) => out.push(format!("ifconfig {prefix}{} mtu {m}", n(r))),
             Step::Up(r) => out.push(format!("ifconfig {prefix}{} up", n(r))),
-            Step::EnableInet6(r) => {
-                out.push(format!("ifconfig {prefix}{} inet6 -ifdisabled", n(r)))
-            }
+            Step::EnableInet6(r) => out.push(format!("ifconfig {prefix}{} inet6 -ifdisabled", n(r))),
             Step::AddAddr(r, c) => {
                 let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
                 out.push(format!("ifconfig {prefix}{} {fam} {c} alias", n(r)))
@@ -138,6 +131,14 @@ impl Step {
                     s.render(slots, &p, out);
                 }
             }
+            Step::EnsureBridge(b) => {
+                out.push(format!("ifconfig {prefix}bridge create name {b}"));
+                out.push(format!(
+                    "ifconfig {prefix}{b} description {} group {} up",
+                    Tag::shared(Role::Bridge),
+                    owner::GROUP
+                ));
+            }
         }
     }
 }
@@ -146,6 +147,9 @@ impl Step {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Undo {
     Destroy(IfRef),
+    DestroyBridgeIfEmpty(String),
+    Rename(String, String),
+    Reclaim(String, Jid),
     BridgeDel(String, String),
     Down(String),
     DelAddr(String, Cidr),
@@ -193,16 +197,7 @@ impl Plan {
         let mut undo: Vec<Undo> = vec![];
         for step in &self.steps {
             if let Err(e) = exec(k, step, &mut slots, &mut undo) {
-                let mut errs = ErrorList::default();
-                for u in undo.iter().rev() {
-                    errs.collect(rollback(k, u, &slots));
-                }
-                return Err(match errs.into_result("undo") {
-                    Ok(()) => e,
-                    Err(u) => e
-                        .context("failed, and undoing it failed too")
-                        .context(u.message),
-                });
+                return Err(undo_all(k, &undo, &slots, e));
             }
         }
         Ok(slots)
@@ -224,34 +219,24 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::Rename(r, to) => {
             let from = slots.name(r)?;
-            k.if_rename(&from, to)
-                .step(|| format!("rename {from} to {to}"))?;
+            k.if_rename(&from, to).step(|| format!("rename {from} to {to}"))?;
             match r {
                 IfRef::Slot(s) => slots.set(*s, to.clone()),
-                IfRef::Name(_) => {
-                    return Err(Error::new(
-                        crate::error::Kind::Internal,
-                        "plans rename only what they made",
-                    ))
-                }
+                IfRef::Name(_) => undo.push(Undo::Rename(to.clone(), from)),
             }
             Ok(())
         }
         Step::Describe(r, d) => {
             let n = slots.name(r)?;
             if existing(r) {
-                let old = k
-                    .if_description(&n)
-                    .step(|| format!("read the description of {n}"))?;
+                let old = k.if_description(&n).step(|| format!("read the description of {n}"))?;
                 undo.push(Undo::Describe(n.clone(), old));
             }
-            k.if_set_description(&n, Some(d))
-                .step(|| format!("set the description of {n}"))
+            k.if_set_description(&n, Some(d)).step(|| format!("set the description of {n}"))
         }
         Step::AddGroup(r, g) => {
             let n = slots.name(r)?;
-            k.if_add_group(&n, g)
-                .step(|| format!("add {n} to group {g}"))?;
+            k.if_add_group(&n, g).step(|| format!("add {n} to group {g}"))?;
             if existing(r) {
                 undo.push(Undo::DelGroup(n, g.clone()));
             }
@@ -259,13 +244,11 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::SetMac(r, m) => {
             let n = slots.name(r)?;
-            k.if_set_mac(&n, *m)
-                .step(|| format!("set the MAC of {n} to {m}"))
+            k.if_set_mac(&n, *m).step(|| format!("set the MAC of {n} to {m}"))
         }
         Step::SetMtu(r, m) => {
             let n = slots.name(r)?;
-            k.if_set_mtu(&n, *m)
-                .step(|| format!("set the MTU of {n} to {m}"))
+            k.if_set_mtu(&n, *m).step(|| format!("set the MTU of {n} to {m}"))
         }
         Step::Up(r) => {
             let n = slots.name(r)?;
@@ -273,8 +256,7 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             if f & iff::UP != 0 {
                 return Ok(());
             }
-            k.if_set_flags(&n, f | iff::UP)
-                .step(|| format!("bring {n} up"))?;
+            k.if_set_flags(&n, f | iff::UP).step(|| format!("bring {n} up"))?;
             if existing(r) {
                 undo.push(Undo::Down(n));
             }
@@ -282,22 +264,18 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::EnableInet6(r) => {
             let n = slots.name(r)?;
-            let mut ndi = k
-                .if_nd6(&n)
-                .step(|| format!("read the IPv6 settings of {n}"))?;
+            let mut ndi = k.if_nd6(&n).step(|| format!("read the IPv6 settings of {n}"))?;
             if ndi.flags & nd6f::IFDISABLED == 0 {
                 return Ok(());
             }
             // Written back exactly as read but for the one flag: SIOCSIFINFO_IN6 applies
             // every non-zero field it is given.
             ndi.flags &= !nd6f::IFDISABLED;
-            k.if_set_nd6(&n, &ndi)
-                .step(|| format!("enable IPv6 on {n}"))
+            k.if_set_nd6(&n, &ndi).step(|| format!("enable IPv6 on {n}"))
         }
         Step::AddAddr(r, c) => {
             let n = slots.name(r)?;
-            k.if_add_addr(&n, *c, 0)
-                .step(|| format!("add {c} to {n}"))?;
+            k.if_add_addr(&n, *c, 0).step(|| format!("add {c} to {n}"))?;
             if existing(r) {
                 undo.push(Undo::DelAddr(n, *c));
             }
@@ -305,17 +283,25 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::BridgeAdd(b, m) => {
             let n = slots.name(m)?;
-            k.bridge_add(b, &n)
-                .step(|| format!("add {n} to bridge {b}"))?;
-            if existing(m) {
-                undo.push(Undo::BridgeDel(b.clone(), n));
+            match k.bridge_add(b, &n) {
+                // Another hook added the same uplink a moment ago: it is a member, and not
+                // ours to take out again.
+                Err(Errno::EEXIST) if existing(m) => Ok(()),
+                r => {
+                    r.step(|| format!("add {n} to bridge {b}"))?;
+                    if existing(m) {
+                        undo.push(Undo::BridgeDel(b.clone(), n));
+                    }
+                    Ok(())
+                }
             }
-            Ok(())
         }
         Step::MoveToJail(r, jid) => {
             let n = slots.name(r)?;
-            k.if_move_to_jail(&n, *jid)
-                .step(|| format!("move {n} into jail {jid}"))?;
+            k.if_move_to_jail(&n, *jid).step(|| format!("move {n} into jail {jid}"))?;
+            if existing(r) {
+                undo.push(Undo::Reclaim(n, *jid));
+            }
             Ok(())
         }
         Step::InJail(jid, steps) => {
@@ -324,13 +310,92 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
                 let mut slots = start;
                 let mut inner_undo = vec![];
                 for s in steps {
-                    exec(k, s, &mut slots, &mut inner_undo)?;
+                    if let Err(e) = exec(k, s, &mut slots, &mut inner_undo) {
+                        return Err(undo_all(k, &inner_undo, &slots, e));
+                    }
                 }
                 Ok(slots)
             });
             *slots = done.map_err(|e| e.context(format!("inside jail {jid}")))?;
             Ok(())
         }
+        Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
+    }
+}
+
+/// Is `name` an if_bridge? Some(members) if so, None if there is no such interface.
+pub fn bridge_state<K: Kernel>(k: &mut K, name: &str) -> Result<Option<Vec<String>>> {
+    match k.bridge_members(name) {
+        Ok(m) => Ok(Some(m)),
+        Err(Errno::ENXIO) => Ok(None),
+        // Only if_bridge's ioctl handler knows BRDGGIFS.
+        Err(Errno::EINVAL) => Err(Error::conflict(format!("{name} exists and is not an if_bridge"))),
+        Err(e) => Err(Error::kernel(format!("list the members of {name}"), e)),
+    }
+}
+
+/// Create bridge `name` unless it exists. Two hooks may race here: the loser of the name
+/// (EEXIST) drops its own clone and uses the winner's bridge.
+fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result<()> {
+    if bridge_state(k, name)?.is_some() {
+        return Ok(());
+    }
+    k.kld_load("if_bridge").step(|| "kldload if_bridge".into())?;
+    // "bridge<N>" can be created under its own name in one step; other names need a clone
+    // and a rename. A unit held by a renamed bridge makes the direct way EEXIST although
+    // the name is free: then take the other.
+    let unit = name.strip_prefix("bridge").unwrap_or("");
+    let direct =
+        !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_digit()) && (unit == "0" || !unit.starts_with('0'));
+    let mut created = false;
+    if direct {
+        match k.if_create(name) {
+            Ok(_) => created = true,
+            Err(Errno::EEXIST) => {
+                if bridge_state(k, name)?.is_some() {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(Error::kernel(format!("create bridge {name}"), e)),
+        }
+    }
+    if !created {
+        let tmp = k.if_create("bridge").step(|| "create a bridge".into())?;
+        match k.if_rename(&tmp, name) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                k.if_destroy(&tmp).step(|| format!("destroy {tmp}, the spare bridge"))?;
+                return match bridge_state(k, name)? {
+                    Some(_) => Ok(()),
+                    None => Err(Error::conflict(format!("the name {name} was taken and is gone again; try again"))),
+                };
+            }
+            Err(e) => {
+                let err = Error::kernel(format!("rename {tmp} to {name}"), e);
+                return Err(match k.if_destroy(&tmp) {
+                    Ok(()) => err,
+                    Err(d) => err.context(format!("and destroy {tmp}: {d}")),
+                });
+            }
+        }
+    }
+    undo.push(Undo::DestroyBridgeIfEmpty(name.to_string()));
+    let tag = Tag::shared(Role::Bridge).description();
+    k.if_set_description(name, Some(&tag)).step(|| format!("set the description of {name}"))?;
+    k.if_add_group(name, owner::GROUP).step(|| format!("add {name} to group {}", owner::GROUP))?;
+    let f = k.if_flags(name).step(|| format!("read the flags of {name}"))?;
+    k.if_set_flags(name, f | iff::UP).step(|| format!("bring {name} up"))
+}
+
+/// Undo `undo` in reverse after `e`; the error says what failed, and any undo that failed.
+fn undo_all<K: Kernel>(k: &mut K, undo: &[Undo], slots: &Slots, e: Error) -> Error {
+    let mut errs = ErrorList::default();
+    for u in undo.iter().rev() {
+        errs.collect(rollback(k, u, slots));
+    }
+    match errs.into_result("undo") {
+        Ok(()) => e,
+        Err(u) => e.context("failed, and undoing it failed too").context(u.message),
     }
 }
 
@@ -340,23 +405,25 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
             let n = slots.name(r)?;
             k.if_destroy(&n).step(|| format!("destroy {n}"))
         }
-        Undo::BridgeDel(b, m) => k
-            .bridge_del(b, m)
-            .step(|| format!("remove {m} from bridge {b}")),
+        Undo::DestroyBridgeIfEmpty(b) => {
+            // Another jail may have joined the new bridge meanwhile: then it stays.
+            if bridge_state(k, b)?.is_some_and(|m| m.is_empty()) {
+                k.if_destroy(b).step(|| format!("destroy {b}"))?;
+            }
+            Ok(())
+        }
+        Undo::Rename(now, was) => k.if_rename(now, was).step(|| format!("rename {now} back to {was}")),
+        Undo::Reclaim(n, jid) => k.if_reclaim(n, *jid).map(|_| ()).step(|| format!("take {n} back from jail {jid}")),
+        Undo::BridgeDel(b, m) => k.bridge_del(b, m).step(|| format!("remove {m} from bridge {b}")),
         Undo::Down(n) => {
             let f = k.if_flags(n).step(|| format!("read the flags of {n}"))?;
-            k.if_set_flags(n, f & !iff::UP)
-                .step(|| format!("bring {n} down"))
+            k.if_set_flags(n, f & !iff::UP).step(|| format!("bring {n} down"))
         }
-        Undo::DelAddr(n, c) => k
-            .if_del_addr(n, c.addr)
-            .step(|| format!("remove {c} from {n}")),
-        Undo::DelGroup(n, g) => k
-            .if_del_group(n, g)
-            .step(|| format!("remove {n} from group {g}")),
-        Undo::Describe(n, old) => k
-            .if_set_description(n, old.as_deref())
-            .step(|| format!("restore the description of {n}")),
+        Undo::DelAddr(n, c) => k.if_del_addr(n, c.addr).step(|| format!("remove {c} from {n}")),
+        Undo::DelGroup(n, g) => k.if_del_group(n, g).step(|| format!("remove {n} from group {g}")),
+        Undo::Describe(n, old) => {
+            k.if_set_description(n, old.as_deref()).step(|| format!("restore the description of {n}"))
+        }
     }
 }
 
@@ -397,14 +464,8 @@ mod tests {
         p.push(Step::Describe(IfRef::Slot(a), "jnet:www:epair0a".into()));
         p.push(Step::AddGroup(IfRef::Slot(a), "jnet".into()));
         p.push(Step::Up(IfRef::Slot(a)));
-        p.push(Step::Describe(
-            IfRef::Name("igb0".into()),
-            "uplink of www".into(),
-        ));
-        p.push(Step::AddAddr(
-            IfRef::Name("igb0".into()),
-            "192.0.2.1/24".parse().unwrap(),
-        ));
+        p.push(Step::Describe(IfRef::Name("igb0".into()), "uplink of www".into()));
+        p.push(Step::AddAddr(IfRef::Name("igb0".into()), "192.0.2.1/24".parse().unwrap()));
         p.push(Step::MoveToJail(IfRef::Slot(b), 1));
         p.push(Step::InJail(
             1,
@@ -444,10 +505,7 @@ mod tests {
     fn executes_and_tracks_names_through_the_jail() {
         let (mut k, files) = sim("exec");
         let slots = sample().execute(&mut k).unwrap();
-        assert_eq!(
-            slots.0,
-            [Some("e0a_www".to_string()), Some("vnet0".to_string())]
-        );
+        assert_eq!(slots.0, [Some("e0a_www".to_string()), Some("vnet0".to_string())]);
         let h = files.load().unwrap();
         let a = h.find(None, "e0a_www").unwrap();
         assert_eq!(a.descr.as_deref(), Some("jnet:www:epair0a"));
@@ -460,10 +518,7 @@ mod tests {
         assert_eq!(addrs.len(), 2, "{addrs:?}");
         assert!(addrs.contains(&"2001:db8::5/64".to_string()));
         assert!(addrs.iter().any(|a| a.starts_with("fe80::")));
-        assert_eq!(
-            h.find(None, "igb0").unwrap().descr.as_deref(),
-            Some("uplink of www")
-        );
+        assert_eq!(h.find(None, "igb0").unwrap().descr.as_deref(), Some("uplink of www"));
     }
 
     #[test]
@@ -480,16 +535,10 @@ mod tests {
             before.modules.insert("if_epair".into());
             before.modules.insert("if_bridge".into());
             let mut h = before.clone();
-            h.fail = Some(crate::sim::host::FailSpec {
-                after: at as u64,
-                errno: crate::errno::Errno::EIO,
-            });
+            h.fail = Some(crate::sim::host::FailSpec { after: at as u64, errno: crate::errno::Errno::EIO });
             files.save(&h).unwrap();
             let e = sample().execute(&mut k).unwrap_err();
-            assert!(
-                e.message.ends_with("Input/output error (EIO)"),
-                "op {at}: {e}"
-            );
+            assert!(e.message.ends_with("Input/output error (EIO)"), "op {at}: {e}");
             let mut after = files.load().unwrap();
             after.fail = None;
             after.next_index = before.next_index;

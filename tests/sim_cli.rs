@@ -12,24 +12,14 @@ impl Host {
     fn new(tag: &str) -> Host {
         let dir = std::env::temp_dir().join(format!("jnet-it-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        Host {
-            path: dir.join("host.json"),
-        }
+        Host { path: dir.join("host.json") }
     }
     fn sim(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_jnet-sim"))
-            .args(args)
-            .env("JNET_SIM", &self.path)
-            .output()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_jnet-sim")).args(args).env("JNET_SIM", &self.path).output().unwrap()
     }
     fn ok(&self, args: &[&str]) -> String {
         let o = self.sim(args);
-        assert!(
-            o.status.success(),
-            "jnet-sim {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "jnet-sim {args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     }
     fn json(&self) -> Value {
@@ -38,12 +28,7 @@ impl Host {
 }
 
 fn names(v: &Value) -> Vec<String> {
-    v["interfaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap().to_string())
-        .collect()
+    v["interfaces"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -52,10 +37,7 @@ fn init_and_vnet_jail_as_the_foundation_issue_demands() {
     h.ok(&["init", "--phys", "igb0,igb1"]);
     assert_eq!(h.ok(&["jail", "create", "www", "--vnet"]), "1\n");
     let s = h.json();
-    assert_eq!(
-        s["jails"],
-        serde_json::json!([{ "name": "www", "jid": 1, "vnet": true, "state": "alive" }])
-    );
+    assert_eq!(s["jails"], serde_json::json!([{ "name": "www", "jid": 1, "vnet": true, "state": "alive" }]));
     let vnets = s["vnets"].as_array().unwrap();
     assert_eq!(vnets.len(), 2);
     assert_eq!(vnets[0]["jail"], Value::Null);
@@ -68,15 +50,9 @@ fn init_and_vnet_jail_as_the_foundation_issue_demands() {
     assert_eq!(igb0["groups"], serde_json::json!(["all"]));
     assert!(igb0["mac"].as_str().unwrap().len() == 17);
     assert_eq!(igb0["addrs"][0]["prefixlen"], 64);
-    assert_eq!(
-        igb0["addrs"][0]["flags"],
-        serde_json::json!([]),
-        "IPv6 enabled and settled at init"
-    );
+    assert_eq!(igb0["addrs"][0]["flags"], serde_json::json!([]), "IPv6 enabled and settled at init");
     assert_eq!(s["netgraph"], serde_json::json!([]));
-    assert!(h
-        .ok(&["show"])
-        .contains("== vnet www\nlo0: flags=8008<LOOPBACK,MULTICAST> mtu 16384"));
+    assert!(h.ok(&["show"]).contains("== vnet www\nlo0: flags=8008<LOOPBACK,MULTICAST> mtu 16384"));
 }
 
 #[test]
@@ -84,15 +60,7 @@ fn jail_interfaces_ip_sharing_addresses_and_linger() {
     let h = Host::new("jails");
     h.ok(&["init", "--phys", "igb0,igb2", "--dad-ms", "50"]);
     h.ok(&["jail", "create", "nic", "--vnet", "--interface", "igb2"]);
-    h.ok(&[
-        "jail",
-        "create",
-        "ipj",
-        "--ip4",
-        "igb0|192.0.2.10/24",
-        "--ip6",
-        "igb0|2001:db8::10/64",
-    ]);
+    h.ok(&["jail", "create", "ipj", "--ip4", "igb0|192.0.2.10/24", "--ip6", "igb0|2001:db8::10/64"]);
     let s = h.json();
     assert_eq!(names(&s["vnets"][0]), ["lo0", "igb0"]);
     assert_eq!(names(&s["vnets"][1]), ["lo0", "igb2"]);
@@ -101,26 +69,14 @@ fn jail_interfaces_ip_sharing_addresses_and_linger() {
     assert_eq!(addrs[2]["addr"], "2001:db8::10");
     assert_eq!(addrs[2]["flags"], serde_json::json!(["tentative"]));
     std::thread::sleep(std::time::Duration::from_millis(80));
-    assert_eq!(
-        h.json()["vnets"][0]["interfaces"][1]["addrs"][2]["flags"],
-        serde_json::json!([])
-    );
+    assert_eq!(h.json()["vnets"][0]["interfaces"][1]["addrs"][2]["flags"], serde_json::json!([]));
 
     // jail -r removes the IP-sharing jail's addresses; a lingering vnet keeps igb2.
     h.ok(&["jail", "remove", "ipj"]);
     h.ok(&["jail", "remove", "nic", "--linger", "0.3"]);
     let s = h.json();
-    assert_eq!(
-        s["vnets"][0]["interfaces"][1]["addrs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        s["jails"],
-        serde_json::json!([{ "name": "nic", "jid": 1, "vnet": true, "state": "dying" }])
-    );
+    assert_eq!(s["vnets"][0]["interfaces"][1]["addrs"].as_array().unwrap().len(), 1);
+    assert_eq!(s["jails"], serde_json::json!([{ "name": "nic", "jid": 1, "vnet": true, "state": "dying" }]));
     assert_eq!(names(&s["vnets"][0]), ["lo0", "igb0"]);
     std::thread::sleep(std::time::Duration::from_millis(350));
     let s = h.json();
@@ -134,10 +90,7 @@ fn dup_fail_and_ops() {
     h.ok(&["init", "--phys", "igb0", "--dad-ms", "10000"]);
     h.ok(&["dup", "2001:db8::7"]);
     h.ok(&["jail", "create", "ipj", "--ip6", "igb0|2001:db8::7/64"]);
-    assert_eq!(
-        h.json()["vnets"][0]["interfaces"][1]["addrs"][1]["flags"],
-        serde_json::json!(["duplicated"])
-    );
+    assert_eq!(h.json()["vnets"][0]["interfaces"][1]["addrs"][1]["flags"], serde_json::json!(["duplicated"]));
     h.ok(&["fail", "--after", "0", "--errno", "EBUSY"]);
     assert_eq!(h.ok(&["ops", "--count"]), "0\n");
     h.ok(&["ops", "--clear"]);
@@ -153,17 +106,7 @@ fn bad_input_is_refused_with_usage_codes_and_changes_nothing() {
         (&["jail", "create", "a b"], 65),
         (&["jail", "create", "123"], 64),
         (&["jail", "create", "x", "--interface", "igb0"], 64),
-        (
-            &[
-                "jail",
-                "create",
-                "x",
-                "--vnet",
-                "--ip4",
-                "igb0|192.0.2.1/24",
-            ],
-            64,
-        ),
+        (&["jail", "create", "x", "--vnet", "--ip4", "igb0|192.0.2.1/24"], 64),
         (&["jail", "create", "x", "--ip4", "igb0/192.0.2.1/24"], 64),
         (&["jail", "create", "x", "--ip4", "igb0|2001:db8::1/64"], 64),
         (&["fail", "--after", "1", "--errno", "EWHAT"], 64),
@@ -172,12 +115,7 @@ fn bad_input_is_refused_with_usage_codes_and_changes_nothing() {
         (&["frobnicate"], 64),
     ] {
         let o = h.sim(args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         assert!(!o.stderr.is_empty());
     }
     let o = h.sim(&["jail", "create", "x", "--vnet", "--interface", "igb9"]);

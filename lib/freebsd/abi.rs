@@ -198,21 +198,13 @@ pub fn sockaddr_in6(addr: Ipv6Addr, scope_id: u32) -> [u8; size::SOCKADDR_IN6] {
 
 /// The netmask for a prefix length, as an IPv4 address.
 pub fn mask4(prefixlen: u8) -> Ipv4Addr {
-    let bits = if prefixlen == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefixlen.min(32)))
-    };
+    let bits = if prefixlen == 0 { 0 } else { u32::MAX << (32 - u32::from(prefixlen.min(32))) };
     Ipv4Addr::from(bits)
 }
 
 /// The netmask for a prefix length, as an IPv6 address.
 pub fn mask6(prefixlen: u8) -> Ipv6Addr {
-    let bits = if prefixlen == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(prefixlen.min(128)))
-    };
+    let bits = if prefixlen == 0 { 0 } else { u128::MAX << (128 - u32::from(prefixlen.min(128))) };
     Ipv6Addr::from(bits)
 }
 
@@ -326,12 +318,7 @@ pub fn ifaliasreq(name: &str, addr: Ipv4Addr, prefixlen: u8) -> [u8; size::IFALI
 /// (zero: not point-to-point), ifra_prefixmask @72, ifra_flags @100, ifra_lifetime @104
 /// {expire @104, preferred @112, vltime @120, pltime @124}, ifra_vhid @128.
 /// Both lifetimes are infinite: vltime 0 makes the kernel silently add nothing.
-pub fn in6_aliasreq(
-    name: &str,
-    addr: Ipv6Addr,
-    prefixlen: u8,
-    flags: u32,
-) -> [u8; size::IN6_ALIASREQ] {
+pub fn in6_aliasreq(name: &str, addr: Ipv6Addr, prefixlen: u8, flags: u32) -> [u8; size::IN6_ALIASREQ] {
     let mut b = [0u8; size::IN6_ALIASREQ];
     put_name(&mut b, 0, IFNAMSIZ, name);
     put(&mut b, 16, &sockaddr_in6(addr, 0));
@@ -474,10 +461,7 @@ impl IfGroupReq {
 
 /// Group names from a SIOCGIFGROUP buffer of struct ifg_req (16 bytes each).
 pub fn parse_ifg_reqs(buf: &[u8]) -> Vec<String> {
-    buf.chunks_exact(size::IFG_REQ)
-        .map(|c| get_name(c, 0, IFNAMSIZ))
-        .filter(|s| !s.is_empty())
-        .collect()
+    buf.chunks_exact(size::IFG_REQ).map(|c| get_name(c, 0, IFNAMSIZ)).filter(|s| !s.is_empty()).collect()
 }
 
 /// struct ifdrv (40): ifd_name[16] @0, u_long ifd_cmd @16, size_t ifd_len @24, void *ifd_data @32.
@@ -513,9 +497,7 @@ pub fn ifbifconf_len(b: &[u8]) -> u32 {
 
 /// Member names from a BRDGGIFS buffer of struct ifbreq.
 pub fn parse_ifbreqs(buf: &[u8]) -> Vec<String> {
-    buf.chunks_exact(size::IFBREQ)
-        .map(|c| get_name(c, 0, IFNAMSIZ))
-        .collect()
+    buf.chunks_exact(size::IFBREQ).map(|c| get_name(c, 0, IFNAMSIZ)).collect()
 }
 
 /// The link-level address in a struct sockaddr_dl (`sys/net/if_dl.h`): sdl_len @0,
@@ -591,15 +573,7 @@ impl JailGet {
     }
     /// Look up by jid; with `iterate`, the first jail whose jid is greater.
     pub fn by_jid(jid: i32, iterate: bool) -> JailGet {
-        JailGet {
-            key_name: None,
-            iterate,
-            jid,
-            vnet: 0,
-            dying: 0,
-            name: [0; jailparam::NAME_LEN],
-            errmsg: [0; 256],
-        }
+        JailGet { key_name: None, iterate, jid, vnet: 0, dying: 0, name: [0; jailparam::NAME_LEN], errmsg: [0; 256] }
     }
     /// The (address, length) pairs of the iovec array: parameter name, value, and so on.
     pub fn iovecs(&mut self) -> Vec<(usize, usize)> {
@@ -835,10 +809,7 @@ mod tests {
         let d = ifdrv("bridge0", BRDGADD, 80, 0x1000);
         assert_eq!(d.len(), 40);
         assert_eq!(&d[..8], b"bridge0\0");
-        assert_eq!(
-            hex(&d[16..40]),
-            "000000000000000050000000000000000010000000000000"
-        );
+        assert_eq!(hex(&d[16..40]), "000000000000000050000000000000000010000000000000");
         let d = ifdrv("bridge0", BRDGGIFS, 16, 0x2000);
         assert_eq!(hex(&d[16..24]), "0600000000000000");
         let m = ifbreq("e0a_www");
@@ -891,20 +862,10 @@ mod tests {
         let names: Vec<Vec<u8>> = v.iter().step_by(2).map(|&(a, l)| param(a, l)).collect();
         assert_eq!(
             names,
-            [
-                b"name\0".to_vec(),
-                b"jid\0".to_vec(),
-                b"vnet\0".to_vec(),
-                b"dying\0".to_vec(),
-                b"errmsg\0".to_vec()
-            ]
+            [b"name\0".to_vec(), b"jid\0".to_vec(), b"vnet\0".to_vec(), b"dying\0".to_vec(), b"errmsg\0".to_vec()]
         );
         let lens: Vec<usize> = v.iter().skip(1).step_by(2).map(|&(_, l)| l).collect();
-        assert_eq!(
-            lens,
-            [4, 4, 4, 4, 256],
-            "name value \"www\\0\", then ints of exactly 4 bytes"
-        );
+        assert_eq!(lens, [4, 4, 4, 4, 256], "name value \"www\\0\", then ints of exactly 4 bytes");
         assert_eq!(param(v[1].0, v[1].1), b"www\0");
         assert_eq!(v[3].0, &q.jid as *const i32 as usize);
         q.vnet = 1;
@@ -928,14 +889,9 @@ mod tests {
 
     #[test]
     fn jail_param_names_are_nul_terminated() {
-        for p in [
-            jailparam::JID,
-            jailparam::NAME,
-            jailparam::VNET,
-            jailparam::DYING,
-            jailparam::ERRMSG,
-            jailparam::LASTJID,
-        ] {
+        for p in
+            [jailparam::JID, jailparam::NAME, jailparam::VNET, jailparam::DYING, jailparam::ERRMSG, jailparam::LASTJID]
+        {
             assert_eq!(*p.last().unwrap(), 0);
             assert_eq!(p.iter().filter(|&&c| c == 0).count(), 1);
         }

@@ -4,9 +4,7 @@
 use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq, NdIfInfo};
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
-use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets,
-};
+use crate::kernel::{Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets};
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -52,8 +50,8 @@ fn ioctl(fd: RawFd, req: u64, arg: *mut libc::c_void) -> KResult<()> {
 impl FreeBsd {
     /// Open the sockets the ioctls go through.
     pub fn open() -> Result<FreeBsd, Error> {
-        let inet = socket(libc::AF_INET)
-            .map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
+        let inet =
+            socket(libc::AF_INET).map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
         let inet6 = socket(libc::AF_INET6).ok();
         Ok(FreeBsd { inet, inet6 })
     }
@@ -63,10 +61,7 @@ impl FreeBsd {
     }
 
     fn inet6(&self) -> KResult<RawFd> {
-        self.inet6
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .ok_or(Errno::EAFNOSUPPORT)
+        self.inet6.as_ref().map(|f| f.as_raw_fd()).ok_or(Errno::EAFNOSUPPORT)
     }
 
     fn ifreq(&self, req: u64, r: &mut IfReq) -> KResult<()> {
@@ -140,10 +135,7 @@ impl Interfaces for FreeBsd {
             Some(d) => {
                 let c = CString::new(d).map_err(|_| Errno::EINVAL)?;
                 let bytes = c.as_bytes_with_nul();
-                self.ifreq(
-                    abi::SIOCSIFDESCR,
-                    &mut IfReq::buffer(name, bytes.len(), bytes.as_ptr() as usize),
-                )
+                self.ifreq(abi::SIOCSIFDESCR, &mut IfReq::buffer(name, bytes.len(), bytes.as_ptr() as usize))
             }
         }
     }
@@ -151,19 +143,11 @@ impl Interfaces for FreeBsd {
     fn if_groups(&mut self, name: &str) -> KResult<Vec<String>> {
         for _ in 0..4 {
             let mut q = IfGroupReq::list(name, 0, 0);
-            ioctl(
-                self.inet(),
-                abi::SIOCGIFGROUP,
-                q.0.as_mut_ptr() as *mut libc::c_void,
-            )?;
+            ioctl(self.inet(), abi::SIOCGIFGROUP, q.0.as_mut_ptr() as *mut libc::c_void)?;
             let need = q.get_len() as usize;
             let mut buf = vec![0u8; need + abi::size::IFG_REQ];
             let mut r = IfGroupReq::list(name, buf.len() as u32, buf.as_mut_ptr() as usize);
-            match ioctl(
-                self.inet(),
-                abi::SIOCGIFGROUP,
-                r.0.as_mut_ptr() as *mut libc::c_void,
-            ) {
+            match ioctl(self.inet(), abi::SIOCGIFGROUP, r.0.as_mut_ptr() as *mut libc::c_void) {
                 // A group was added in between: ask for the size again.
                 Err(Errno::EINVAL) => continue,
                 Err(e) => return Err(e),
@@ -212,19 +196,11 @@ impl Interfaces for FreeBsd {
         match addr.addr {
             IpAddr::V4(a) => {
                 let mut r = abi::ifaliasreq(name, a, addr.prefixlen);
-                ioctl(
-                    self.inet(),
-                    abi::SIOCAIFADDR,
-                    r.as_mut_ptr() as *mut libc::c_void,
-                )
+                ioctl(self.inet(), abi::SIOCAIFADDR, r.as_mut_ptr() as *mut libc::c_void)
             }
             IpAddr::V6(a) => {
                 let mut r = abi::in6_aliasreq(name, a, addr.prefixlen, flags6);
-                ioctl(
-                    self.inet6()?,
-                    abi::SIOCAIFADDR_IN6,
-                    r.as_mut_ptr() as *mut libc::c_void,
-                )
+                ioctl(self.inet6()?, abi::SIOCAIFADDR_IN6, r.as_mut_ptr() as *mut libc::c_void)
             }
         }
     }
@@ -234,42 +210,26 @@ impl Interfaces for FreeBsd {
             IpAddr::V4(a) => self.ifreq(abi::SIOCDIFADDR, &mut IfReq::addr4(name, a)),
             IpAddr::V6(a) => {
                 let mut r = In6IfReq::addr(name, a);
-                ioctl(
-                    self.inet6()?,
-                    abi::SIOCDIFADDR_IN6,
-                    r.0.as_mut_ptr() as *mut libc::c_void,
-                )
+                ioctl(self.inet6()?, abi::SIOCDIFADDR_IN6, r.0.as_mut_ptr() as *mut libc::c_void)
             }
         }
     }
 
     fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32> {
         let mut r = In6IfReq::addr(name, addr);
-        ioctl(
-            self.inet6()?,
-            abi::SIOCGIFAFLAG_IN6,
-            r.0.as_mut_ptr() as *mut libc::c_void,
-        )?;
+        ioctl(self.inet6()?, abi::SIOCGIFAFLAG_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
         Ok(r.get_flags6())
     }
 
     fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo> {
         let mut r = In6NdiReq::new(name, None);
-        ioctl(
-            self.inet6()?,
-            abi::SIOCGIFINFO_IN6,
-            r.0.as_mut_ptr() as *mut libc::c_void,
-        )?;
+        ioctl(self.inet6()?, abi::SIOCGIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
         Ok(r.ndi())
     }
 
     fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()> {
         let mut r = In6NdiReq::new(name, Some(ndi));
-        ioctl(
-            self.inet6()?,
-            abi::SIOCSIFINFO_IN6,
-            r.0.as_mut_ptr() as *mut libc::c_void,
-        )
+        ioctl(self.inet6()?, abi::SIOCSIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)
     }
 
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
@@ -305,49 +265,29 @@ impl Interfaces for FreeBsd {
             // SAFETY: p walks the list getifaddrs returned; each sockaddr is sa_len bytes.
             let ifa = unsafe { &*p };
             p = ifa.ifa_next;
-            let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
-                .to_string_lossy()
-                .into_owned();
+            let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
             let idx = match out.iter().position(|i| i.name == name) {
                 Some(i) => i,
                 None => {
-                    out.push(IfInfo {
-                        name,
-                        flags: ifa.ifa_flags,
-                        mac: None,
-                        addrs: vec![],
-                    });
+                    out.push(IfInfo { name, flags: ifa.ifa_flags, mac: None, addrs: vec![] });
                     out.len() - 1
                 }
             };
             if ifa.ifa_addr.is_null() {
                 continue;
             }
-            let sa = unsafe {
-                std::slice::from_raw_parts(
-                    ifa.ifa_addr as *const u8,
-                    (*ifa.ifa_addr).sa_len as usize,
-                )
-            };
+            let sa = unsafe { std::slice::from_raw_parts(ifa.ifa_addr as *const u8, (*ifa.ifa_addr).sa_len as usize) };
             let mask: &[u8] = if ifa.ifa_netmask.is_null() {
                 &[]
             } else {
-                unsafe {
-                    std::slice::from_raw_parts(
-                        ifa.ifa_netmask as *const u8,
-                        (*ifa.ifa_netmask).sa_len as usize,
-                    )
-                }
+                unsafe { std::slice::from_raw_parts(ifa.ifa_netmask as *const u8, (*ifa.ifa_netmask).sa_len as usize) }
             };
             match sa.get(1).copied() {
                 Some(abi::AF_LINK) => out[idx].mac = abi::sockaddr_dl_mac(sa),
                 Some(abi::AF_INET) if sa.len() >= 8 => {
                     let a = Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
                     let plen = mask.get(4..8).map(abi::prefixlen).unwrap_or(32);
-                    out[idx].addrs.push(Cidr {
-                        addr: IpAddr::V4(a),
-                        prefixlen: plen,
-                    });
+                    out[idx].addrs.push(Cidr { addr: IpAddr::V4(a), prefixlen: plen });
                 }
                 Some(abi::AF_INET6) if sa.len() >= 24 => {
                     let o: [u8; 16] = sa[8..24].try_into().expect("16 bytes");
@@ -360,10 +300,7 @@ impl Interfaces for FreeBsd {
                         seg[1] = 0;
                         a = Ipv6Addr::from(seg);
                     }
-                    out[idx].addrs.push(Cidr {
-                        addr: IpAddr::V6(a),
-                        prefixlen: plen,
-                    });
+                    out[idx].addrs.push(Cidr { addr: IpAddr::V6(a), prefixlen: plen });
                 }
                 _ => {}
             }
@@ -392,21 +329,12 @@ where
     unsafe {
         // Nothing in the jail may ptrace us once we are inside it.
         let mut disable: libc::c_int = libc::PROC_TRACE_CTL_DISABLE;
-        libc::procctl(
-            libc::P_PID,
-            0,
-            libc::PROC_TRACE_CTL,
-            &mut disable as *mut libc::c_int as *mut libc::c_void,
-        );
+        libc::procctl(libc::P_PID, 0, libc::PROC_TRACE_CTL, &mut disable as *mut libc::c_int as *mut libc::c_void);
         // Keep only the result pipe: stdio goes to /dev/null, every other host
         // descriptor is closed before we enter the jail.
         // With stdio closed by the caller the pipe may sit at 0-2: lift it out of the way of
         // the /dev/null redirections first.
-        let result_fd = if result_fd < PIPE {
-            libc::fcntl(result_fd, libc::F_DUPFD, 10)
-        } else {
-            result_fd
-        };
+        let result_fd = if result_fd < PIPE { libc::fcntl(result_fd, libc::F_DUPFD, 10) } else { result_fd };
         if result_fd != PIPE {
             libc::dup2(result_fd, PIPE);
         }
@@ -420,10 +348,7 @@ where
     let result: Result<R, Error> = (|| {
         // SAFETY: jail_attach(2) changes this (child) process only.
         if unsafe { libc::jail_attach(jid) } != 0 {
-            return Err(Error::kernel(
-                format!("attach to jail {jid}"),
-                Errno::last(),
-            ));
+            return Err(Error::kernel(format!("attach to jail {jid}"), Errno::last()));
         }
         // New sockets, created inside the jail, act on its vnet.
         let mut inside = FreeBsd::open()?;
@@ -456,10 +381,7 @@ impl Vnets for FreeBsd {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: pipe2 fills two fresh descriptors.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(Error::kernel(
-                "pipe for a step inside a jail",
-                Errno::last(),
-            ));
+            return Err(Error::kernel("pipe for a step inside a jail", Errno::last()));
         }
         // SAFETY: both descriptors were just created and are owned here.
         let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -467,10 +389,7 @@ impl Vnets for FreeBsd {
         // runs `step`, then _exits.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
-            return Err(Error::kernel(
-                "fork a child to enter the jail",
-                Errno::last(),
-            ));
+            return Err(Error::kernel("fork a child to enter the jail", Errno::last()));
         }
         if pid == 0 {
             drop(rd);
@@ -487,25 +406,16 @@ impl Vnets for FreeBsd {
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         if let Err(e) = read {
-            return Err(Error::new(
-                Kind::Internal,
-                format!("read the result of a step inside jail {jid}: {e}"),
-            ));
+            return Err(Error::new(Kind::Internal, format!("read the result of a step inside jail {jid}: {e}")));
         }
         if body.is_empty() {
             return Err(Error::new(
                 Kind::Internal,
-                format!(
-                    "the step inside jail {jid} died without a result (wait status {status:#x})"
-                ),
+                format!("the step inside jail {jid} died without a result (wait status {status:#x})"),
             ));
         }
-        serde_json::from_slice::<Result<R, Error>>(&body).map_err(|e| {
-            Error::new(
-                Kind::Protocol,
-                format!("unreadable result from inside jail {jid}: {e}"),
-            )
-        })?
+        serde_json::from_slice::<Result<R, Error>>(&body)
+            .map_err(|e| Error::new(Kind::Protocol, format!("unreadable result from inside jail {jid}: {e}")))?
     }
 }
 
@@ -518,31 +428,17 @@ fn jail_get(key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
     let mut v: Vec<libc::iovec> = q
         .iovecs()
         .into_iter()
-        .map(|(base, len)| libc::iovec {
-            iov_base: base as *mut libc::c_void,
-            iov_len: len,
-        })
+        .map(|(base, len)| libc::iovec { iov_base: base as *mut libc::c_void, iov_len: len })
         .collect();
     // SAFETY: every iovec points into `q` or a static, with its true length.
-    let r = unsafe {
-        libc::jail_get(
-            v.as_mut_ptr(),
-            v.len() as libc::c_uint,
-            abi::jailparam::JAIL_DYING,
-        )
-    };
+    let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, abi::jailparam::JAIL_DYING) };
     if r < 0 {
         return match Errno::last() {
             Errno::ENOENT => Ok(None),
             e => Err(e),
         };
     }
-    Ok(Some(JailInfo {
-        jid: r,
-        name: q.jail_name(),
-        vnet: q.has_vnet(),
-        dying: q.dying != 0,
-    }))
+    Ok(Some(JailInfo { jid: r, name: q.jail_name(), vnet: q.has_vnet(), dying: q.dying != 0 }))
 }
 
 impl Jails for FreeBsd {
@@ -568,13 +464,7 @@ impl System for FreeBsd {
         let mut len: libc::size_t = buf.len();
         // SAFETY: buf has len bytes; the kernel writes at most that many.
         let r = unsafe {
-            libc::sysctlbyname(
-                c.as_ptr(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                &mut len,
-                std::ptr::null(),
-                0,
-            )
+            libc::sysctlbyname(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, &mut len, std::ptr::null(), 0)
         };
         if r != 0 {
             return Err(Errno::last());
@@ -591,25 +481,13 @@ impl System for FreeBsd {
         let mut len: libc::size_t = 0;
         // SAFETY: a size query with a NULL buffer, then a read into a buffer of that size.
         unsafe {
-            if libc::sysctlbyname(
-                c.as_ptr(),
-                std::ptr::null_mut(),
-                &mut len,
-                std::ptr::null(),
-                0,
-            ) != 0
-            {
+            if libc::sysctlbyname(c.as_ptr(), std::ptr::null_mut(), &mut len, std::ptr::null(), 0) != 0 {
                 return Err(Errno::last());
             }
             let mut buf = vec![0u8; len + 1];
             let mut len2 = buf.len();
-            if libc::sysctlbyname(
-                c.as_ptr(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                &mut len2,
-                std::ptr::null(),
-                0,
-            ) != 0
+            if libc::sysctlbyname(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, &mut len2, std::ptr::null(), 0)
+                != 0
             {
                 return Err(Errno::last());
             }

@@ -156,34 +156,22 @@ fn random_uuid() -> String {
 }
 
 fn parse_jail_ip(s: &str, v6: bool) -> Result<(String, Cidr)> {
-    let (ifname, cidr) = s.split_once('|').ok_or_else(|| {
-        Error::usage(format!(
-            "{s:?}: expected IF|ADDR/LEN, e.g. igb0|192.0.2.5/24"
-        ))
-    })?;
+    let (ifname, cidr) = s
+        .split_once('|')
+        .ok_or_else(|| Error::usage(format!("{s:?}: expected IF|ADDR/LEN, e.g. igb0|192.0.2.5/24")))?;
     names::check_ifname("interface", ifname)?;
     let cidr: Cidr = cidr.parse()?;
     if cidr.addr.is_ipv6() != v6 {
-        return Err(Error::usage(format!(
-            "{s:?}: not an IPv{} address",
-            if v6 { 6 } else { 4 }
-        )));
+        return Err(Error::usage(format!("{s:?}: not an IPv{} address", if v6 { 6 } else { 4 })));
     }
     Ok((ifname.to_string(), cidr))
 }
 
 /// Run `jnet-sim`; returns what to print on stdout.
 pub fn run(args: SimArgs) -> Result<String> {
-    let state = match args
-        .state
-        .or_else(|| std::env::var_os(ENV).map(PathBuf::from))
-    {
+    let state = match args.state.or_else(|| std::env::var_os(ENV).map(PathBuf::from)) {
         Some(p) => p,
-        None => {
-            return Err(Error::usage(format!(
-                "no state file: set {ENV} or pass --state FILE"
-            )))
-        }
+        None => return Err(Error::usage(format!("no state file: set {ENV} or pass --state FILE"))),
     };
     let files = SimFiles::new(&state);
     if !matches!(args.cmd, SimCmd::Init(_)) {
@@ -191,18 +179,11 @@ pub fn run(args: SimArgs) -> Result<String> {
     }
     match args.cmd {
         SimCmd::Init(a) => {
-            let phys: Vec<String> = a
-                .phys
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
+            let phys: Vec<String> = a.phys.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
             for p in &phys {
                 names::check_ifname("NIC", p)?;
                 if p == "lo0" || phys.iter().filter(|q| *q == p).count() > 1 {
-                    return Err(Error::usage(format!(
-                        "NIC {p:?} is given twice or clashes with lo0"
-                    )));
+                    return Err(Error::usage(format!("NIC {p:?} is given twice or clashes with lo0")));
                 }
             }
             if a.dad_ms == 0 {
@@ -215,9 +196,7 @@ pub fn run(args: SimArgs) -> Result<String> {
                 .map_err(|e| Error::new(Kind::Io, format!("{}: {e}", files.ops.display())))?;
             Ok(String::new())
         }
-        SimCmd::Jail(JailArgs {
-            cmd: JailCmd::Create(a),
-        }) => {
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Create(a) }) => {
             names::check_jail_name(&a.name)?;
             if a.name.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(Error::usage(format!(
@@ -233,7 +212,9 @@ pub fn run(args: SimArgs) -> Result<String> {
                 ips.push(parse_jail_ip(s, true)?);
             }
             if a.vnet && !ips.is_empty() {
-                return Err(Error::usage("--ip4/--ip6 are for IP-sharing jails; a VNET jail configures its own addresses"));
+                return Err(Error::usage(
+                    "--ip4/--ip6 are for IP-sharing jails; a VNET jail configures its own addresses",
+                ));
             }
             if !a.vnet && !a.interface.is_empty() {
                 return Err(Error::usage("--interface needs --vnet"));
@@ -249,19 +230,15 @@ pub fn run(args: SimArgs) -> Result<String> {
                 }
                 for (ifname, _) in &ips {
                     if host.find(None, ifname).is_none() {
-                        return Err(Error::new(
-                            Kind::Data,
-                            format!("jail: {ifname}: no such interface on the host"),
-                        ));
+                        return Err(Error::new(Kind::Data, format!("jail: {ifname}: no such interface on the host")));
                     }
                 }
                 let jid = host
                     .create_jail(&a.name, a.vnet)
                     .map_err(|e| Error::kernel(format!("jail -c name={}", a.name), e))?;
                 for ifname in &a.interface {
-                    host.move_to_jail(None, ifname, jid, now).map_err(|e| {
-                        Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e)
-                    })?;
+                    host.move_to_jail(None, ifname, jid, now)
+                        .map_err(|e| Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e))?;
                 }
                 for (ifname, cidr) in &ips {
                     host.add_addr(None, ifname, *cidr, 0, now)
@@ -273,9 +250,7 @@ pub fn run(args: SimArgs) -> Result<String> {
                 Ok(format!("{jid}\n"))
             })
         }
-        SimCmd::Jail(JailArgs {
-            cmd: JailCmd::Remove(a),
-        }) => {
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Remove(a) }) => {
             if !(a.linger >= 0.0 && a.linger.is_finite()) {
                 return Err(Error::usage("--linger must be a number of seconds >= 0"));
             }
@@ -285,13 +260,9 @@ pub fn run(args: SimArgs) -> Result<String> {
                     crate::kernel::JailRef::Jid(j) => host.jail_by_jid(j).map(|j| j.jid),
                     crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
                 };
-                let jid = jid.ok_or_else(|| {
-                    Error::new(Kind::NoJail, format!("jail {:?} not found", a.name))
-                })?;
+                let jid = jid.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} not found", a.name)))?;
                 host.remove_jail(jid, (a.linger * 1000.0) as u64, now)
-                    .map_err(|_| {
-                        Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name))
-                    })?;
+                    .map_err(|_| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
                 Ok(String::new())
             })
         }
@@ -306,21 +277,15 @@ pub fn run(args: SimArgs) -> Result<String> {
             })
         }),
         SimCmd::Fail(a) => {
-            let errno = Errno::parse(&a.errno)
-                .ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
+            let errno = Errno::parse(&a.errno).ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
             files.edit(|host, _| {
-                host.fail = Some(super::host::FailSpec {
-                    after: a.after,
-                    errno,
-                });
+                host.fail = Some(super::host::FailSpec { after: a.after, errno });
                 Ok(String::new())
             })
         }
         SimCmd::Dup(a) => {
-            let addr: std::net::Ipv6Addr = a
-                .addr
-                .parse()
-                .map_err(|_| Error::usage(format!("{:?} is not an IPv6 address", a.addr)))?;
+            let addr: std::net::Ipv6Addr =
+                a.addr.parse().map_err(|_| Error::usage(format!("{:?} is not an IPv6 address", a.addr)))?;
             files.edit(|host, _| {
                 host.dups.insert(addr);
                 Ok(String::new())
@@ -335,16 +300,10 @@ pub fn run(args: SimArgs) -> Result<String> {
             } else {
                 for o in &ops {
                     if a.json {
-                        out.push_str(
-                            &serde_json::to_string(o)
-                                .map_err(|e| Error::new(Kind::Internal, e.to_string()))?,
-                        );
+                        out.push_str(&serde_json::to_string(o).map_err(|e| Error::new(Kind::Internal, e.to_string()))?);
                         out.push('\n');
                     } else {
-                        out.push_str(&format!(
-                            "{} {} {} {} -> {}\n",
-                            o.pid, o.vnet, o.op, o.args, o.result
-                        ));
+                        out.push_str(&format!("{} {} {} {} -> {}\n", o.pid, o.vnet, o.op, o.args, o.result));
                     }
                 }
             }

@@ -132,12 +132,7 @@ pub struct SimJail {
 impl SimJail {
     /// jail_get's view.
     pub fn info(&self) -> JailInfo {
-        JailInfo {
-            jid: self.jid,
-            name: self.name.clone(),
-            vnet: self.vnet,
-            dying: self.state != JailState::Alive,
-        }
+        JailInfo { jid: self.jid, name: self.name.clone(), vnet: self.vnet, dying: self.state != JailState::Alive }
     }
     /// The vnet the jail's processes see.
     pub fn vnet_id(&self) -> VnetId {
@@ -187,16 +182,13 @@ pub struct Host {
 const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("lo", "")];
 
 fn split_unit(name: &str) -> Option<(&str, Option<u32>)> {
-    let digits_at = name
-        .find(|c: char| c.is_ascii_digit())
-        .unwrap_or(name.len());
+    let digits_at = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
     let (base, digits) = name.split_at(digits_at);
     if digits.is_empty() {
         return Some((base, None));
     }
     // Unit numbers have no leading zeros and nothing after them ("bridge01" is refused).
-    if !digits.bytes().all(|c| c.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
-    {
+    if !digits.bytes().all(|c| c.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0')) {
         return None;
     }
     Some((base, Some(digits.parse().ok()?)))
@@ -237,26 +229,13 @@ impl Host {
         lo.flags |= iff::UP | iff::RUNNING;
         lo.addrs = vec![
             SimAddr {
-                cidr: Cidr {
-                    addr: "127.0.0.1".parse().expect("v4"),
-                    prefixlen: 8,
-                },
+                cidr: Cidr { addr: "127.0.0.1".parse().expect("v4"), prefixlen: 8 },
                 flags6: 0,
                 dad_start_ms: None,
             },
+            SimAddr { cidr: Cidr { addr: "::1".parse().expect("v6"), prefixlen: 128 }, flags6: 0, dad_start_ms: None },
             SimAddr {
-                cidr: Cidr {
-                    addr: "::1".parse().expect("v6"),
-                    prefixlen: 128,
-                },
-                flags6: 0,
-                dad_start_ms: None,
-            },
-            SimAddr {
-                cidr: Cidr {
-                    addr: "fe80::1".parse().expect("v6"),
-                    prefixlen: 64,
-                },
+                cidr: Cidr { addr: "fe80::1".parse().expect("v6"), prefixlen: 64 },
                 flags6: 0,
                 dad_start_ms: None,
             },
@@ -281,10 +260,7 @@ impl Host {
                 mac: Some(Mac(mac)),
                 mtu: 1500,
                 addrs: vec![SimAddr {
-                    cidr: Cidr {
-                        addr: IpAddr::V6(ll),
-                        prefixlen: 64,
-                    },
+                    cidr: Cidr { addr: IpAddr::V6(ll), prefixlen: 64 },
                     flags6: 0,
                     dad_start_ms: None,
                 }],
@@ -307,9 +283,7 @@ impl Host {
         if !matches!(kind, IfKind::Loopback { .. }) {
             flags |= nd6f::IFDISABLED;
         }
-        if self.sysctl("net.inet6.ip6.auto_linklocal") != 0
-            && !matches!(kind, IfKind::Bridge { .. })
-        {
+        if self.sysctl("net.inet6.ip6.auto_linklocal") != 0 && !matches!(kind, IfKind::Bridge { .. }) {
             flags |= nd6f::AUTO_LINKLOCAL;
         }
         if self.sysctl("net.inet6.ip6.accept_rtadv") != 0 {
@@ -332,10 +306,7 @@ impl Host {
 
     fn attach_loopback(&mut self, vnet: VnetId) -> u32 {
         let index = self.alloc_index();
-        self.units
-            .entry(unit_key(vnet, "lo"))
-            .or_default()
-            .insert(0);
+        self.units.entry(unit_key(vnet, "lo")).or_default().insert(0);
         let nd6 = self.nd6_defaults(&IfKind::Loopback { unit: 0 });
         self.ifaces.push(SimIf {
             index,
@@ -369,15 +340,10 @@ impl Host {
 
     /// The interface named `name` in `vnet`.
     pub fn find(&self, vnet: VnetId, name: &str) -> Option<&SimIf> {
-        self.ifaces
-            .iter()
-            .find(|i| i.vnet == vnet && i.name == name)
+        self.ifaces.iter().find(|i| i.vnet == vnet && i.name == name)
     }
     fn pos(&self, vnet: VnetId, name: &str) -> KResult<usize> {
-        self.ifaces
-            .iter()
-            .position(|i| i.vnet == vnet && i.name == name)
-            .ok_or(Errno::ENXIO)
+        self.ifaces.iter().position(|i| i.vnet == vnet && i.name == name).ok_or(Errno::ENXIO)
     }
     fn by_index_mut(&mut self, index: u32) -> Option<&mut SimIf> {
         self.ifaces.iter_mut().find(|i| i.index == index)
@@ -393,19 +359,13 @@ impl Host {
     pub fn jail_by_name(&self, name: &str) -> Option<&SimJail> {
         let mut m = self.jails.iter().filter(|j| j.name == name);
         let all: Vec<&SimJail> = m.by_ref().collect();
-        all.iter()
-            .find(|j| j.state == JailState::Alive)
-            .or_else(|| all.last())
-            .copied()
+        all.iter().find(|j| j.state == JailState::Alive).or_else(|| all.last()).copied()
     }
     /// Name of the vnet for logs and `show`: "host" or the jail's name.
     pub fn vnet_label(&self, vnet: VnetId) -> String {
         match vnet {
             None => "host".into(),
-            Some(j) => self
-                .jail_by_jid(j)
-                .map(|j| j.name.clone())
-                .unwrap_or_else(|| format!("jid{j}")),
+            Some(j) => self.jail_by_jid(j).map(|j| j.name.clone()).unwrap_or_else(|| format!("jid{j}")),
         }
     }
 
@@ -449,12 +409,7 @@ impl Host {
     fn destroy_vnet(&mut self, jid: Jid, now_ms: u64) {
         let vnet = self.jail_by_jid(jid).and_then(|j| j.vnet_id());
         if let Some(v) = vnet {
-            let inside: Vec<u32> = self
-                .ifaces
-                .iter()
-                .filter(|i| i.vnet == Some(v))
-                .map(|i| i.index)
-                .collect();
+            let inside: Vec<u32> = self.ifaces.iter().filter(|i| i.vnet == Some(v)).map(|i| i.index).collect();
             for index in inside {
                 let Some(ifp) = self.by_index(index) else {
                     continue;
@@ -477,10 +432,7 @@ impl Host {
     pub fn create(&mut self, vnet: VnetId, req: &str, now_ms: u64) -> KResult<String> {
         let (base, unit) = split_unit(req).ok_or(Errno::EINVAL)?;
         // No matching cloner, or its module is not loaded: EINVAL (ifconfig then kldloads).
-        let (_, module) = CLONERS
-            .iter()
-            .find(|(c, _)| *c == base)
-            .ok_or(Errno::EINVAL)?;
+        let (_, module) = CLONERS.iter().find(|(c, _)| *c == base).ok_or(Errno::EINVAL)?;
         if !module.is_empty() && !self.modules.contains(*module) {
             return Err(Errno::EINVAL);
         }
@@ -537,10 +489,7 @@ impl Host {
             _ => {
                 let name = format!("bridge{unit}");
                 let index = self.alloc_index();
-                let kind = IfKind::Bridge {
-                    unit,
-                    members: vec![],
-                };
+                let kind = IfKind::Bridge { unit, members: vec![] };
                 let nd6 = self.nd6_defaults(&kind);
                 let mac = Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}{now_ms}"));
                 self.ifaces.push(SimIf {
@@ -589,10 +538,7 @@ impl Host {
             gone.push(peer);
         }
         if let Some(cloner) = ifp.kind.cloner() {
-            if let IfKind::Epair { unit, .. }
-            | IfKind::Bridge { unit, .. }
-            | IfKind::Loopback { unit } = ifp.kind
-            {
+            if let IfKind::Epair { unit, .. } | IfKind::Bridge { unit, .. } | IfKind::Loopback { unit } = ifp.kind {
                 let key = unit_key(ifp.home, cloner);
                 if let Some(s) = self.units.get_mut(&key) {
                     s.remove(&unit);
@@ -649,20 +595,11 @@ impl Host {
 
     /// SIOCGIFDESCR (ENOMSG when unset).
     pub fn description(&self, vnet: VnetId, name: &str) -> KResult<String> {
-        self.find(vnet, name)
-            .ok_or(Errno::ENXIO)?
-            .descr
-            .clone()
-            .ok_or(Errno::ENOMSG)
+        self.find(vnet, name).ok_or(Errno::ENXIO)?.descr.clone().ok_or(Errno::ENOMSG)
     }
 
     /// SIOCSIFDESCR.
-    pub fn set_description(
-        &mut self,
-        vnet: VnetId,
-        name: &str,
-        descr: Option<&str>,
-    ) -> KResult<()> {
+    pub fn set_description(&mut self, vnet: VnetId, name: &str, descr: Option<&str>) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         if let Some(d) = descr {
             if d.len() + 1 > self.sysctl("net.ifdescr_maxlen") as usize {
@@ -741,17 +678,11 @@ impl Host {
         }
         if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 {
             if let Some(mac) = ifp.mac {
-                let has_ll = ifp
-                    .addrs
-                    .iter()
-                    .any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if is_link_local(&v)));
+                let has_ll = ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if is_link_local(&v)));
                 if !has_ll {
                     let dad = do_dad(ifp);
                     ifp.addrs.push(SimAddr {
-                        cidr: Cidr {
-                            addr: IpAddr::V6(link_local(mac)),
-                            prefixlen: 64,
-                        },
+                        cidr: Cidr { addr: IpAddr::V6(link_local(mac)), prefixlen: 64 },
                         flags6: if dad { in6f::TENTATIVE } else { 0 },
                         dad_start_ms: None,
                     });
@@ -795,23 +726,12 @@ impl Host {
     }
 
     /// SIOCAIFADDR / SIOCAIFADDR_IN6.
-    pub fn add_addr(
-        &mut self,
-        vnet: VnetId,
-        name: &str,
-        cidr: Cidr,
-        flags6: u32,
-        now_ms: u64,
-    ) -> KResult<()> {
+    pub fn add_addr(&mut self, vnet: VnetId, name: &str, cidr: Cidr, flags6: u32, now_ms: u64) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         let ifp = &mut self.ifaces[p];
         ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
         match cidr.addr {
-            IpAddr::V4(_) => ifp.addrs.push(SimAddr {
-                cidr,
-                flags6: 0,
-                dad_start_ms: None,
-            }),
+            IpAddr::V4(_) => ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None }),
             IpAddr::V6(_) => {
                 // The first address clears IFDISABLED (in6_control), as ifconfig users expect.
                 ifp.nd6.flags &= !nd6f::IFDISABLED;
@@ -819,8 +739,7 @@ impl Host {
                 let running = ifp.flags & iff::UP != 0;
                 ifp.addrs.push(SimAddr {
                     cidr,
-                    flags6: (flags6 & (in6f::NODAD | in6f::ANYCAST))
-                        | if dad { in6f::TENTATIVE } else { 0 },
+                    flags6: (flags6 & (in6f::NODAD | in6f::ANYCAST)) | if dad { in6f::TENTATIVE } else { 0 },
                     // Added on an interface that is already up: DAD starts at once.
                     dad_start_ms: (dad && running).then_some(now_ms),
                 });
@@ -846,11 +765,7 @@ impl Host {
     /// SIOCGIFAFLAG_IN6.
     pub fn addr6_flags(&self, vnet: VnetId, name: &str, addr: Ipv6Addr) -> KResult<u32> {
         let ifp = self.find(vnet, name).ok_or(Errno::ENXIO)?;
-        ifp.addrs
-            .iter()
-            .find(|a| a.cidr.addr == IpAddr::V6(addr))
-            .map(|a| a.flags6)
-            .ok_or(Errno::EADDRNOTAVAIL)
+        ifp.addrs.iter().find(|a| a.cidr.addr == IpAddr::V6(addr)).map(|a| a.flags6).ok_or(Errno::EADDRNOTAVAIL)
     }
 
     /// SIOCGIFINFO_IN6.
@@ -859,13 +774,7 @@ impl Host {
     }
 
     /// SIOCSIFINFO_IN6: clearing IFDISABLED on an interface that is up runs in6_if_up.
-    pub fn set_nd6(
-        &mut self,
-        vnet: VnetId,
-        name: &str,
-        ndi: &NdIfInfo,
-        now_ms: u64,
-    ) -> KResult<()> {
+    pub fn set_nd6(&mut self, vnet: VnetId, name: &str, ndi: &NdIfInfo, now_ms: u64) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         let was_disabled = self.ifaces[p].nd6.flags & nd6f::IFDISABLED != 0;
         self.ifaces[p].nd6 = *ndi;
@@ -897,17 +806,12 @@ impl Host {
         let mp = self.pos(vnet, member).map_err(|_| Errno::ENOENT)?;
         let (bindex, mindex) = (self.ifaces[bp].index, self.ifaces[mp].index);
         if let Some(owner) = self.bridge_of(mindex) {
-            return Err(if owner == bindex {
-                Errno::EEXIST
-            } else {
-                Errno::EBUSY
-            });
+            return Err(if owner == bindex { Errno::EEXIST } else { Errno::EBUSY });
         }
         if !self.ifaces[mp].kind.ethernet_like() {
             return Err(Errno::EINVAL);
         }
-        let first =
-            matches!(&self.ifaces[bp].kind, IfKind::Bridge { members, .. } if members.is_empty());
+        let first = matches!(&self.ifaces[bp].kind, IfKind::Bridge { members, .. } if members.is_empty());
         if first {
             self.ifaces[bp].mtu = self.ifaces[mp].mtu;
         } else {
@@ -924,13 +828,8 @@ impl Host {
     /// BRDGDEL.
     pub fn bridge_del(&mut self, vnet: VnetId, bridge: &str, member: &str) -> KResult<()> {
         let bp = self.bridge_pos(vnet, bridge)?;
-        let mindex = self
-            .find(vnet, member)
-            .map(|i| i.index)
-            .ok_or(Errno::ENOENT)?;
-        let IfKind::Bridge { members, .. } = &mut self.ifaces[bp].kind else {
-            unreachable!("checked")
-        };
+        let mindex = self.find(vnet, member).map(|i| i.index).ok_or(Errno::ENOENT)?;
+        let IfKind::Bridge { members, .. } = &mut self.ifaces[bp].kind else { unreachable!("checked") };
         if !members.contains(&mindex) {
             return Err(Errno::ENOENT);
         }
@@ -944,14 +843,8 @@ impl Host {
     /// BRDGGIFS.
     pub fn bridge_members(&self, vnet: VnetId, bridge: &str) -> KResult<Vec<String>> {
         let bp = self.bridge_pos(vnet, bridge)?;
-        let IfKind::Bridge { members, .. } = &self.ifaces[bp].kind else {
-            unreachable!("checked")
-        };
-        Ok(members
-            .iter()
-            .filter_map(|m| self.by_index(*m))
-            .map(|i| i.name.clone())
-            .collect())
+        let IfKind::Bridge { members, .. } = &self.ifaces[bp].kind else { unreachable!("checked") };
+        Ok(members.iter().filter_map(|m| self.by_index(*m)).map(|i| i.name.clone()).collect())
     }
 
     /// getifaddrs.
@@ -979,29 +872,18 @@ impl Host {
         let nd6 = self.nd6_defaults(&kind);
         let ifp = self.by_index_mut(index).expect("present");
         let cloner = kind.cloner();
-        ifp.groups
-            .retain(|g| g == "all" || Some(g.as_str()) == cloner);
+        ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
         ifp.flags &= !(iff::UP | iff::RUNNING | iff::PROMISC);
         ifp.addrs.clear();
         ifp.nd6 = nd6;
         ifp.vnet = to;
-        let p = self
-            .ifaces
-            .iter()
-            .position(|i| i.index == index)
-            .expect("present");
+        let p = self.ifaces.iter().position(|i| i.index == index).expect("present");
         let moved = self.ifaces.remove(p);
         self.ifaces.push(moved);
     }
 
     /// SIOCSIFVNET from `vnet`.
-    pub fn move_to_jail(
-        &mut self,
-        vnet: VnetId,
-        name: &str,
-        jid: Jid,
-        now_ms: u64,
-    ) -> KResult<String> {
+    pub fn move_to_jail(&mut self, vnet: VnetId, name: &str, jid: Jid, now_ms: u64) -> KResult<String> {
         let p = self.pos(vnet, name)?;
         // prison_find_child: only the host sees jails (none are nested here).
         if vnet.is_some() {
@@ -1041,22 +923,12 @@ impl Host {
     /// jail -c: a new jail; a VNET jail gets its own lo0. A dying jail with the same name
     /// stays dying (jail(8) replaces it).
     pub fn create_jail(&mut self, name: &str, vnet: bool) -> KResult<Jid> {
-        if self
-            .jails
-            .iter()
-            .any(|j| j.name == name && j.state == JailState::Alive)
-        {
+        if self.jails.iter().any(|j| j.name == name && j.state == JailState::Alive) {
             return Err(Errno::EEXIST);
         }
         let jid = self.next_jid;
         self.next_jid += 1;
-        self.jails.push(SimJail {
-            jid,
-            name: name.to_string(),
-            vnet,
-            state: JailState::Alive,
-            ips: vec![],
-        });
+        self.jails.push(SimJail { jid, name: name.to_string(), vnet, state: JailState::Alive, ips: vec![] });
         if vnet {
             self.attach_loopback(Some(jid));
         }
@@ -1066,14 +938,8 @@ impl Host {
     /// jail -r: the jail dies; an IP-sharing jail's addresses leave the host NICs; the vnet
     /// (and the interfaces in it) is released after `linger_ms`.
     pub fn remove_jail(&mut self, jid: Jid, linger_ms: u64, now_ms: u64) -> KResult<()> {
-        let j = self
-            .jails
-            .iter_mut()
-            .find(|j| j.jid == jid && j.state == JailState::Alive)
-            .ok_or(Errno::ENOENT)?;
-        j.state = JailState::Dying {
-            until_ms: now_ms + linger_ms,
-        };
+        let j = self.jails.iter_mut().find(|j| j.jid == jid && j.state == JailState::Alive).ok_or(Errno::ENOENT)?;
+        j.state = JailState::Dying { until_ms: now_ms + linger_ms };
         let ips = std::mem::take(&mut j.ips);
         for (ifname, cidr) in ips {
             let _ = self.del_addr(None, &ifname, cidr.addr);
@@ -1097,22 +963,5 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
 /// fe80::/64 with the modified EUI-64 interface id of `mac` (in6_ifattach).
 pub fn link_local(mac: Mac) -> Ipv6Addr {
     let m = mac.0;
-    Ipv6Addr::from([
-        0xfe,
-        0x80,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        m[0] ^ 0x02,
-        m[1],
-        m[2],
-        0xff,
-        0xfe,
-        m[3],
-        m[4],
-        m[5],
-    ])
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
 }

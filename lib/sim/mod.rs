@@ -14,9 +14,7 @@ pub mod show;
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::freebsd::abi::NdIfInfo;
-use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets,
-};
+use crate::kernel::{Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets};
 use crate::mac::Mac;
 use host::{Host, VnetId};
 use nix::fcntl::{Flock, FlockArg};
@@ -33,10 +31,7 @@ pub const ENV: &str = "JNET_SIM";
 
 /// Wall-clock milliseconds since the epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// One line of the operation log.
@@ -75,18 +70,11 @@ impl SimFiles {
             s.push(ext);
             PathBuf::from(s)
         };
-        SimFiles {
-            state: state.to_path_buf(),
-            lock: with(".lock"),
-            ops: with(".ops"),
-        }
+        SimFiles { state: state.to_path_buf(), lock: with(".lock"), ops: with(".ops") }
     }
 
     fn io_err(&self, what: &str, e: std::io::Error) -> Error {
-        Error::new(
-            Kind::Io,
-            format!("simulated host {}: {what}: {e}", self.state.display()),
-        )
+        Error::new(Kind::Io, format!("simulated host {}: {what}: {e}", self.state.display()))
     }
 
     /// Take the lock (blocks until it is free).
@@ -104,10 +92,7 @@ impl SimFiles {
     fn missing(&self) -> Error {
         Error::new(
             Kind::Unavailable,
-            format!(
-                "simulated host {} does not exist: run `jnet-sim init` first",
-                self.state.display()
-            ),
+            format!("simulated host {} does not exist: run `jnet-sim init` first", self.state.display()),
         )
     }
 
@@ -139,24 +124,15 @@ impl SimFiles {
     /// Read the state (the caller holds the lock).
     pub fn load(&self) -> Result<Host, Error> {
         let mut s = String::new();
-        File::open(&self.state)
-            .and_then(|mut f| f.read_to_string(&mut s))
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    self.missing()
-                } else {
-                    self.io_err("read", e)
-                }
-            })?;
-        serde_json::from_str(&s).map_err(|e| {
-            Error::new(
-                Kind::Io,
-                format!(
-                    "simulated host {}: corrupt state: {e}",
-                    self.state.display()
-                ),
-            )
-        })
+        File::open(&self.state).and_then(|mut f| f.read_to_string(&mut s)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                self.missing()
+            } else {
+                self.io_err("read", e)
+            }
+        })?;
+        serde_json::from_str(&s)
+            .map_err(|e| Error::new(Kind::Io, format!("simulated host {}: corrupt state: {e}", self.state.display())))
     }
 
     /// Replace the state atomically (the caller holds the lock).
@@ -164,24 +140,18 @@ impl SimFiles {
         let mut tmp = self.state.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let body = serde_json::to_vec_pretty(host)
-            .map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+        let body = serde_json::to_vec_pretty(host).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
         std::fs::write(&tmp, body).map_err(|e| self.io_err("write", e))?;
         std::fs::rename(&tmp, &self.state).map_err(|e| self.io_err("rename", e))
     }
 
     /// Append to the operation log (the caller holds the lock).
     pub fn log(&self, rec: &OpRecord) -> Result<(), Error> {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.ops)
-            .map_err(|e| self.io_err("open ops", e))?;
-        let mut line =
-            serde_json::to_string(rec).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+        let mut f =
+            OpenOptions::new().create(true).append(true).open(&self.ops).map_err(|e| self.io_err("open ops", e))?;
+        let mut line = serde_json::to_string(rec).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
         line.push('\n');
-        f.write_all(line.as_bytes())
-            .map_err(|e| self.io_err("append ops", e))
+        f.write_all(line.as_bytes()).map_err(|e| self.io_err("append ops", e))
     }
 
     /// The operation log.
@@ -192,10 +162,7 @@ impl SimFiles {
             Err(e) => return Err(self.io_err("read ops", e)),
         };
         s.lines()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| Error::new(Kind::Io, format!("corrupt ops log: {e}")))
-            })
+            .map(|l| serde_json::from_str(l).map_err(|e| Error::new(Kind::Io, format!("corrupt ops log: {e}"))))
             .collect()
     }
 }
@@ -263,10 +230,7 @@ impl Sim {
             args: args(),
             result: match &result {
                 Ok(_) => "ok".into(),
-                Err(e) => e
-                    .name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.0.to_string()),
+                Err(e) => e.name().map(str::to_string).unwrap_or_else(|| e.0.to_string()),
             },
         };
         self.files.log(&rec).map_err(|_| Errno::EIO)?;
@@ -279,32 +243,16 @@ impl Sim {
 
 impl Interfaces for Sim {
     fn if_create(&mut self, cloner: &str) -> KResult<String> {
-        self.op(
-            "SIOCIFCREATE2",
-            || cloner.to_string(),
-            |h, v, now| h.create(v, cloner, now),
-        )
+        self.op("SIOCIFCREATE2", || cloner.to_string(), |h, v, now| h.create(v, cloner, now))
     }
     fn if_destroy(&mut self, name: &str) -> KResult<()> {
-        self.op(
-            "SIOCIFDESTROY",
-            || name.to_string(),
-            |h, v, _| h.destroy(v, name),
-        )
+        self.op("SIOCIFDESTROY", || name.to_string(), |h, v, _| h.destroy(v, name))
     }
     fn if_rename(&mut self, name: &str, new_name: &str) -> KResult<()> {
-        self.op(
-            "SIOCSIFNAME",
-            || format!("{name} {new_name}"),
-            |h, v, _| h.rename(v, name, new_name),
-        )
+        self.op("SIOCSIFNAME", || format!("{name} {new_name}"), |h, v, _| h.rename(v, name, new_name))
     }
     fn if_description(&mut self, name: &str) -> KResult<Option<String>> {
-        match self.op(
-            "SIOCGIFDESCR",
-            || name.to_string(),
-            |h, v, _| h.description(v, name),
-        ) {
+        match self.op("SIOCGIFDESCR", || name.to_string(), |h, v, _| h.description(v, name)) {
             Ok(d) => Ok(Some(d)),
             Err(Errno::ENOMSG) => Ok(None),
             Err(e) => Err(e),
@@ -318,94 +266,42 @@ impl Interfaces for Sim {
         )
     }
     fn if_groups(&mut self, name: &str) -> KResult<Vec<String>> {
-        self.op(
-            "SIOCGIFGROUP",
-            || name.to_string(),
-            |h, v, _| h.groups(v, name),
-        )
+        self.op("SIOCGIFGROUP", || name.to_string(), |h, v, _| h.groups(v, name))
     }
     fn if_add_group(&mut self, name: &str, group: &str) -> KResult<()> {
-        self.op(
-            "SIOCAIFGROUP",
-            || format!("{name} {group}"),
-            |h, v, _| h.add_group(v, name, group),
-        )
+        self.op("SIOCAIFGROUP", || format!("{name} {group}"), |h, v, _| h.add_group(v, name, group))
     }
     fn if_del_group(&mut self, name: &str, group: &str) -> KResult<()> {
-        self.op(
-            "SIOCDIFGROUP",
-            || format!("{name} {group}"),
-            |h, v, _| h.del_group(v, name, group),
-        )
+        self.op("SIOCDIFGROUP", || format!("{name} {group}"), |h, v, _| h.del_group(v, name, group))
     }
     fn if_flags(&mut self, name: &str) -> KResult<u32> {
-        self.op(
-            "SIOCGIFFLAGS",
-            || name.to_string(),
-            |h, v, _| h.flags(v, name),
-        )
+        self.op("SIOCGIFFLAGS", || name.to_string(), |h, v, _| h.flags(v, name))
     }
     fn if_set_flags(&mut self, name: &str, flags: u32) -> KResult<()> {
-        self.op(
-            "SIOCSIFFLAGS",
-            || format!("{name} {flags:#x}"),
-            |h, v, now| h.set_flags(v, name, flags, now),
-        )
+        self.op("SIOCSIFFLAGS", || format!("{name} {flags:#x}"), |h, v, now| h.set_flags(v, name, flags, now))
     }
     fn if_mtu(&mut self, name: &str) -> KResult<u32> {
         self.op("SIOCGIFMTU", || name.to_string(), |h, v, _| h.mtu(v, name))
     }
     fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()> {
-        self.op(
-            "SIOCSIFMTU",
-            || format!("{name} {mtu}"),
-            |h, v, _| h.set_mtu(v, name, mtu),
-        )
+        self.op("SIOCSIFMTU", || format!("{name} {mtu}"), |h, v, _| h.set_mtu(v, name, mtu))
     }
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {
-        self.op(
-            "SIOCSIFLLADDR",
-            || format!("{name} {mac}"),
-            |h, v, _| h.set_mac(v, name, mac),
-        )
+        self.op("SIOCSIFLLADDR", || format!("{name} {mac}"), |h, v, _| h.set_mac(v, name, mac))
     }
     fn if_add_addr(&mut self, name: &str, addr: Cidr, flags6: u32) -> KResult<()> {
-        let op = if addr.addr.is_ipv4() {
-            "SIOCAIFADDR"
-        } else {
-            "SIOCAIFADDR_IN6"
-        };
-        self.op(
-            op,
-            || format!("{name} {addr}"),
-            |h, v, now| h.add_addr(v, name, addr, flags6, now),
-        )
+        let op = if addr.addr.is_ipv4() { "SIOCAIFADDR" } else { "SIOCAIFADDR_IN6" };
+        self.op(op, || format!("{name} {addr}"), |h, v, now| h.add_addr(v, name, addr, flags6, now))
     }
     fn if_del_addr(&mut self, name: &str, addr: IpAddr) -> KResult<()> {
-        let op = if addr.is_ipv4() {
-            "SIOCDIFADDR"
-        } else {
-            "SIOCDIFADDR_IN6"
-        };
-        self.op(
-            op,
-            || format!("{name} {addr}"),
-            |h, v, _| h.del_addr(v, name, addr),
-        )
+        let op = if addr.is_ipv4() { "SIOCDIFADDR" } else { "SIOCDIFADDR_IN6" };
+        self.op(op, || format!("{name} {addr}"), |h, v, _| h.del_addr(v, name, addr))
     }
     fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32> {
-        self.op(
-            "SIOCGIFAFLAG_IN6",
-            || format!("{name} {addr}"),
-            |h, v, _| h.addr6_flags(v, name, addr),
-        )
+        self.op("SIOCGIFAFLAG_IN6", || format!("{name} {addr}"), |h, v, _| h.addr6_flags(v, name, addr))
     }
     fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo> {
-        self.op(
-            "SIOCGIFINFO_IN6",
-            || name.to_string(),
-            |h, v, _| h.nd6(v, name),
-        )
+        self.op("SIOCGIFINFO_IN6", || name.to_string(), |h, v, _| h.nd6(v, name))
     }
     fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()> {
         self.op(
@@ -415,25 +311,13 @@ impl Interfaces for Sim {
         )
     }
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
-        self.op(
-            "BRDGADD",
-            || format!("{bridge} {member}"),
-            |h, v, _| h.bridge_add(v, bridge, member),
-        )
+        self.op("BRDGADD", || format!("{bridge} {member}"), |h, v, _| h.bridge_add(v, bridge, member))
     }
     fn bridge_del(&mut self, bridge: &str, member: &str) -> KResult<()> {
-        self.op(
-            "BRDGDEL",
-            || format!("{bridge} {member}"),
-            |h, v, _| h.bridge_del(v, bridge, member),
-        )
+        self.op("BRDGDEL", || format!("{bridge} {member}"), |h, v, _| h.bridge_del(v, bridge, member))
     }
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>> {
-        self.op(
-            "BRDGGIFS",
-            || bridge.to_string(),
-            |h, v, _| h.bridge_members(v, bridge),
-        )
+        self.op("BRDGGIFS", || bridge.to_string(), |h, v, _| h.bridge_members(v, bridge))
     }
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         self.op("getifaddrs", String::new, |h, v, _| Ok(h.list(v)))
@@ -442,18 +326,10 @@ impl Interfaces for Sim {
 
 impl Vnets for Sim {
     fn if_move_to_jail(&mut self, name: &str, jid: Jid) -> KResult<String> {
-        self.op(
-            "SIOCSIFVNET",
-            || format!("{name} {jid}"),
-            |h, v, now| h.move_to_jail(v, name, jid, now),
-        )
+        self.op("SIOCSIFVNET", || format!("{name} {jid}"), |h, v, now| h.move_to_jail(v, name, jid, now))
     }
     fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String> {
-        self.op(
-            "SIOCSIFRVNET",
-            || format!("{name} {jid}"),
-            |h, v, now| h.reclaim(v, name, jid, now),
-        )
+        self.op("SIOCSIFRVNET", || format!("{name} {jid}"), |h, v, now| h.reclaim(v, name, jid, now))
     }
     fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
     where
@@ -493,32 +369,17 @@ impl Jails for Sim {
         )
     }
     fn jails(&mut self) -> KResult<Vec<JailInfo>> {
-        self.op(
-            "jail_get",
-            || "lastjid".into(),
-            |h, _, _| Ok(h.jails.iter().map(|j| j.info()).collect()),
-        )
+        self.op("jail_get", || "lastjid".into(), |h, _, _| Ok(h.jails.iter().map(|j| j.info()).collect()))
     }
 }
 
 /// Modules a FreeBSD kernel would find for `kldload`.
-const KNOWN_MODULES: &[&str] = &[
-    "if_epair",
-    "if_bridge",
-    "netgraph",
-    "ng_socket",
-    "ng_bridge",
-    "ng_eiface",
-    "ng_ether",
-];
+const KNOWN_MODULES: &[&str] =
+    &["if_epair", "if_bridge", "netgraph", "ng_socket", "ng_bridge", "ng_eiface", "ng_ether"];
 
 impl System for Sim {
     fn sysctl_int(&mut self, name: &str) -> KResult<i64> {
-        self.op(
-            "sysctl",
-            || name.to_string(),
-            |h, _, _| h.sysctls.get(name).copied().ok_or(Errno::ENOENT),
-        )
+        self.op("sysctl", || name.to_string(), |h, _, _| h.sysctls.get(name).copied().ok_or(Errno::ENOENT))
     }
     fn sysctl_string(&mut self, name: &str) -> KResult<String> {
         self.op(

@@ -7,11 +7,7 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 fn flag_words(flags: u32, names: &[(u32, &str)]) -> Vec<String> {
-    names
-        .iter()
-        .filter(|(b, _)| flags & b != 0)
-        .map(|(_, n)| n.to_string())
-        .collect()
+    names.iter().filter(|(b, _)| flags & b != 0).map(|(_, n)| n.to_string()).collect()
 }
 
 const ND6_NAMES: &[(u32, &str)] = &[
@@ -42,11 +38,7 @@ fn kind_name(k: &IfKind) -> &'static str {
 fn members(host: &Host, ifp: &SimIf) -> Option<Vec<String>> {
     match &ifp.kind {
         IfKind::Bridge { members, .. } => Some(
-            members
-                .iter()
-                .filter_map(|m| host.ifaces.iter().find(|i| i.index == *m))
-                .map(|i| i.name.clone())
-                .collect(),
+            members.iter().filter_map(|m| host.ifaces.iter().find(|i| i.index == *m)).map(|i| i.name.clone()).collect(),
         ),
         _ => None,
     }
@@ -104,14 +96,7 @@ pub fn to_text(host: &Host) -> String {
             JailState::Alive => "alive".to_string(),
             JailState::Dying { .. } => "dying".to_string(),
         };
-        let _ = writeln!(
-            out,
-            "jail {} jid {} {} {}",
-            j.name,
-            j.jid,
-            if j.vnet { "vnet" } else { "ip-sharing" },
-            state
-        );
+        let _ = writeln!(out, "jail {} jid {} {} {}", j.name, j.jid, if j.vnet { "vnet" } else { "ip-sharing" }, state);
     }
     for (v, jail) in vnets(host) {
         let _ = writeln!(out, "== vnet {}", jail.as_deref().unwrap_or("host"));
@@ -145,11 +130,7 @@ pub fn to_text(host: &Host) -> String {
                 let _ = writeln!(out, "\tmember: {m}");
             }
             let _ = writeln!(out, "\tgroups: {}", ifp.groups.join(" "));
-            let _ = writeln!(
-                out,
-                "\tnd6 options=<{}>",
-                flag_words(ifp.nd6.flags, ND6_NAMES).join(",")
-            );
+            let _ = writeln!(out, "\tnd6 options=<{}>", flag_words(ifp.nd6.flags, ND6_NAMES).join(","));
         }
     }
     out

@@ -9,18 +9,13 @@ static N: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh host in its own temporary state file.
 fn host(phys: &[&str], dad_ms: u32) -> Sim {
-    let dir = std::env::temp_dir().join(format!(
-        "jnet-simtest-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("jnet-simtest-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("host.json");
     let files = SimFiles::new(&path);
     let phys: Vec<String> = phys.iter().map(|s| s.to_string()).collect();
-    files
-        .save(&Host::new("test-uuid".into(), &phys, dad_ms))
-        .unwrap();
+    files.save(&Host::new("test-uuid".into(), &phys, dad_ms)).unwrap();
     Sim::open(&path).unwrap()
 }
 
@@ -35,12 +30,7 @@ fn edit(k: &Sim, f: impl FnOnce(&mut Host)) {
 }
 
 fn names_in(k: &Sim, vnet: Option<Jid>) -> Vec<String> {
-    state(k)
-        .ifaces
-        .iter()
-        .filter(|i| i.vnet == vnet)
-        .map(|i| i.name.clone())
-        .collect()
+    state(k).ifaces.iter().filter(|i| i.vnet == vnet).map(|i| i.name.clone()).collect()
 }
 
 fn jail(k: &Sim, name: &str, vnet: bool) -> Jid {
@@ -76,10 +66,7 @@ fn epair_units_and_names() {
     let mut k = loaded(&[]);
     assert_eq!(k.if_create("epair").unwrap(), "epair0a");
     assert_eq!(k.if_create("epair").unwrap(), "epair1a");
-    assert_eq!(
-        names_in(&k, None),
-        ["lo0", "epair0a", "epair0b", "epair1a", "epair1b"]
-    );
+    assert_eq!(names_in(&k, None), ["lo0", "epair0a", "epair0b", "epair1a", "epair1b"]);
     // A renamed pair still holds its unit.
     k.if_rename("epair0a", "e0a_www").unwrap();
     k.if_rename("epair0b", "e0b_www").unwrap();
@@ -91,17 +78,9 @@ fn epair_units_and_names() {
     assert_eq!(k.if_create("epair1"), Err(Errno::EEXIST));
     k.if_rename("epair2b", "epair3b").unwrap();
     assert_eq!(k.if_create("epair3"), Err(Errno::EEXIST));
-    assert_eq!(
-        k.if_create("epair"),
-        Err(Errno::EEXIST),
-        "next unit 3 has a taken end name"
-    );
+    assert_eq!(k.if_create("epair"), Err(Errno::EEXIST), "next unit 3 has a taken end name");
     assert_eq!(k.if_create("epair01"), Err(Errno::EINVAL), "leading zero");
-    assert_eq!(
-        k.if_create("epair0a"),
-        Err(Errno::EINVAL),
-        "epair takes no suffix"
-    );
+    assert_eq!(k.if_create("epair0a"), Err(Errno::EINVAL), "epair takes no suffix");
     // Both ends: group epair, 02:..:0a / 0b MACs, down.
     let h = state(&k);
     let a = h.find(None, "epair0a").unwrap();
@@ -123,11 +102,7 @@ fn bridge_cloner_and_specific_units() {
     k.if_rename("bridge1", "bridge2x").unwrap();
     // "bridge2" plain name free, unit 2 free: fine.
     assert_eq!(k.if_create("bridge").unwrap(), "bridge2");
-    assert_eq!(
-        k.if_destroy("igb0"),
-        Err(Errno::EINVAL),
-        "not a cloned interface"
-    );
+    assert_eq!(k.if_destroy("igb0"), Err(Errno::EINVAL), "not a cloned interface");
     assert_eq!(k.if_destroy("lo0"), Err(Errno::EINVAL));
     assert_eq!(k.if_destroy("nonesuch"), Err(Errno::ENXIO));
 }
@@ -137,10 +112,7 @@ fn rename_rules() {
     let mut k = loaded(&["igb0"]);
     k.if_create("epair").unwrap();
     assert_eq!(k.if_rename("epair0a", "igb0"), Err(Errno::EEXIST));
-    assert_eq!(
-        k.if_rename("epair0a", "abcdefghijklmnop"),
-        Err(Errno::ENAMETOOLONG)
-    );
+    assert_eq!(k.if_rename("epair0a", "abcdefghijklmnop"), Err(Errno::ENAMETOOLONG));
     assert_eq!(k.if_rename("epair0a", ""), Err(Errno::EINVAL));
     assert_eq!(k.if_rename("nonesuch", "x"), Err(Errno::ENXIO));
     k.if_rename("epair0a", "epair0a").unwrap();
@@ -153,23 +125,12 @@ fn descriptions_and_groups() {
     let mut k = loaded(&[]);
     k.if_create("epair").unwrap();
     assert_eq!(k.if_description("epair0a"), Ok(None), "ENOMSG means none");
-    k.if_set_description("epair0a", Some("jnet:www:epair0a"))
-        .unwrap();
-    assert_eq!(
-        k.if_description("epair0a").unwrap().as_deref(),
-        Some("jnet:www:epair0a")
-    );
-    assert_eq!(
-        k.if_set_description("epair0a", Some(&"x".repeat(1024))),
-        Err(Errno::ENAMETOOLONG)
-    );
+    k.if_set_description("epair0a", Some("jnet:www:epair0a")).unwrap();
+    assert_eq!(k.if_description("epair0a").unwrap().as_deref(), Some("jnet:www:epair0a"));
+    assert_eq!(k.if_set_description("epair0a", Some(&"x".repeat(1024))), Err(Errno::ENAMETOOLONG));
     k.if_set_description("epair0a", None).unwrap();
     assert_eq!(k.if_description("epair0a"), Ok(None));
-    assert_eq!(
-        k.if_add_group("epair0a", "jnet0"),
-        Err(Errno::EINVAL),
-        "ends in a digit"
-    );
+    assert_eq!(k.if_add_group("epair0a", "jnet0"), Err(Errno::EINVAL), "ends in a digit");
     k.if_add_group("epair0a", "jnet").unwrap();
     assert_eq!(k.if_add_group("epair0a", "jnet"), Err(Errno::EEXIST));
     assert_eq!(k.if_groups("epair0a").unwrap(), ["all", "epair", "jnet"]);
@@ -188,11 +149,7 @@ fn destroying_either_end_destroys_both_from_any_vnet() {
     k.if_move_to_jail("epair1b", jid).unwrap();
     k.if_destroy("epair0a").unwrap();
     assert_eq!(names_in(&k, Some(jid)), ["lo0", "epair1b"]);
-    k.in_jail(jid, |k| {
-        k.if_destroy("epair1b")
-            .map_err(|e| Error::kernel("destroy", e))
-    })
-    .unwrap();
+    k.in_jail(jid, |k| k.if_destroy("epair1b").map_err(|e| Error::kernel("destroy", e))).unwrap();
     assert_eq!(names_in(&k, Some(jid)), ["lo0"]);
     assert_eq!(names_in(&k, None), ["lo0"]);
 }
@@ -204,44 +161,20 @@ fn bridge_member_rules() {
     k.if_create("bridge").unwrap();
     k.if_create("epair").unwrap();
     assert_eq!(k.bridge_add("bridge0", "nonesuch"), Err(Errno::ENOENT));
-    assert_eq!(
-        k.bridge_add("bridge0", "lo0"),
-        Err(Errno::EINVAL),
-        "not Ethernet"
-    );
-    assert_eq!(
-        k.bridge_add("bridge0", "bridge1"),
-        Err(Errno::EINVAL),
-        "a bridge in a bridge"
-    );
-    assert_eq!(
-        k.bridge_add("epair0b", "igb0"),
-        Err(Errno::EINVAL),
-        "not a bridge"
-    );
+    assert_eq!(k.bridge_add("bridge0", "lo0"), Err(Errno::EINVAL), "not Ethernet");
+    assert_eq!(k.bridge_add("bridge0", "bridge1"), Err(Errno::EINVAL), "a bridge in a bridge");
+    assert_eq!(k.bridge_add("epair0b", "igb0"), Err(Errno::EINVAL), "not a bridge");
     assert_eq!(k.bridge_add("nonesuch", "igb0"), Err(Errno::ENXIO));
     k.if_set_mtu("epair0a", 9000).unwrap();
     k.bridge_add("bridge0", "igb0").unwrap();
     k.bridge_add("bridge0", "epair0a").unwrap();
     assert_eq!(k.bridge_add("bridge0", "igb0"), Err(Errno::EEXIST));
-    assert_eq!(
-        k.bridge_add("bridge1", "igb0"),
-        Err(Errno::EBUSY),
-        "member of another bridge"
-    );
+    assert_eq!(k.bridge_add("bridge1", "igb0"), Err(Errno::EBUSY), "member of another bridge");
     assert_eq!(k.bridge_members("bridge0").unwrap(), ["igb0", "epair0a"]);
     let h = state(&k);
-    assert_eq!(
-        h.find(None, "epair0a").unwrap().mtu,
-        1500,
-        "forced to the bridge MTU"
-    );
+    assert_eq!(h.find(None, "epair0a").unwrap().mtu, 1500, "forced to the bridge MTU");
     assert_ne!(h.find(None, "igb0").unwrap().flags & iff::PROMISC, 0);
-    assert_eq!(
-        k.if_set_mtu("epair0a", 1400),
-        Err(Errno::EOPNOTSUPP),
-        "members' MTU is the bridge's"
-    );
+    assert_eq!(k.if_set_mtu("epair0a", 1400), Err(Errno::EOPNOTSUPP), "members' MTU is the bridge's");
     assert_eq!(k.bridge_del("bridge0", "epair0b"), Err(Errno::ENOENT));
     k.bridge_del("bridge0", "igb0").unwrap();
     assert_eq!(k.bridge_members("bridge0").unwrap(), ["epair0a"]);
@@ -257,53 +190,26 @@ fn vnet_move_errors_and_what_it_resets() {
     let shared = jail(&k, "ipjail", false);
     k.if_create("bridge").unwrap();
     k.if_create("epair").unwrap();
-    k.if_set_description("epair0b", Some("jnet:www:epair0b"))
-        .unwrap();
+    k.if_set_description("epair0b", Some("jnet:www:epair0b")).unwrap();
     k.if_add_group("epair0b", "jnet").unwrap();
     k.if_set_flags("epair0b", iff::UP).unwrap();
-    k.if_add_addr("epair0b", "192.0.2.5/24".parse().unwrap(), 0)
-        .unwrap();
-    k.if_add_addr("epair0b", "2001:db8::5/64".parse().unwrap(), 0)
-        .unwrap();
-    k.if_set_mac("epair0b", "02:00:00:00:00:42".parse().unwrap())
-        .unwrap();
+    k.if_add_addr("epair0b", "192.0.2.5/24".parse().unwrap(), 0).unwrap();
+    k.if_add_addr("epair0b", "2001:db8::5/64".parse().unwrap(), 0).unwrap();
+    k.if_set_mac("epair0b", "02:00:00:00:00:42".parse().unwrap()).unwrap();
     k.bridge_add("bridge0", "epair0b").unwrap();
-    assert_eq!(
-        k.if_move_to_jail("epair0b", 99),
-        Err(Errno::ENXIO),
-        "no such jail"
-    );
+    assert_eq!(k.if_move_to_jail("epair0b", 99), Err(Errno::ENXIO), "no such jail");
     assert_eq!(k.if_move_to_jail("nonesuch", www), Err(Errno::ENXIO));
-    assert_eq!(
-        k.if_move_to_jail("epair0b", shared),
-        Err(Errno::EEXIST),
-        "same vnet"
-    );
+    assert_eq!(k.if_move_to_jail("epair0b", shared), Err(Errno::EEXIST), "same vnet");
     assert_eq!(k.if_move_to_jail("epair0b", www).unwrap(), "epair0b");
     let h = state(&k);
     let b = h.find(Some(www), "epair0b").unwrap();
-    assert_eq!(
-        b.groups,
-        ["all", "epair"],
-        "groups but all and the cloner's dropped"
-    );
+    assert_eq!(b.groups, ["all", "epair"], "groups but all and the cloner's dropped");
     assert_eq!(b.flags & iff::UP, 0);
     assert!(b.addrs.is_empty());
-    assert_eq!(
-        b.nd6.flags & nd6f::IFDISABLED,
-        nd6f::IFDISABLED,
-        "ND6 state back to defaults"
-    );
-    assert_eq!(
-        b.descr.as_deref(),
-        Some("jnet:www:epair0b"),
-        "description kept"
-    );
+    assert_eq!(b.nd6.flags & nd6f::IFDISABLED, nd6f::IFDISABLED, "ND6 state back to defaults");
+    assert_eq!(b.descr.as_deref(), Some("jnet:www:epair0b"), "description kept");
     assert_eq!(b.mac.unwrap().to_string(), "02:00:00:00:00:42", "MAC kept");
-    assert!(
-        k.bridge_members("bridge0").unwrap().is_empty(),
-        "left the bridge"
-    );
+    assert!(k.bridge_members("bridge0").unwrap().is_empty(), "left the bridge");
     // A name clash in the target is EEXIST.
     k.if_create("epair").unwrap();
     k.if_rename("epair1a", "epair0b").unwrap();
@@ -311,15 +217,8 @@ fn vnet_move_errors_and_what_it_resets() {
     // A bridge moved away loses its members.
     k.bridge_add("bridge0", "igb0").unwrap();
     k.if_move_to_jail("bridge0", www).unwrap();
-    assert!(k
-        .in_jail(www, |k| Ok(k.bridge_members("bridge0")))
-        .unwrap()
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        state(&k).find(None, "igb0").unwrap().flags & iff::PROMISC,
-        0
-    );
+    assert!(k.in_jail(www, |k| Ok(k.bridge_members("bridge0"))).unwrap().unwrap().is_empty());
+    assert_eq!(state(&k).find(None, "igb0").unwrap().flags & iff::PROMISC, 0);
 }
 
 #[test]
@@ -330,16 +229,9 @@ fn reclaim_from_alive_and_lingering_jails() {
     k.if_move_to_jail("igb2", www).unwrap();
     assert_eq!(k.if_reclaim("nonesuch", www), Err(Errno::ENXIO));
     assert_eq!(k.if_reclaim("igb2", 99), Err(Errno::ENXIO));
-    k.in_jail(www, |k| {
-        k.if_rename("igb2", "net0")
-            .map_err(|e| Error::kernel("rename", e))
-    })
-    .unwrap();
+    k.in_jail(www, |k| k.if_rename("igb2", "net0").map_err(|e| Error::kernel("rename", e))).unwrap();
     assert_eq!(k.if_reclaim("net0", www).unwrap(), "net0");
-    assert_eq!(
-        state(&k).find(None, "net0").unwrap().descr.as_deref(),
-        Some("uplink")
-    );
+    assert_eq!(state(&k).find(None, "net0").unwrap().descr.as_deref(), Some("uplink"));
     k.if_rename("net0", "igb2").unwrap();
 
     // Removed with a 60 s linger: the jail is dying and still holds the NIC...
@@ -350,10 +242,7 @@ fn reclaim_from_alive_and_lingering_jails() {
     assert_eq!(names_in(&k, None), ["lo0"]);
     assert!(k.jail(&JailRef::Name("www".into())).unwrap().unwrap().dying);
     // ...no one can attach to it...
-    assert_eq!(
-        k.in_jail(www, |_| Ok(())).unwrap_err().errno,
-        Some(Errno::EINVAL)
-    );
+    assert_eq!(k.in_jail(www, |_| Ok(())).unwrap_err().errno, Some(Errno::EINVAL));
     // ...but SIOCSIFRVNET brings the NIC back at once.
     k.if_reclaim("igb2", www).unwrap();
     assert_eq!(names_in(&k, None), ["lo0", "igb2"]);
@@ -378,17 +267,9 @@ fn dying_vnet_returns_interfaces_after_linger() {
     // blocks unit 0 inside the jail (EEXIST) until it is renamed.
     let create_inside = |k: &mut Sim| k.in_jail(www, |k| Ok(k.if_create("epair"))).unwrap();
     assert_eq!(create_inside(&mut k), Err(Errno::EEXIST));
-    k.in_jail(www, |k| {
-        k.if_rename("epair0b", "vnet0")
-            .map_err(|e| Error::kernel("rename", e))
-    })
-    .unwrap();
+    k.in_jail(www, |k| k.if_rename("epair0b", "vnet0").map_err(|e| Error::kernel("rename", e))).unwrap();
     assert_eq!(create_inside(&mut k).as_deref(), Ok("epair0a"));
-    k.in_jail(www, |k| {
-        k.if_move_to_jail("epair0a", 1)
-            .map_err(|e| Error::kernel("x", e))
-    })
-    .unwrap_err();
+    k.in_jail(www, |k| k.if_move_to_jail("epair0a", 1).map_err(|e| Error::kernel("x", e))).unwrap_err();
     let mut h = state(&k);
     h.remove_jail(www, 300, now_ms()).unwrap();
     k.files().save(&h).unwrap();
@@ -399,49 +280,23 @@ fn dying_vnet_returns_interfaces_after_linger() {
     let list: Vec<String> = k.if_list().unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(list, ["lo0", "epair0a", "igb2", "vnet0"]);
     assert!(k.jail(&JailRef::Jid(www)).unwrap().is_none());
-    assert!(state(&k)
-        .units
-        .keys()
-        .all(|u| !u.starts_with(&format!("{www}/"))));
+    assert!(state(&k).units.keys().all(|u| !u.starts_with(&format!("{www}/"))));
 }
 
 #[test]
 fn dad_timing_down_disabled_and_duplicates() {
     let mut k = host(&["igb0"], 100);
     let a: Ipv6Addr = "2001:db8::5".parse().unwrap();
-    k.if_add_addr(
-        "igb0",
-        Cidr {
-            addr: IpAddr::V6(a),
-            prefixlen: 64,
-        },
-        0,
-    )
-    .unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0).unwrap();
     assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), in6f::TENTATIVE);
     std::thread::sleep(std::time::Duration::from_millis(120));
-    assert_eq!(
-        k.if_addr6_flags("igb0", a).unwrap(),
-        0,
-        "DAD done after dad_count x retrans"
-    );
-    assert_eq!(
-        k.if_addr6_flags("igb0", "2001:db8::9".parse().unwrap()),
-        Err(Errno::EADDRNOTAVAIL)
-    );
+    assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), 0, "DAD done after dad_count x retrans");
+    assert_eq!(k.if_addr6_flags("igb0", "2001:db8::9".parse().unwrap()), Err(Errno::EADDRNOTAVAIL));
 
     // Down: stays tentative however long; going up starts DAD.
     k.if_set_flags("igb0", 0).unwrap();
     let b: Ipv6Addr = "2001:db8::6".parse().unwrap();
-    k.if_add_addr(
-        "igb0",
-        Cidr {
-            addr: IpAddr::V6(b),
-            prefixlen: 64,
-        },
-        0,
-    )
-    .unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(b), prefixlen: 64 }, 0).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(120));
     assert_eq!(k.if_addr6_flags("igb0", b).unwrap(), in6f::TENTATIVE);
     k.if_set_flags("igb0", iff::UP).unwrap();
@@ -454,42 +309,18 @@ fn dad_timing_down_disabled_and_duplicates() {
     edit(&k, |h| {
         h.dups.insert(c);
     });
-    k.if_add_addr(
-        "igb0",
-        Cidr {
-            addr: IpAddr::V6(c),
-            prefixlen: 64,
-        },
-        0,
-    )
-    .unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(c), prefixlen: 64 }, 0).unwrap();
     assert_eq!(k.if_addr6_flags("igb0", c).unwrap(), in6f::DUPLICATED);
 
     // NODAD addresses and dad_count 0 are never tentative.
     let d: Ipv6Addr = "2001:db8::8".parse().unwrap();
-    k.if_add_addr(
-        "igb0",
-        Cidr {
-            addr: IpAddr::V6(d),
-            prefixlen: 64,
-        },
-        in6f::NODAD,
-    )
-    .unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(d), prefixlen: 64 }, in6f::NODAD).unwrap();
     assert_eq!(k.if_addr6_flags("igb0", d).unwrap(), in6f::NODAD);
     edit(&k, |h| {
         h.sysctls.insert("net.inet6.ip6.dad_count".into(), 0);
     });
     let e: Ipv6Addr = "2001:db8::a".parse().unwrap();
-    k.if_add_addr(
-        "igb0",
-        Cidr {
-            addr: IpAddr::V6(e),
-            prefixlen: 64,
-        },
-        0,
-    )
-    .unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(e), prefixlen: 64 }, 0).unwrap();
     assert_eq!(k.if_addr6_flags("igb0", e).unwrap(), 0);
 }
 
@@ -508,55 +339,34 @@ fn ifdisabled_holds_dad_and_first_address_clears_it() {
     let h = state(&k);
     let ifp = h.find(None, "epair0a").unwrap();
     assert_eq!(ifp.addrs.len(), 1, "auto link-local once enabled and up");
-    assert_eq!(
-        ifp.addrs[0].cidr.addr,
-        IpAddr::V6(host::link_local(ifp.mac.unwrap()))
-    );
+    assert_eq!(ifp.addrs[0].cidr.addr, IpAddr::V6(host::link_local(ifp.mac.unwrap())));
     assert_eq!(ifp.addrs[0].flags6, in6f::TENTATIVE);
     // First IPv6 address on a disabled interface clears IFDISABLED.
-    k.if_add_addr("epair0b", "2001:db8::1/64".parse().unwrap(), 0)
-        .unwrap();
+    k.if_add_addr("epair0b", "2001:db8::1/64".parse().unwrap(), 0).unwrap();
     assert_eq!(k.if_nd6("epair0b").unwrap().flags & nd6f::IFDISABLED, 0);
-    assert_eq!(
-        k.if_addr6_flags("epair0b", "2001:db8::1".parse().unwrap())
-            .unwrap(),
-        in6f::TENTATIVE,
-        "down: waits"
-    );
+    assert_eq!(k.if_addr6_flags("epair0b", "2001:db8::1".parse().unwrap()).unwrap(), in6f::TENTATIVE, "down: waits");
 }
 
 #[test]
 fn addresses_v4_replace_and_delete() {
     let mut k = host(&["igb0"], 1000);
-    k.if_add_addr("igb0", "192.0.2.5/24".parse().unwrap(), 0)
-        .unwrap();
-    k.if_add_addr("igb0", "192.0.2.5/25".parse().unwrap(), 0)
-        .unwrap();
+    k.if_add_addr("igb0", "192.0.2.5/24".parse().unwrap(), 0).unwrap();
+    k.if_add_addr("igb0", "192.0.2.5/25".parse().unwrap(), 0).unwrap();
     let l = k.if_list().unwrap();
     let igb0 = l.iter().find(|i| i.name == "igb0").unwrap();
     assert_eq!(
-        igb0.addrs
-            .iter()
-            .filter(|a| a.addr.is_ipv4())
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>(),
+        igb0.addrs.iter().filter(|a| a.addr.is_ipv4()).map(|a| a.to_string()).collect::<Vec<_>>(),
         ["192.0.2.5/25"]
     );
     k.if_del_addr("igb0", "192.0.2.5".parse().unwrap()).unwrap();
-    assert_eq!(
-        k.if_del_addr("igb0", "192.0.2.5".parse().unwrap()),
-        Err(Errno::EADDRNOTAVAIL)
-    );
+    assert_eq!(k.if_del_addr("igb0", "192.0.2.5".parse().unwrap()), Err(Errno::EADDRNOTAVAIL));
 }
 
 #[test]
 fn mac_mtu_and_flags() {
     let mut k = loaded(&[]);
     k.if_create("epair").unwrap();
-    assert_eq!(
-        k.if_set_mac("lo0", "02:00:00:00:00:01".parse().unwrap()),
-        Err(Errno::ENODEV)
-    );
+    assert_eq!(k.if_set_mac("lo0", "02:00:00:00:00:01".parse().unwrap()), Err(Errno::ENODEV));
     assert_eq!(k.if_set_mtu("epair0a", 10), Err(Errno::EINVAL));
     k.if_set_mtu("epair0a", 9000).unwrap();
     assert_eq!(k.if_mtu("epair0a").unwrap(), 9000);
@@ -564,10 +374,7 @@ fn mac_mtu_and_flags() {
     k.if_set_flags("lo0", 0).unwrap();
     assert_eq!(k.if_flags("lo0").unwrap(), iff::LOOPBACK | iff::MULTICAST);
     k.if_set_flags("epair0a", iff::UP | iff::LOOPBACK).unwrap();
-    assert_eq!(
-        k.if_flags("epair0a").unwrap(),
-        iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST
-    );
+    assert_eq!(k.if_flags("epair0a").unwrap(), iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST);
 }
 
 #[test]
@@ -577,49 +384,28 @@ fn jails_lookup_and_attach() {
     let b = jail(&k, "ipjail", false);
     assert_eq!(
         k.jail(&JailRef::Name("www".into())).unwrap().unwrap(),
-        JailInfo {
-            jid: a,
-            name: "www".into(),
-            vnet: true,
-            dying: false
-        }
+        JailInfo { jid: a, name: "www".into(), vnet: true, dying: false }
     );
     assert!(!k.jail(&JailRef::Jid(b)).unwrap().unwrap().vnet);
     assert_eq!(k.jail(&JailRef::Name("nope".into())).unwrap(), None);
     assert_eq!(k.jails().unwrap().len(), 2);
     // Inside a VNET jail only its own interfaces are visible; an IP-sharing jail sees the host's.
-    let inside = k
-        .in_jail(a, |k| k.if_list().map_err(|e| Error::kernel("list", e)))
-        .unwrap();
-    assert_eq!(
-        inside.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
-        ["lo0"]
-    );
-    assert_eq!(
-        k.in_jail(99, |_| Ok(())).unwrap_err().errno,
-        Some(Errno::EINVAL)
-    );
+    let inside = k.in_jail(a, |k| k.if_list().map_err(|e| Error::kernel("list", e))).unwrap();
+    assert_eq!(inside.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["lo0"]);
+    assert_eq!(k.in_jail(99, |_| Ok(())).unwrap_err().errno, Some(Errno::EINVAL));
     // A replaced jail: the alive one wins over the dying one.
     let mut h = state(&k);
     h.remove_jail(a, 60_000, now_ms()).unwrap();
     let a2 = h.create_jail("www", true).unwrap();
     k.files().save(&h).unwrap();
-    assert_eq!(
-        k.jail(&JailRef::Name("www".into())).unwrap().unwrap().jid,
-        a2
-    );
+    assert_eq!(k.jail(&JailRef::Name("www".into())).unwrap().unwrap().jid, a2);
     assert!(k.jail(&JailRef::Jid(a)).unwrap().unwrap().dying);
 }
 
 #[test]
 fn injected_failure_hits_the_right_operation_and_changes_nothing() {
     let mut k = loaded(&[]);
-    edit(&k, |h| {
-        h.fail = Some(host::FailSpec {
-            after: 2,
-            errno: Errno::ENOSPC,
-        })
-    });
+    edit(&k, |h| h.fail = Some(host::FailSpec { after: 2, errno: Errno::ENOSPC }));
     k.if_create("epair").unwrap();
     k.if_rename("epair0a", "e0a_www").unwrap();
     let before = state(&k);
@@ -630,22 +416,12 @@ fn injected_failure_hits_the_right_operation_and_changes_nothing() {
     assert_eq!(state(&k).fail, None, "the failure is used up");
     k.if_rename("epair0b", "e0b_www").unwrap();
     let ops = k.files().ops().unwrap();
-    let tail: Vec<(String, String)> = ops
-        .iter()
-        .rev()
-        .take(4)
-        .rev()
-        .map(|o| (o.op.clone(), o.result.clone()))
-        .collect();
+    let tail: Vec<(String, String)> =
+        ops.iter().rev().take(4).rev().map(|o| (o.op.clone(), o.result.clone())).collect();
     assert_eq!(
         tail,
-        [
-            ("SIOCIFCREATE2", "ok"),
-            ("SIOCSIFNAME", "ok"),
-            ("SIOCSIFNAME", "ENOSPC"),
-            ("SIOCSIFNAME", "ok")
-        ]
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        [("SIOCIFCREATE2", "ok"), ("SIOCSIFNAME", "ok"), ("SIOCSIFNAME", "ENOSPC"), ("SIOCSIFNAME", "ok")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
     );
 }
 
@@ -658,25 +434,13 @@ fn concurrent_creators_get_distinct_units() {
             let p = path.clone();
             std::thread::spawn(move || {
                 let mut k = Sim::open(&p).unwrap();
-                (0..5)
-                    .map(|_| k.if_create("epair").unwrap())
-                    .collect::<Vec<_>>()
+                (0..5).map(|_| k.if_create("epair").unwrap()).collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut all: Vec<String> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let mut all: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 40);
-    assert_eq!(
-        state(&k)
-            .ifaces
-            .iter()
-            .filter(|i| matches!(i.kind, IfKind::Epair { .. }))
-            .count(),
-        80
-    );
+    assert_eq!(state(&k).ifaces.iter().filter(|i| matches!(i.kind, IfKind::Epair { .. })).count(), 80);
 }
