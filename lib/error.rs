@@ -174,6 +174,10 @@ impl ErrorList {
             }
         }
     }
+    /// Record a failure and go on.
+    pub fn push(&mut self, e: Error) {
+        self.0.push(e);
+    }
     /// Ok if nothing failed, else one error listing every failure; the exit code is that of
     /// the first failure.
     pub fn into_result(self, what: &str) -> Result<()> {

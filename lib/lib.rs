@@ -7,12 +7,15 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod epair;
 pub mod errno;
 pub mod error;
 pub mod freebsd;
+pub mod inventory;
 pub mod kernel;
 pub mod mac;
 pub mod names;
 pub mod owner;
 pub mod plan;
+pub mod release;
 pub mod sim;

@@ -35,6 +35,8 @@ pub enum Step {
         /// slot of the `b` end
         b: usize,
     },
+    /// Destroy (an epair: both ends). Not undoable: used only on what is already broken.
+    Destroy(IfRef),
     /// Rename.
     Rename(IfRef, String),
     /// Set the description.
@@ -113,6 +115,7 @@ impl Step {
                     slots.set(*s, to.clone());
                 }
             }
+            Step::Destroy(r) => out.push(format!("ifconfig {prefix}{} destroy", n(r))),
             Step::Describe(r, d) => out.push(format!("ifconfig {prefix}{} description {}", n(r), quote(d))),
             Step::AddGroup(r, g) => out.push(format!("ifconfig {prefix}{} group {g}", n(r))),
             Step::SetMac(r, m) => out.push(format!("ifconfig {prefix}{} ether {m}", n(r))),
@@ -216,6 +219,10 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             slots.set(*b, peer);
             undo.push(Undo::Destroy(IfRef::Slot(*a)));
             Ok(())
+        }
+        Step::Destroy(r) => {
+            let n = slots.name(r)?;
+            k.if_destroy(&n).step(|| format!("destroy {n}"))
         }
         Step::Rename(r, to) => {
             let from = slots.name(r)?;

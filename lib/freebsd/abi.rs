@@ -372,6 +372,7 @@ pub struct NdIfInfo {
     /// initialized @29
     pub initialized: u8,
     /// randomseed0 @30, randomseed1 @38, randomid @46 (24 bytes, opaque), padding to 56
+    #[serde(with = "hex26")]
     pub opaque: [u8; 26],
 }
 
@@ -407,6 +408,25 @@ impl NdIfInfo {
         b[29] = self.initialized;
         put(&mut b, 30, &self.opaque);
         b
+    }
+}
+
+/// The opaque tail of nd_ifinfo as a hex string in JSON (the simulated host's state).
+mod hex26 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(b: &[u8; 26], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 26], D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 26];
+        if s.len() != 52 {
+            return Err(serde::de::Error::custom("nd_ifinfo tail: expected 52 hex digits"));
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
+        }
+        Ok(out)
     }
 }
 

@@ -140,7 +140,7 @@ impl SimFiles {
         let mut tmp = self.state.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let body = serde_json::to_vec_pretty(host).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
+        let body = serde_json::to_vec(host).map_err(|e| Error::new(Kind::Internal, e.to_string()))?;
         std::fs::write(&tmp, body).map_err(|e| self.io_err("write", e))?;
         std::fs::rename(&tmp, &self.state).map_err(|e| self.io_err("rename", e))
     }

@@ -1,0 +1,498 @@
+//! jnet-epair: an if_epair pair for a VNET jail.
+//!
+//! Validate everything first, then look at what exists (our tagged ends, foreign names),
+//! then build one plan: create, or reuse and converge, or recreate a broken pair. The plan
+//! runs with undo, so a failure leaves the host as it was.
+
+use crate::cli::{Common, Output, Program};
+use crate::errno::Errno;
+use crate::error::{Error, KernelContext, Kind, Result};
+use crate::inventory;
+use crate::kernel::{iff, Cidr, IfInfo, JailInfo, JailRef, Kernel};
+use crate::mac::{self, Mac};
+use crate::names::{self, End};
+use crate::owner::{self, Role, Tag};
+use crate::plan::{bridge_state, IfRef, Plan, Step};
+use argh::FromArgs;
+use serde_json::json;
+
+#[derive(FromArgs, Debug)]
+/// Create an epair for a VNET jail: the host end on an if_bridge (or point-to-point), the
+/// jail end handed over to the jail. Run it from exec.prestart or exec.created.
+pub struct EpairArgs {
+    /// jail name or jid
+    #[argh(positional)]
+    pub jail: String,
+    /// if_bridge the host end joins (created if missing)
+    #[argh(option, short = 'b')]
+    pub bridge: Option<String>,
+    /// NIC that must be a member of the bridge, and up
+    #[argh(option, short = 'u')]
+    pub uplink: Option<String>,
+    /// address for the host end (point-to-point mode; repeatable)
+    #[argh(option)]
+    pub host_addr: Vec<String>,
+    /// which of the jail's interfaces (default 0)
+    #[argh(option, short = 'i', default = "0")]
+    pub index: u32,
+    /// name of the jail end inside the jail (e.g. vnet0)
+    #[argh(option)]
+    pub ifname: Option<String>,
+    /// address for the jail end, set inside the jail (repeatable)
+    #[argh(option, short = 'a')]
+    pub addr: Vec<String>,
+    /// MAC addresses: auto (derived, the default), kernel, or the jail end's address
+    #[argh(option, default = "String::from(\"auto\")")]
+    pub mac: String,
+    /// MTU of both ends
+    #[argh(option)]
+    pub mtu: Option<u32>,
+    /// print the plan as ifconfig(8) commands and change nothing
+    #[argh(switch, short = 'n')]
+    pub dry_run: bool,
+    /// print the result (or the error) as one JSON object
+    #[argh(switch)]
+    pub json: bool,
+    /// log each step on stderr
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+    /// also log to syslog
+    #[argh(switch)]
+    pub syslog: bool,
+}
+
+/// How the MACs are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacChoice {
+    /// Derived from host, jail, index and end.
+    Auto,
+    /// Whatever the kernel gave.
+    Kernel,
+    /// This address for the jail end; the host end's is derived.
+    Fixed(Mac),
+}
+
+/// A validated request.
+#[derive(Clone, Debug)]
+pub struct EpairRequest {
+    jail: JailRef,
+    bridge: Option<String>,
+    uplink: Option<String>,
+    host_addrs: Vec<Cidr>,
+    index: u32,
+    ifname: Option<String>,
+    addrs: Vec<Cidr>,
+    mac: MacChoice,
+    mtu: Option<u32>,
+}
+
+/// Parse a list of CIDRs, refusing duplicates.
+pub fn parse_cidrs(what: &str, list: &[String]) -> Result<Vec<Cidr>> {
+    let mut out: Vec<Cidr> = vec![];
+    for s in list {
+        let c: Cidr = s.parse::<Cidr>().map_err(|e| e.context(what))?;
+        if out.iter().any(|o| o.addr == c.addr) {
+            return Err(Error::data(format!("{what}: {} is given twice", c.addr)));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Check `--mtu`.
+pub fn check_mtu(mtu: Option<u32>) -> Result<()> {
+    match mtu {
+        Some(m) if !(72..=65535).contains(&m) => Err(Error::data(format!("--mtu {m} is out of range 72-65535"))),
+        _ => Ok(()),
+    }
+}
+
+/// Parse `--mac`.
+pub fn parse_mac_choice(s: &str) -> Result<MacChoice> {
+    Ok(match s {
+        "auto" => MacChoice::Auto,
+        "kernel" => MacChoice::Kernel,
+        m => {
+            MacChoice::Fixed(mac::check_assignable(m.parse::<Mac>()?).map_err(|e| Error::data(format!("--mac: {e}")))?)
+        }
+    })
+}
+
+impl EpairArgs {
+    /// Validate every argument; nothing is looked up yet.
+    pub fn validate(&self) -> Result<EpairRequest> {
+        let jail = JailRef::parse(&self.jail)?;
+        names::check_index(self.index)?;
+        if let Some(b) = &self.bridge {
+            names::check_ifname("bridge", b)?;
+        }
+        if let Some(u) = &self.uplink {
+            names::check_ifname("uplink", u)?;
+            match &self.bridge {
+                None => {
+                    return Err(Error::usage("--uplink needs --bridge: the uplink is made a member of that bridge"))
+                }
+                Some(b) if b == u => return Err(Error::usage(format!("--uplink {u} is the bridge itself"))),
+                _ => {}
+            }
+        }
+        if let Some(n) = &self.ifname {
+            names::check_ifname("--ifname", n)?;
+        }
+        let host_addrs = parse_cidrs("--host-addr", &self.host_addr)?;
+        if !host_addrs.is_empty() && self.bridge.is_some() {
+            return Err(Error::usage(
+                "--host-addr (point-to-point) and --bridge exclude each other: the host end is either addressed or bridged",
+            ));
+        }
+        let addrs = parse_cidrs("--addr", &self.addr)?;
+        if let Some(dup) = addrs.iter().find(|a| host_addrs.iter().any(|h| h.addr == a.addr)) {
+            return Err(Error::data(format!("{} is given both to the host end and to the jail end", dup.addr)));
+        }
+        check_mtu(self.mtu)?;
+        Ok(EpairRequest {
+            jail,
+            bridge: self.bridge.clone(),
+            uplink: self.uplink.clone(),
+            host_addrs,
+            index: self.index,
+            ifname: self.ifname.clone(),
+            addrs,
+            mac: parse_mac_choice(&self.mac)?,
+            mtu: self.mtu,
+        })
+    }
+}
+
+/// Find the jail: Some if it runs with its own vnet, None if it is not created yet (by name
+/// only). A jid that does not exist, or a jail without a vnet, is an error.
+pub fn vnet_jail<K: Kernel>(k: &mut K, which: &JailRef) -> Result<(String, Option<JailInfo>)> {
+    let found = k.jail(which).step(|| format!("look up jail {which}"))?;
+    match (which, found) {
+        (_, Some(j)) if !j.dying && !j.vnet => Err(Error::new(
+            Kind::NoJail,
+            format!("jail {} (jid {}) has no vnet of its own: set vnet = new in jail.conf", j.name, j.jid),
+        )),
+        (_, Some(j)) if !j.dying => Ok((j.name.clone(), Some(j))),
+        // A dying jail of that name is being replaced by the one about to start.
+        (JailRef::Name(n), _) => Ok((n.clone(), None)),
+        (JailRef::Jid(j), Some(d)) => Err(Error::new(Kind::NoJail, format!("jail {} (jid {j}) is dying", d.name))),
+        (JailRef::Jid(j), None) => Err(Error::new(Kind::NoJail, format!("no jail with jid {j}"))),
+    }
+}
+
+/// Where an end of an existing pair was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Found {
+    Absent,
+    Host(IfInfo),
+    Jail(IfInfo),
+}
+
+fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str) -> Error {
+    let whose = match descr.and_then(Tag::parse) {
+        Some(Tag { jail: Some(other), .. }) if other != jail => format!("it belongs to jail {other}"),
+        Some(t) => format!("its tag {t:?} is not the one jnet expects here", t = t.description()),
+        None => match descr {
+            Some(d) => format!("its description is {d:?}"),
+            None => "it has no jnet tag".into(),
+        },
+    };
+    Error::conflict(format!(
+        "{name} already exists {place} and is not jnet's for jail {jail} ({whose}); nothing was changed"
+    ))
+}
+
+/// Look up `name` in a listing; if present its tag must be `want`.
+fn check_owned<K: Kernel>(
+    k: &mut K,
+    list: &[IfInfo],
+    name: &str,
+    want: &Tag,
+    jail: &str,
+    place: &str,
+) -> Result<Option<IfInfo>> {
+    let Some(info) = list.iter().find(|i| i.name == name) else { return Ok(None) };
+    let d = match k.if_description(name) {
+        Err(Errno::ENXIO) => return Ok(None),
+        r => r.step(|| format!("read the description of {name}"))?,
+    };
+    if d.as_deref().and_then(Tag::parse).as_ref() != Some(want) {
+        return Err(conflict(name, d.as_deref(), jail, place));
+    }
+    Ok(Some(info.clone()))
+}
+
+/// What the run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Created,
+    Reused,
+    Recreated,
+}
+
+struct Built {
+    plan: Plan,
+    action: Action,
+    jail: String,
+    jid: Option<i32>,
+    host: String,
+    jail_end: String,
+    inside: bool,
+    host_mac: Option<Mac>,
+    jail_mac: Option<Mac>,
+}
+
+impl EpairRequest {
+    fn macs<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<(Option<Mac>, Option<Mac>)> {
+        if self.mac == MacChoice::Kernel {
+            return Ok((None, None));
+        }
+        let host = k.sysctl_string("kern.hostuuid").step(|| "read kern.hostuuid".into())?;
+        let a = Mac::derive(&host, jail, self.index, "a");
+        let b = match self.mac {
+            MacChoice::Fixed(m) => m,
+            _ => Mac::derive(&host, jail, self.index, "b"),
+        };
+        Ok((Some(a), Some(b)))
+    }
+
+    fn build<K: Kernel>(&self, k: &mut K) -> Result<Built> {
+        let (jail, info) = vnet_jail(k, &self.jail)?;
+        let jid = info.as_ref().map(|j| j.jid);
+        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty()) {
+            return Err(Error::usage(format!(
+                "--ifname and --addr configure the jail end inside the jail, and jail {jail} does not run yet: \
+                 call jnet-epair from exec.created (or by hand once the jail runs)"
+            )));
+        }
+        let host = names::epair_name(&jail, self.index, End::A);
+        let jname = names::epair_name(&jail, self.index, End::B);
+        let (tag_a, tag_b) =
+            (Tag::jail(&jail, Role::EpairHost(self.index)), Tag::jail(&jail, Role::EpairJail(self.index)));
+
+        // Look before touching anything: our ends, foreign names, the bridge, the uplink.
+        let list = k.if_list().step(|| "list interfaces".into())?;
+        let host_end = check_owned(k, &list, &host, &tag_a, &jail, "on the host")?;
+        let mut jail_end = match check_owned(k, &list, &jname, &tag_b, &jail, "on the host")? {
+            Some(i) => Found::Host(i),
+            None => Found::Absent,
+        };
+        if let Some(jid) = jid {
+            let (inside, owned) = inventory::scan_jail(k, jid)?;
+            if let Some(o) = owned.iter().find(|o| o.tag == tag_b) {
+                jail_end = Found::Jail(o.info.clone());
+            }
+            let ours = match &jail_end {
+                Found::Jail(i) => Some(i.name.as_str()),
+                _ => None,
+            };
+            for want in [Some(jname.as_str()), self.ifname.as_deref()].into_iter().flatten() {
+                if inside.iter().any(|i| i.name == want) && ours != Some(want) {
+                    let d = owned.iter().find(|o| o.name == want).map(|o| o.tag.description());
+                    return Err(conflict(want, d.as_deref(), &jail, &format!("inside jail {jail}")));
+                }
+            }
+        }
+        // None: no such bridge yet (a non-bridge of that name is a conflict, reported here).
+        let bridge_members = match &self.bridge {
+            Some(b) => bridge_state(k, b)?,
+            None => None,
+        };
+        if let Some(u) = &self.uplink {
+            if !list.iter().any(|i| &i.name == u) {
+                return Err(Error::data(format!("uplink {u} does not exist on the host")));
+            }
+        }
+        let (mac_a, mac_b) = self.macs(k, &jail)?;
+
+        let mut p = Plan::new();
+        let mut action = Action::Created;
+        let (a, b): (IfRef, IfRef);
+        let mut b_on_host = true;
+        let intact = host_end.is_some() && jail_end != Found::Absent;
+        if intact {
+            action = Action::Reused;
+            let hi = host_end.clone().expect("intact");
+            a = IfRef::Name(host.clone());
+            if let Some(m) = mac_a.filter(|m| hi.mac != Some(*m)) {
+                p.push(Step::SetMac(a.clone(), m));
+            }
+            match &jail_end {
+                Found::Host(bi) => {
+                    b = IfRef::Name(jname.clone());
+                    if let Some(m) = mac_b.filter(|m| bi.mac != Some(*m)) {
+                        p.push(Step::SetMac(b.clone(), m));
+                    }
+                }
+                Found::Jail(bi) => {
+                    b = IfRef::Name(bi.name.clone());
+                    b_on_host = false;
+                    if mac_b.is_some_and(|m| bi.mac != Some(m)) {
+                        // Inside the jail the MAC can only change from there.
+                        p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMac(b.clone(), mac_b.expect("some"))]));
+                    }
+                }
+                Found::Absent => unreachable!("intact"),
+            }
+            if let Some(m) = self.mtu {
+                p.push(Step::SetMtu(a.clone(), m));
+            }
+            if hi.flags & iff::UP == 0 {
+                p.push(Step::Up(a.clone()));
+            }
+            for c in &self.host_addrs {
+                if !hi.addrs.iter().any(|x| x.addr == c.addr) {
+                    p.push(Step::AddAddr(a.clone(), *c));
+                }
+            }
+        } else {
+            if host_end.is_some() || jail_end != Found::Absent {
+                // One end is gone or was never finished (a crash, a failed start): the rest
+                // of the pair is ours and broken. Destroying either end takes both.
+                action = Action::Recreated;
+                match &jail_end {
+                    Found::Jail(bi) => {
+                        p.push(Step::InJail(jid.expect("inside"), vec![Step::Destroy(IfRef::Name(bi.name.clone()))]))
+                    }
+                    Found::Host(_) => p.push(Step::Destroy(IfRef::Name(jname.clone()))),
+                    Found::Absent => p.push(Step::Destroy(IfRef::Name(host.clone()))),
+                }
+            }
+            p.push(Step::Load("if_epair".into()));
+            let (sa, sb) = (p.slot(), p.slot());
+            a = IfRef::Slot(sa);
+            b = IfRef::Slot(sb);
+            p.push(Step::CreateEpair { a: sa, b: sb });
+            p.push(Step::Rename(a.clone(), host.clone()));
+            p.push(Step::Rename(b.clone(), jname.clone()));
+            p.push(Step::Describe(a.clone(), tag_a.description()));
+            p.push(Step::Describe(b.clone(), tag_b.description()));
+            p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
+            p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
+            if let (Some(ma), Some(mb)) = (mac_a, mac_b) {
+                p.push(Step::SetMac(a.clone(), ma));
+                p.push(Step::SetMac(b.clone(), mb));
+            }
+            if let Some(m) = self.mtu {
+                p.push(Step::SetMtu(a.clone(), m));
+                p.push(Step::SetMtu(b.clone(), m));
+            }
+            p.push(Step::Up(a.clone()));
+            for c in &self.host_addrs {
+                p.push(Step::AddAddr(a.clone(), *c));
+            }
+        }
+        if let Some(br) = &self.bridge {
+            // The bridge takes its MTU from its first member: the uplink goes in first.
+            let mut steps = vec![];
+            if bridge_members.is_none() {
+                steps.push(Step::EnsureBridge(br.clone()));
+            }
+            let members = bridge_members.unwrap_or_default();
+            if let Some(u) = &self.uplink {
+                if !members.contains(u) {
+                    steps.push(Step::BridgeAdd(br.clone(), IfRef::Name(u.clone())));
+                }
+                if list.iter().any(|i| &i.name == u && i.flags & iff::UP == 0) {
+                    steps.push(Step::Up(IfRef::Name(u.clone())));
+                }
+            }
+            // Bridge and uplink first, the epair's host end last.
+            p.steps.splice(0..0, steps);
+            if !members.contains(&host) {
+                p.push(Step::BridgeAdd(br.clone(), a.clone()));
+            }
+        }
+        let mut jail_end_name = jname.clone();
+        if let Some(jid) = jid {
+            let mut inner = vec![];
+            let cur = match (&b, b_on_host) {
+                (_, true) => {
+                    p.push(Step::MoveToJail(b.clone(), jid));
+                    None
+                }
+                (IfRef::Name(n), false) => Some(n.clone()),
+                _ => None,
+            };
+            let target = self.ifname.clone().unwrap_or_else(|| cur.clone().unwrap_or_else(|| jname.clone()));
+            let inside_info = match &jail_end {
+                Found::Jail(i) if !b_on_host => Some(i.clone()),
+                _ => None,
+            };
+            if cur.as_deref().unwrap_or(jname.as_str()) != target {
+                inner.push(Step::Rename(b.clone(), target.clone()));
+            }
+            let bref = match &b {
+                IfRef::Name(_) => IfRef::Name(target.clone()),
+                s => s.clone(),
+            };
+            if inside_info.as_ref().is_none_or(|i| i.flags & iff::UP == 0) {
+                inner.push(Step::Up(bref.clone()));
+            }
+            for c in &self.addrs {
+                if !inside_info.as_ref().is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr)) {
+                    inner.push(Step::AddAddr(bref.clone(), *c));
+                }
+            }
+            if !inner.is_empty() {
+                p.push(Step::InJail(jid, inner));
+            }
+            jail_end_name = target;
+        }
+        Ok(Built {
+            plan: p,
+            action,
+            jail,
+            jid,
+            host,
+            jail_end: jail_end_name,
+            inside: jid.is_some(),
+            host_mac: mac_a,
+            jail_mac: mac_b,
+        })
+    }
+}
+
+impl Program for EpairArgs {
+    const NAME: &'static str = "jnet-epair";
+
+    fn common(&self) -> Common {
+        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+    }
+
+    fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
+        let req = self.validate()?;
+        let built = req.build(k)?;
+        if self.dry_run {
+            let cmds = built.plan.render();
+            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds });
+        }
+        log::debug!("plan for jail {}:\n{}", built.jail, built.plan);
+        built.plan.execute(k).map_err(|e| e.context(format!("jnet-epair {}", built.jail)))?;
+        let action = match built.action {
+            Action::Created => "created",
+            Action::Reused => "reused",
+            Action::Recreated => "recreated",
+        };
+        log::info!("{action} {} / {} for jail {}", built.host, built.jail_end, built.jail);
+        Ok(Output {
+            lines: vec![built.jail_end.clone()],
+            json: json!({
+                "jail": built.jail,
+                "jid": built.jid,
+                "index": req.index,
+                "action": action,
+                "host": { "name": built.host, "mac": built.host_mac.map(|m| m.to_string()) },
+                "jail_end": {
+                    "name": built.jail_end,
+                    "mac": built.jail_mac.map(|m| m.to_string()),
+                    "where": if built.inside { "jail" } else { "host" },
+                },
+                "bridge": req.bridge,
+                "host_addrs": req.host_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            }),
+        })
+    }
+}

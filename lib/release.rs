@@ -1,0 +1,216 @@
+//! jnet-release: give back or destroy what jnet made for a jail.
+//!
+//! Idempotent like CNI's DEL: whatever is already gone counts as released, every failure
+//! is collected rather than stopping the teardown, and only objects tagged for the jail
+//! (or jnet's shared bridges, with --prune) are touched.
+
+use crate::cli::{Common, Output, Program};
+use crate::errno::Errno;
+use crate::error::{Error, ErrorList, KernelContext, Result};
+use crate::inventory::{self, Owned};
+use crate::kernel::{JailRef, Kernel};
+use crate::names::{self, End};
+use crate::owner::Role;
+use crate::owner::Tag;
+use crate::plan::bridge_state;
+use argh::FromArgs;
+use serde_json::json;
+
+#[derive(FromArgs, Debug)]
+/// Release what jnet made for a jail: destroy its epairs (from the host, even while the
+/// jail is dying). Run it from exec.poststop, or by hand.
+pub struct ReleaseArgs {
+    /// jail name or jid (optional with --list)
+    #[argh(positional)]
+    pub jail: Option<String>,
+    /// also destroy bridges jnet created that have no members left
+    #[argh(switch)]
+    pub prune: bool,
+    /// list what jnet owns (for JAIL, or for every jail) and change nothing
+    #[argh(switch)]
+    pub list: bool,
+    /// print what would be done as ifconfig(8) commands and change nothing
+    #[argh(switch, short = 'n')]
+    pub dry_run: bool,
+    /// print the result (or the error) as one JSON object
+    #[argh(switch)]
+    pub json: bool,
+    /// log each step on stderr
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+    /// also log to syslog
+    #[argh(switch)]
+    pub syslog: bool,
+}
+
+fn is_epair_role(r: &Role) -> bool {
+    matches!(r, Role::EpairHost(_) | Role::EpairJail(_))
+}
+
+/// The jail's name: given, or looked up from its jid.
+fn jail_name<K: Kernel>(k: &mut K, s: &str) -> Result<String> {
+    match JailRef::parse(s)? {
+        JailRef::Name(n) => Ok(n),
+        JailRef::Jid(j) => match k.jail(&JailRef::Jid(j)).step(|| format!("look up jail {j}"))? {
+            Some(info) => Ok(info.name),
+            None => Err(Error::new(crate::error::Kind::NoJail, format!("no jail with jid {j}; name the jail instead"))),
+        },
+    }
+}
+
+/// `bridge<N>`, the names if_bridge gives.
+fn is_bridge_unit(name: &str) -> bool {
+    let unit = name.strip_prefix("bridge").unwrap_or("");
+    !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_digit())
+}
+
+impl ReleaseArgs {
+    fn release<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Output> {
+        // Only the names jnet gives this jail's epairs can be ours: reading those few
+        // descriptions, not every interface's, keeps a release to a handful of ioctls on a
+        // host with hundreds of jails. (`--list` and `--prune` look at everything.)
+        let list = k.if_list().step(|| "list interfaces".into())?;
+        let candidates: Vec<String> = (0..=names::INDEX_MAX)
+            .flat_map(|i| [names::epair_name(jail, i, End::A), names::epair_name(jail, i, End::B)])
+            .collect();
+        let mut found: Vec<(String, Role)> = vec![];
+        for info in list.iter().filter(|i| candidates.contains(&i.name)) {
+            match k.if_description(&info.name) {
+                Ok(d) => {
+                    if let Some(t) =
+                        d.as_deref().and_then(Tag::parse).filter(|t| t.is_for(jail) && is_epair_role(&t.role))
+                    {
+                        found.push((info.name.clone(), t.role));
+                    }
+                }
+                Err(Errno::ENXIO) => {}
+                Err(e) => return Err(Error::kernel(format!("read the description of {}", info.name), e)),
+            }
+        }
+        // One end per pair: destroying it takes the other, wherever that is.
+        let host_ends: Vec<u32> =
+            found.iter().filter_map(|(_, r)| if let Role::EpairHost(i) = r { Some(*i) } else { None }).collect();
+        let ours: Vec<String> = found
+            .into_iter()
+            .filter(|(_, r)| !matches!(r, Role::EpairJail(i) if host_ends.contains(i)))
+            .map(|(n, _)| n)
+            .collect();
+        let mut cmds = vec![];
+        let mut errs = ErrorList::default();
+        let mut released = vec![];
+        // Out of their bridges first. The kernel detaches a destroyed member by itself
+        // (bridge_ifdetach); the explicit BRDGDEL keeps older kernels' epair teardown away
+        // from a busy bridge. Bridges named bridge<N> are checked; others rely on the kernel.
+        for b in list.iter().map(|i| &i.name).filter(|n| is_bridge_unit(n)) {
+            let members = match bridge_state(k, b) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    errs.push(e);
+                    continue;
+                }
+            };
+            for o in ours.iter().filter(|o| members.contains(o)) {
+                cmds.push(format!("ifconfig {b} deletem {o}"));
+                if !self.dry_run {
+                    match k.bridge_del(b, o) {
+                        Ok(()) | Err(Errno::ENOENT) | Err(Errno::ENXIO) => {}
+                        Err(e) => errs.push(Error::kernel(format!("remove {o} from bridge {b}"), e)),
+                    }
+                }
+            }
+        }
+        for o in &ours {
+            cmds.push(format!("ifconfig {o} destroy"));
+            if self.dry_run {
+                continue;
+            }
+            // Already gone (another release, the jail's vnet died) is success.
+            match k.if_destroy(o) {
+                Ok(()) => released.push(o.clone()),
+                Err(Errno::ENXIO) => {}
+                Err(e) => errs.push(Error::kernel(format!("destroy {o}"), e)),
+            }
+        }
+        let mut pruned = vec![];
+        if self.prune {
+            let (_, owned) = inventory::scan(k)?;
+            for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
+                match bridge_state(k, &b.name) {
+                    Ok(Some(m)) if m.is_empty() || (self.dry_run && m.iter().all(|x| ours.contains(x))) => {
+                        cmds.push(format!("ifconfig {} destroy", b.name));
+                        if self.dry_run {
+                            continue;
+                        }
+                        match k.if_destroy(&b.name) {
+                            Ok(()) => pruned.push(b.name.clone()),
+                            Err(Errno::ENXIO) => {}
+                            Err(e) => errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+        errs.into_result(&format!("jnet-release {jail}"))?;
+        if self.dry_run {
+            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds });
+        }
+        let mut lines: Vec<String> = released.iter().chain(pruned.iter()).cloned().collect();
+        if lines.is_empty() {
+            lines.push("nothing to release".into());
+        }
+        Ok(Output { lines, json: json!({ "jail": jail, "released": released, "pruned": pruned }) })
+    }
+
+    fn list<K: Kernel>(&self, k: &mut K, jail: Option<&str>) -> Result<Output> {
+        let (_, host) = inventory::scan(k)?;
+        let mut rows: Vec<(String, Owned)> = host.into_iter().map(|o| ("host".to_string(), o)).collect();
+        for j in k.jails().step(|| "list jails".into())? {
+            if j.vnet && !j.dying && jail.is_none_or(|n| n == j.name) {
+                let (_, inside) = inventory::scan_jail(k, j.jid)?;
+                rows.extend(inside.into_iter().map(|o| (format!("jail:{}", j.name), o)));
+            }
+        }
+        rows.retain(|(_, o)| jail.is_none_or(|n| o.tag.is_for(n)));
+        let lines = rows
+            .iter()
+            .map(|(place, o)| format!("{} {} {} {}", o.tag.jail.as_deref().unwrap_or("-"), o.tag.role, o.name, place))
+            .collect();
+        let objs: Vec<_> = rows
+            .iter()
+            .map(|(place, o)| {
+                json!({ "jail": o.tag.jail, "role": o.tag.role.to_string(), "name": o.name, "where": place,
+                        "up": o.info.flags & crate::kernel::iff::UP != 0 })
+            })
+            .collect();
+        Ok(Output { lines, json: json!({ "objects": objs }) })
+    }
+}
+
+impl Program for ReleaseArgs {
+    const NAME: &'static str = "jnet-release";
+
+    fn common(&self) -> Common {
+        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+    }
+
+    fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
+        if self.list {
+            if self.prune {
+                return Err(Error::usage("--list changes nothing; it does not go with --prune"));
+            }
+            let jail = match &self.jail {
+                Some(j) => Some(jail_name(k, j)?),
+                None => None,
+            };
+            return self.list(k, jail.as_deref());
+        }
+        let Some(j) = &self.jail else {
+            return Err(Error::usage("which jail? jnet-release JAIL (or --list)"));
+        };
+        let jail = jail_name(k, j)?;
+        self.release(k, &jail)
+    }
+}
