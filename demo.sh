@@ -1,6 +1,7 @@
 #!/bin/sh
 # The jnet demo: a simulated FreeBSD host on any Linux or FreeBSD machine.
-# Builds the programs, makes a host with two NICs and walks a VNET jail through its life.
+# Builds the programs, makes a host with three NICs and runs VNET jails through their
+# lives with the hooks jail(8) would call, showing the network after each step.
 set -eu
 cd "$(dirname "$0")"
 cargo build --release -q
@@ -9,12 +10,37 @@ JNET_SIM="${TMPDIR:-/tmp}/jnet-demo-$$.json"
 export JNET_SIM
 trap 'rm -f "$JNET_SIM" "$JNET_SIM.lock" "$JNET_SIM.ops"' EXIT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+step() { printf '\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
-step jnet-sim init --phys igb0,igb1 --dad-ms 200
-step jnet-sim jail create www --vnet
-step jnet-sim jail create shared --ip6 'igb0|2001:db8::80/64'
+say "a FreeBSD host with three NICs"
+step jnet-sim init --phys igb0,igb1,igb2 --dad-ms 200
+
+say "recipe 2, jail www: exec.prestart (dry run first, then for real)"
+step jnet-epair -n -b bridge0 --uplink igb0 www
+step jnet-epair -b bridge0 --uplink igb0 www
+say "jail(8) creates www and moves vnet.interface e0b_www in"
+step jnet-sim jail create www --vnet --interface e0b_www
+
+say "recipe 3, jail app: created first, then exec.created configures it from the host"
+step jnet-sim jail create app --vnet
+step jnet-epair -b bridge0 --ifname vnet0 --addr 2001:db8::5/64 --addr 192.0.2.5/24 --json app
+
+say "a jail name too long for an interface name"
+step jnet-epair -b bridge0 customer-portal.example.org
+
+say "what jnet owns, and the host as ifconfig would show it"
+step jnet-release --list
 step jnet-sim show
+
+say "stop: the jails are removed (www lingers in TIME_WAIT), exec.poststop releases"
 step jnet-sim jail remove www --linger 60
-step jnet-sim show --json
+step jnet-sim jail remove app
+step jnet-release www
+step jnet-release app
+step jnet-release customer-portal.example.org
+step jnet-release www
+step jnet-sim show
+
+say "the kernel operations the hooks made"
 step jnet-sim ops
