@@ -16,6 +16,10 @@ step() { printf '\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 say "a FreeBSD host with three NICs"
 step jnet-sim init --phys igb0,igb1,igb2 --dad-ms 200
 
+say "recipe 1, jail web: an IP-sharing jail whose daemons need their IPv6 address"
+step jnet-sim jail create web --ip6 'igb0|2001:db8::80/64'
+step jnet-ip6wait web
+
 say "recipe 2, jail www: exec.prestart (dry run first, then for real)"
 step jnet-epair -n -b bridge0 --uplink igb0 www
 step jnet-epair -b bridge0 --uplink igb0 www
@@ -25,6 +29,8 @@ step jnet-sim jail create www --vnet --interface e0b_www
 say "recipe 3, jail app: created first, then exec.created configures it from the host"
 step jnet-sim jail create app --vnet
 step jnet-epair -b bridge0 --ifname vnet0 --addr 2001:db8::5/64 --addr 192.0.2.5/24 --json app
+say "recipe 3 goes on: wait until the jail's IPv6 addresses have passed DAD"
+step jnet-ip6wait --json app
 
 say "a jail name too long for an interface name"
 step jnet-epair -b bridge0 customer-portal.example.org
@@ -36,6 +42,7 @@ step jnet-sim show
 say "stop: the jails are removed (www lingers in TIME_WAIT), exec.poststop releases"
 step jnet-sim jail remove www --linger 60
 step jnet-sim jail remove app
+step jnet-sim jail remove web
 step jnet-release www
 step jnet-release app
 step jnet-release customer-portal.example.org

@@ -258,6 +258,8 @@ pub trait Jails {
     fn jail(&mut self, which: &JailRef) -> KResult<Option<JailInfo>>;
     /// Every jail, alive and dying, by jid.
     fn jails(&mut self) -> KResult<Vec<JailInfo>>;
+    /// The jail's `ip6.addr` (the addresses an IP-sharing jail uses on host interfaces).
+    fn jail_ip6(&mut self, jid: Jid) -> KResult<Vec<Ipv6Addr>>;
 }
 
 /// Moving interfaces between vnets and acting inside a jail's vnet.

@@ -12,6 +12,7 @@ pub mod errno;
 pub mod error;
 pub mod freebsd;
 pub mod inventory;
+pub mod ip6wait;
 pub mod kernel;
 pub mod mac;
 pub mod names;

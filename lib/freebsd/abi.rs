@@ -547,6 +547,8 @@ pub mod jailparam {
     pub const DYING: &[u8] = b"dying\0";
     /// "errmsg" (string buffer the kernel fills)
     pub const ERRMSG: &[u8] = b"errmsg\0";
+    /// "ip6.addr" (array of struct in6_addr)
+    pub const IP6_ADDR: &[u8] = b"ip6.addr\0";
     /// MAXHOSTNAMELEN, the size of the name buffer
     pub const NAME_LEN: usize = 256;
     /// JAIL_DYING: also find dying jails (`sys/sys/jail.h`)
@@ -632,6 +634,46 @@ impl JailGet {
     /// The jail has its own vnet.
     pub fn has_vnet(&self) -> bool {
         self.vnet == jailparam::JAIL_SYS_NEW
+    }
+}
+
+/// A jail_get(2) request for a jail's `ip6.addr`: an array of `struct in6_addr` (16 bytes
+/// each). The kernel writes the length it used back into the value's iov_len
+/// (`kern_jail_get`: "Write the fetched parameters back to userspace").
+#[derive(Debug)]
+pub struct JailGetIp6 {
+    /// jid (in)
+    pub jid: i32,
+    /// the addresses (out)
+    pub buf: Vec<u8>,
+    /// "errmsg" answer buffer
+    pub errmsg: [u8; 256],
+}
+
+impl JailGetIp6 {
+    /// Room for `max` addresses; a jail with more makes the kernel answer EINVAL.
+    pub fn new(jid: i32, max: usize) -> JailGetIp6 {
+        JailGetIp6 { jid, buf: vec![0; max * 16], errmsg: [0; 256] }
+    }
+    /// The (address, length) pairs of the iovec array.
+    pub fn iovecs(&mut self) -> Vec<(usize, usize)> {
+        use jailparam as jp;
+        let p = |s: &'static [u8]| (s.as_ptr() as usize, s.len());
+        vec![
+            p(jp::JID),
+            (&mut self.jid as *mut i32 as usize, 4),
+            p(jp::IP6_ADDR),
+            (self.buf.as_mut_ptr() as usize, self.buf.len()),
+            p(jp::ERRMSG),
+            (self.errmsg.as_mut_ptr() as usize, self.errmsg.len()),
+        ]
+    }
+    /// The addresses in the first `len` bytes (the iov_len the kernel wrote back).
+    pub fn addrs(&self, len: usize) -> Vec<std::net::Ipv6Addr> {
+        self.buf[..len.min(self.buf.len())]
+            .chunks_exact(16)
+            .map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("16")))
+            .collect()
     }
 }
 
@@ -908,10 +950,32 @@ mod tests {
     }
 
     #[test]
+    fn jail_get_ip6_iovecs() {
+        let mut q = JailGetIp6::new(3, 4);
+        let v = q.iovecs();
+        assert_eq!(v.len(), 6);
+        // SAFETY (test): the pairs point into the request or statics.
+        let name = unsafe { std::slice::from_raw_parts(v[2].0 as *const u8, v[2].1) };
+        assert_eq!(name, b"ip6.addr\0");
+        assert_eq!(v[1].1, 4);
+        assert_eq!(v[3].1, 64, "4 addresses of 16 bytes");
+        let a: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        q.buf[16..32].copy_from_slice(&a.octets());
+        assert_eq!(q.addrs(32), vec![Ipv6Addr::UNSPECIFIED, a]);
+        assert!(q.addrs(0).is_empty());
+    }
+
+    #[test]
     fn jail_param_names_are_nul_terminated() {
-        for p in
-            [jailparam::JID, jailparam::NAME, jailparam::VNET, jailparam::DYING, jailparam::ERRMSG, jailparam::LASTJID]
-        {
+        for p in [
+            jailparam::JID,
+            jailparam::NAME,
+            jailparam::VNET,
+            jailparam::DYING,
+            jailparam::ERRMSG,
+            jailparam::LASTJID,
+            jailparam::IP6_ADDR,
+        ] {
             assert_eq!(*p.last().unwrap(), 0);
             assert_eq!(p.iter().filter(|&&c| c == 0).count(), 1);
         }

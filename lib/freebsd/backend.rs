@@ -446,6 +446,21 @@ impl Jails for FreeBsd {
         jail_get(which, false)
     }
 
+    fn jail_ip6(&mut self, jid: Jid) -> KResult<Vec<Ipv6Addr>> {
+        let mut q = abi::JailGetIp6::new(jid, 256);
+        let mut v: Vec<libc::iovec> = q
+            .iovecs()
+            .into_iter()
+            .map(|(base, len)| libc::iovec { iov_base: base as *mut libc::c_void, iov_len: len })
+            .collect();
+        // SAFETY: every iovec points into `q` or a static, with its true length.
+        let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, abi::jailparam::JAIL_DYING) };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        Ok(q.addrs(v[3].iov_len))
+    }
+
     fn jails(&mut self) -> KResult<Vec<JailInfo>> {
         let mut out = vec![];
         let mut last = 0;

@@ -773,13 +773,23 @@ impl Host {
         Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.nd6)
     }
 
-    /// SIOCSIFINFO_IN6: clearing IFDISABLED on an interface that is up runs in6_if_up.
+    /// SIOCSIFINFO_IN6 (`nd6_ioctl`): clearing IFDISABLED on an interface that is up runs
+    /// in6_if_up; setting it marks every IPv6 address tentative again (unless DAD is off),
+    /// and DAD waits until it is cleared.
     pub fn set_nd6(&mut self, vnet: VnetId, name: &str, ndi: &NdIfInfo, now_ms: u64) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         let was_disabled = self.ifaces[p].nd6.flags & nd6f::IFDISABLED != 0;
-        self.ifaces[p].nd6 = *ndi;
-        if was_disabled && ndi.flags & nd6f::IFDISABLED == 0 {
+        let dad_on = self.sysctl("net.inet6.ip6.dad_count") > 0 && ndi.flags & nd6f::NO_DAD == 0;
+        let ifp = &mut self.ifaces[p];
+        ifp.nd6 = *ndi;
+        let disabled = ndi.flags & nd6f::IFDISABLED != 0;
+        if was_disabled && !disabled {
             self.in6_if_up(p, now_ms);
+        } else if !was_disabled && disabled && dad_on {
+            for a in ifp.addrs.iter_mut().filter(|a| a.cidr.addr.is_ipv6()) {
+                a.flags6 |= in6f::TENTATIVE;
+                a.dad_start_ms = None;
+            }
         }
         Ok(())
     }

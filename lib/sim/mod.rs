@@ -368,6 +368,22 @@ impl Jails for Sim {
             },
         )
     }
+    fn jail_ip6(&mut self, jid: Jid) -> KResult<Vec<Ipv6Addr>> {
+        self.op(
+            "jail_get",
+            || format!("{jid} ip6.addr"),
+            |h, _, _| {
+                let j = h.jail_by_jid(jid).ok_or(Errno::ENOENT)?;
+                Ok(j.ips
+                    .iter()
+                    .filter_map(|(_, c)| match c.addr {
+                        IpAddr::V6(a) => Some(a),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect())
+            },
+        )
+    }
     fn jails(&mut self) -> KResult<Vec<JailInfo>> {
         self.op("jail_get", || "lastjid".into(), |h, _, _| Ok(h.jails.iter().map(|j| j.info()).collect()))
     }

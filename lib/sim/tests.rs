@@ -348,6 +348,24 @@ fn ifdisabled_holds_dad_and_first_address_clears_it() {
 }
 
 #[test]
+fn setting_ifdisabled_makes_addresses_tentative_until_cleared() {
+    let mut k = host(&["igb0"], 50);
+    let a: Ipv6Addr = "2001:db8::5".parse().unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), 0);
+    let mut ndi = k.if_nd6("igb0").unwrap();
+    ndi.flags |= nd6f::IFDISABLED;
+    k.if_set_nd6("igb0", &ndi).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), in6f::TENTATIVE, "held while disabled");
+    ndi.flags &= !nd6f::IFDISABLED;
+    k.if_set_nd6("igb0", &ndi).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), 0);
+}
+
+#[test]
 fn addresses_v4_replace_and_delete() {
     let mut k = host(&["igb0"], 1000);
     k.if_add_addr("igb0", "192.0.2.5/24".parse().unwrap(), 0).unwrap();

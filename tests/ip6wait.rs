@@ -1,0 +1,190 @@
+//! jnet-ip6wait against the simulated host, whose DAD takes dad_count x --dad-ms.
+
+use jnet::kernel::{in6f, nd6f, Cidr, Interfaces};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Host {
+    path: PathBuf,
+}
+
+impl Host {
+    fn new(tag: &str, phys: &str, dad_ms: u32) -> Host {
+        let dir = std::env::temp_dir().join(format!("jnet-ip6-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h = Host { path: dir.join("host.json") };
+        h.ok(env!("CARGO_BIN_EXE_jnet-sim"), &["init", "--phys", phys, "--dad-ms", &dad_ms.to_string()]);
+        h
+    }
+    fn run(&self, prog: &str, args: &[&str]) -> Output {
+        Command::new(prog).args(args).env("JNET_SIM", &self.path).output().unwrap()
+    }
+    fn ok(&self, prog: &str, args: &[&str]) -> String {
+        let o = self.run(prog, args);
+        assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn sim(&self, args: &[&str]) -> String {
+        self.ok(env!("CARGO_BIN_EXE_jnet-sim"), args)
+    }
+    fn wait(&self, args: &[&str]) -> Output {
+        self.run(env!("CARGO_BIN_EXE_jnet-ip6wait"), args)
+    }
+    fn show(&self) -> Value {
+        serde_json::from_str(&self.sim(&["show", "--json"])).unwrap()
+    }
+    fn kernel(&self) -> jnet::sim::Sim {
+        jnet::sim::Sim::open(&self.path).unwrap()
+    }
+}
+
+/// Every IPv6 address of a vnet with its flags.
+fn v6_flags(s: &Value, jail: Option<&str>) -> Vec<(String, Value)> {
+    let want = jail.map(|j| json!(j)).unwrap_or(Value::Null);
+    let v = s["vnets"].as_array().unwrap().iter().find(|v| v["jail"] == want).unwrap();
+    let mut out = vec![];
+    for i in v["interfaces"].as_array().unwrap() {
+        for a in i["addrs"].as_array().unwrap() {
+            let addr = a["addr"].as_str().unwrap();
+            if addr.contains(':') {
+                out.push((addr.to_string(), a["flags"].clone()));
+            }
+        }
+    }
+    out
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn recipe1_ip_sharing_jail_waits_for_its_ip6_addr() {
+    let h = Host::new("r1", "igb0", 300);
+    h.sim(&["jail", "create", "www", "--ip6", "igb0|2001:db8::80/64"]);
+    let before = v6_flags(&h.show(), None);
+    assert!(before.contains(&("2001:db8::80".into(), json!(["tentative"]))), "{before:?}");
+    let o = h.wait(&["www"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "2001:db8::80 igb0\n");
+    let after = v6_flags(&h.show(), None);
+    assert!(after.contains(&("2001:db8::80".into(), json!([]))), "ready when it returned: {after:?}");
+    assert!(stderr(&o).is_empty(), "quiet when all is well");
+}
+
+#[test]
+fn recipe3_vnet_jail_configured_from_the_host_then_waited_for() {
+    let h = Host::new("r3", "igb0", 300);
+    h.sim(&["jail", "create", "www", "--vnet"]);
+    h.ok(env!("CARGO_BIN_EXE_jnet-epair"), &["-b", "bridge0", "--ifname", "vnet0", "-a", "2001:db8::5/64", "www"]);
+    let inside = v6_flags(&h.show(), Some("www"));
+    assert_eq!(inside.len(), 2, "the address and the link-local: {inside:?}");
+    assert!(inside.iter().all(|(_, f)| f == &json!(["tentative"])));
+    let o = h.wait(&["--json", "www"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["scope"], "jail www");
+    let states: Vec<&str> = v["addresses"].as_array().unwrap().iter().map(|a| a["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["ready", "ready"]);
+    assert!(v6_flags(&h.show(), Some("www")).iter().all(|(_, f)| f == &json!([])), "nothing tentative inside");
+}
+
+#[test]
+fn a_duplicate_fails_at_once() {
+    // DAD would take 30 s: an answer at all means it failed fast.
+    let h = Host::new("dup", "igb0", 30_000);
+    h.sim(&["dup", "2001:db8::7"]);
+    h.sim(&["jail", "create", "www", "--ip6", "igb0|2001:db8::7/64"]);
+    let o = h.wait(&["www"]);
+    assert_eq!(code(&o), Some(78));
+    assert!(
+        stderr(&o).contains("2001:db8::7 on igb0 is DUPLICATED: duplicate address detection found another host"),
+        "{}",
+        stderr(&o)
+    );
+    let o = h.wait(&["--json", "www"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["exit_code"], 78);
+}
+
+#[test]
+fn an_interface_that_is_down_or_ifdisabled_fails_at_once() {
+    let h = Host::new("down", "igb0,igb1", 30_000);
+    let mut k = h.kernel();
+    k.if_set_flags("igb1", 0).unwrap();
+    h.sim(&["jail", "create", "www", "--ip6", "igb1|2001:db8::9/64"]);
+    let o = h.wait(&["www"]);
+    assert_eq!(code(&o), Some(69));
+    assert!(stderr(&o).contains("2001:db8::9 on igb1 is tentative and igb1 is down"), "{}", stderr(&o));
+
+    let a: std::net::Ipv6Addr = "2001:db8::a".parse().unwrap();
+    k.if_add_addr("igb0", Cidr { addr: a.into(), prefixlen: 64 }, 0).unwrap();
+    let mut ndi = k.if_nd6("igb0").unwrap();
+    ndi.flags |= nd6f::IFDISABLED;
+    k.if_set_nd6("igb0", &ndi).unwrap();
+    let o = h.wait(&["-i", "igb0"]);
+    assert_eq!(code(&o), Some(69));
+    assert!(stderr(&o).contains("IPv6 is disabled on igb0 (ifdisabled)"), "{}", stderr(&o));
+}
+
+#[test]
+fn timeouts_list_what_is_tentative_or_missing() {
+    let h = Host::new("to", "igb0", 30_000);
+    h.sim(&["jail", "create", "www", "--ip6", "igb0|2001:db8::5/64"]);
+    let o = h.wait(&["-t", "0.2", "www"]);
+    assert_eq!(code(&o), Some(75));
+    assert!(stderr(&o).contains("timed out after 0.2 s: 2001:db8::5 on igb0 is still tentative"), "{}", stderr(&o));
+    let o = h.wait(&["-t", "0.2", "-a", "2001:db8::99"]);
+    assert_eq!(code(&o), Some(75));
+    assert!(stderr(&o).contains("2001:db8::99 never appeared"), "{}", stderr(&o));
+}
+
+#[test]
+fn addresses_without_dad_return_at_once() {
+    let h = Host::new("nodad", "igb0,igb1", 30_000);
+    let mut k = h.kernel();
+    // NO_DAD on the address.
+    let a: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+    k.if_add_addr("igb0", Cidr { addr: a.into(), prefixlen: 64 }, in6f::NODAD).unwrap();
+    let o = h.wait(&["-i", "igb0", "-t", "0.5"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    // Loopback never does DAD.
+    assert_eq!(code(&h.wait(&["-i", "lo0", "-t", "0.5"])), Some(0));
+    // dad_count 0: DAD is off host-wide.
+    jnet::sim::SimFiles::new(&h.path)
+        .edit(|host, _| {
+            host.sysctls.insert("net.inet6.ip6.dad_count".into(), 0);
+            Ok(())
+        })
+        .unwrap();
+    h.sim(&["jail", "create", "www", "--ip6", "igb1|2001:db8::2/64"]);
+    let o = h.wait(&["-t", "0.5", "www"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "2001:db8::2 igb1\n");
+}
+
+#[test]
+fn bad_input() {
+    let h = Host::new("bad", "igb0", 100);
+    h.sim(&["jail", "create", "www", "--vnet"]);
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["-t", "-1"], 65, "--timeout"),
+        (&["-t", "abc"], 64, "Error parsing option '-t'"),
+        (&["-a", "192.0.2.1"], 65, "is not an IPv6 address"),
+        (&["-a", "2001:db8::1", "-a", "2001:db8::1"], 65, "given twice"),
+        (&["-i", "igb9"], 65, "--iface igb9: no such interface"),
+        (&["-i", "a/b"], 65, "--iface"),
+        (&["nope"], 68, "jail nope is not running"),
+        (&["42"], 68, "jail jid 42 is not running"),
+    ];
+    for (args, want, msg) in cases {
+        let o = h.wait(args);
+        assert_eq!(code(&o), Some(*want), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    }
+}
