@@ -2,6 +2,7 @@
 //! they can be tested on any platform; the system-call side only on FreeBSD.
 
 pub mod abi;
+pub mod ngabi;
 
 #[cfg(target_os = "freebsd")]
 mod backend;
