@@ -82,7 +82,8 @@ errnos! {
     ELOOP = 62, "Too many levels of symbolic links";
     ENAMETOOLONG = 63, "File name too long";
     ENOSYS = 78, "Function not implemented";
-    ENOMSG = 83, "No message of desired type";
+        ENOMSG = 83, "No message of desired type";
+    EPROTO = 92, "Protocol error";
 }
 
 impl Errno {

@@ -347,8 +347,8 @@ pub trait Netgraph {
 }
 
 /// Everything the programs use.
-pub trait Kernel: Interfaces + Vnets + Jails + System {}
-impl<T: Interfaces + Vnets + Jails + System> Kernel for T {}
+pub trait Kernel: Interfaces + Vnets + Jails + System + Netgraph {}
+impl<T: Interfaces + Vnets + Jails + System + Netgraph> Kernel for T {}
 
 #[cfg(test)]
 mod tests {

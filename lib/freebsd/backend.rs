@@ -2,9 +2,12 @@
 //! sysctlbyname(3) and kldload(2). Requests are the byte encodings of `abi`.
 
 use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq, NdIfInfo};
+use super::ngabi;
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
-use crate::kernel::{Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets};
+use crate::kernel::{
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Netgraph, NgHook, NgNode, System, Vnets,
+};
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +28,10 @@ pub struct FreeBsd {
     inet: OwnedFd,
     /// The IPv6 ioctls need an AF_INET6 socket; None on a kernel without INET6.
     inet6: Option<OwnedFd>,
+    /// The netgraph control socket, opened on first use.
+    ng: Option<OwnedFd>,
+    /// Token of the last netgraph request.
+    token: u32,
 }
 
 fn socket(family: libc::c_int) -> Result<OwnedFd, Errno> {
@@ -53,7 +60,7 @@ impl FreeBsd {
         let inet =
             socket(libc::AF_INET).map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
         let inet6 = socket(libc::AF_INET6).ok();
-        Ok(FreeBsd { inet, inet6 })
+        Ok(FreeBsd { inet, inet6, ng: None, token: std::process::id() & 0xffff })
     }
 
     fn inet(&self) -> RawFd {
@@ -522,5 +529,164 @@ impl System for FreeBsd {
             };
         }
         Ok(())
+    }
+}
+
+impl FreeBsd {
+    /// The NG_CONTROL socket; loads ng_socket when the domain is missing, as libnetgraph's
+    /// NgMkSockNode does (older kernels answer EPROTONOSUPPORT instead of EAFNOSUPPORT).
+    fn ng_fd(&mut self) -> KResult<RawFd> {
+        if let Some(fd) = &self.ng {
+            return Ok(fd.as_raw_fd());
+        }
+        let open = || {
+            // SAFETY: socket(2); the descriptor is owned at once below.
+            let fd =
+                unsafe { libc::socket(ngabi::PF_NETGRAPH, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, ngabi::NG_CONTROL) };
+            if fd < 0 {
+                Err(Errno::last())
+            } else {
+                Ok(fd)
+            }
+        };
+        let fd = match open() {
+            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => {
+                self.kld_load("ng_socket")?;
+                open()?
+            }
+            r => r?,
+        };
+        // SAFETY: fd is fresh and ours.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Big LISTNODES answers, and a bounded wait for any answer.
+        let rcvbuf: libc::c_int = 256 * 1024;
+        let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
+        // SAFETY: setsockopt with correctly sized option values.
+        unsafe {
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            );
+        }
+        self.ng = Some(owned);
+        Ok(fd)
+    }
+
+    /// Send one control message; ngc_send returns the node's own error as sendto's.
+    fn ng_send(&mut self, path: &str, cookie: u32, cmd: u32, args: &[u8]) -> KResult<u32> {
+        let fd = self.ng_fd()?;
+        let addr = ngabi::sockaddr_ng(path).map_err(|_| Errno::ENAMETOOLONG)?;
+        self.token = (self.token + 1) & 0x7fff_ffff;
+        let msg = ngabi::message(cookie, cmd, self.token, args);
+        // SAFETY: msg and addr are live buffers of the given lengths.
+        let r = unsafe {
+            libc::sendto(
+                fd,
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+                0,
+                addr.as_ptr() as *const libc::sockaddr,
+                addr.len() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        Ok(self.token)
+    }
+
+    /// Send and wait for the answer with the same token; other messages (flow control,
+    /// late answers) are skipped.
+    fn ng_request(&mut self, path: &str, cookie: u32, cmd: u32, args: &[u8]) -> KResult<Vec<u8>> {
+        let token = self.ng_send(path, cookie, cmd, args)?;
+        let fd = self.ng_fd()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            // SAFETY: buf is a live buffer of its length; the source address is not needed.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+            if n < 0 {
+                return Err(match Errno::last() {
+                    Errno::EAGAIN => Errno::ETIMEDOUT,
+                    e => e,
+                });
+            }
+            let reply = ngabi::parse(&buf[..n as usize]).map_err(|e| {
+                log::warn!("netgraph answer to {path}: {e}");
+                Errno::EPROTO
+            })?;
+            if reply.flags & ngabi::NGF_RESP != 0 && reply.token == token && reply.cookie == cookie && reply.cmd == cmd
+            {
+                return Ok(reply.data.to_vec());
+            }
+        }
+    }
+}
+
+fn proto<T>(r: Result<T, ngabi::ParseError>) -> KResult<T> {
+    r.map_err(|e| {
+        log::warn!("netgraph answer: {e}");
+        Errno::EPROTO
+    })
+}
+
+impl Netgraph for FreeBsd {
+    fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
+        self.ng_send(path, ngabi::generic::COOKIE, ngabi::generic::MKPEER, &ngabi::mkpeer(node_type, ourhook, peerhook))
+            .map(|_| ())
+    }
+    fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
+        self.ng_send(
+            path,
+            ngabi::generic::COOKIE,
+            ngabi::generic::CONNECT,
+            &ngabi::connect(peer_path, ourhook, peerhook),
+        )
+        .map(|_| ())
+    }
+    fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
+        self.ng_send(path, ngabi::generic::COOKIE, ngabi::generic::NAME, &ngabi::name32(name)).map(|_| ())
+    }
+    fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {
+        self.ng_send(path, ngabi::generic::COOKIE, ngabi::generic::RMHOOK, &ngabi::name32(hook)).map(|_| ())
+    }
+    fn ng_shutdown(&mut self, path: &str) -> KResult<()> {
+        self.ng_send(path, ngabi::generic::COOKIE, ngabi::generic::SHUTDOWN, &[]).map(|_| ())
+    }
+    fn ng_node(&mut self, path: &str) -> KResult<NgNode> {
+        let d = self.ng_request(path, ngabi::generic::COOKIE, ngabi::generic::NODEINFO, &[])?;
+        proto(ngabi::parse_nodeinfo(&d))
+    }
+    fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)> {
+        let d = self.ng_request(path, ngabi::generic::COOKIE, ngabi::generic::LISTHOOKS, &[])?;
+        proto(ngabi::parse_hooklist(&d))
+    }
+    fn ng_nodes(&mut self) -> KResult<Vec<NgNode>> {
+        let d = self.ng_request(".", ngabi::generic::COOKIE, ngabi::generic::LISTNODES, &[])?;
+        proto(ngabi::parse_namelist(&d))
+    }
+    fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String> {
+        let d = self.ng_request(path, ngabi::eiface::COOKIE, ngabi::eiface::GET_IFNAME, &[])?;
+        proto(ngabi::parse_ifname(&d))
+    }
+    fn ng_ether_ifname(&mut self, path: &str) -> KResult<String> {
+        let d = self.ng_request(path, ngabi::ether::COOKIE, ngabi::ether::GET_IFNAME, &[])?;
+        proto(ngabi::parse_ifname(&d))
+    }
+    fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()> {
+        self.ng_send(path, ngabi::ether::COOKIE, ngabi::ether::SET_PROMISC, &(on as u32).to_ne_bytes()).map(|_| ())
+    }
+    fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()> {
+        self.ng_send(path, ngabi::ether::COOKIE, ngabi::ether::SET_AUTOSRC, &(on as u32).to_ne_bytes()).map(|_| ())
+    }
+    fn ng_bridge_set_persistent(&mut self, path: &str) -> KResult<()> {
+        self.ng_send(path, ngabi::bridge::COOKIE, ngabi::bridge::SET_PERSISTENT, &[]).map(|_| ())
+    }
+    fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
+        let d = self.ng_request(path, ngabi::bridge::COOKIE, ngabi::bridge::GET_STATS, &link.to_ne_bytes())?;
+        proto(ngabi::parse_link_stats(&d))
     }
 }

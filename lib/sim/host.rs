@@ -34,6 +34,14 @@ pub enum IfKind {
         /// the peer's ifindex
         peer: u32,
     },
+    /// The ifnet of an ng_eiface node (`ngeth<N>`); not a cloner: only NGM_SHUTDOWN of
+    /// its node destroys it.
+    Eiface {
+        /// ngeth unit
+        unit: u32,
+        /// the node's id
+        node: u32,
+    },
     /// if_bridge(4).
     Bridge {
         /// clone unit
@@ -47,14 +55,14 @@ impl IfKind {
     fn cloner(&self) -> Option<&'static str> {
         match self {
             IfKind::Loopback { .. } => Some("lo"),
-            IfKind::Ether => None,
+            IfKind::Ether | IfKind::Eiface { .. } => None,
             IfKind::Epair { .. } => Some("epair"),
             IfKind::Bridge { .. } => Some("bridge"),
         }
     }
     /// if_bridge accepts only IFT_ETHER/IFT_L2VLAN/IFT_GIF members; epair is IFT_ETHER.
     fn ethernet_like(&self) -> bool {
-        matches!(self, IfKind::Ether | IfKind::Epair { .. })
+        matches!(self, IfKind::Ether | IfKind::Epair { .. } | IfKind::Eiface { .. })
     }
 }
 
@@ -174,9 +182,12 @@ pub struct Host {
     pub dups: BTreeSet<Ipv6Addr>,
     /// injected failure
     pub fail: Option<FailSpec>,
-    /// netgraph nodes (modelled by the netgraph layer; empty until it is used)
+    /// netgraph nodes, every vnet's
     #[serde(default)]
-    pub netgraph: Vec<serde_json::Value>,
+    pub netgraph: Vec<super::netgraph::SimNgNode>,
+    /// next netgraph node id
+    #[serde(default)]
+    pub next_ng_id: u32,
 }
 
 const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("lo", "")];
@@ -223,6 +234,7 @@ impl Host {
             dups: BTreeSet::new(),
             fail: None,
             netgraph: vec![],
+            next_ng_id: 1,
         };
         let lo = h.attach_loopback(None);
         let lo = h.by_index_mut(lo).expect("lo0");
@@ -278,7 +290,7 @@ impl Host {
 
     /// `nd6_ifattach` defaults: PERFORMNUD, IFDISABLED unless loopback, AUTO_LINKLOCAL if
     /// the sysctl is on and this is not a bridge, ACCEPT_RTADV (clearing IFDISABLED) if set.
-    fn nd6_defaults(&self, kind: &IfKind) -> NdIfInfo {
+    pub(crate) fn nd6_defaults(&self, kind: &IfKind) -> NdIfInfo {
         let mut flags = nd6f::PERFORMNUD;
         if !matches!(kind, IfKind::Loopback { .. }) {
             flags |= nd6f::IFDISABLED;
@@ -393,6 +405,7 @@ impl Host {
                 }
             }
         }
+        self.ng_sweep_dead_sockets();
         let expired: Vec<Jid> = self
             .jails
             .iter()
@@ -517,7 +530,7 @@ impl Host {
     pub fn destroy(&mut self, vnet: VnetId, name: &str) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         match self.ifaces[p].kind {
-            IfKind::Ether => Err(Errno::EINVAL),
+            IfKind::Ether | IfKind::Eiface { .. } => Err(Errno::EINVAL),
             // The vnet's own loopback cannot be destroyed.
             IfKind::Loopback { .. } => Err(Errno::EINVAL),
             _ => {
@@ -590,6 +603,8 @@ impl Host {
             return Err(Errno::EEXIST);
         }
         self.ifaces[p].name = new.to_string();
+        let index = self.ifaces[p].index;
+        self.ng_ifnet_renamed(index, new);
         Ok(())
     }
 
@@ -890,6 +905,9 @@ impl Host {
         let p = self.ifaces.iter().position(|i| i.index == index).expect("present");
         let moved = self.ifaces.remove(p);
         self.ifaces.push(moved);
+        // if_detach/if_attach: an ng_ether node goes and is made anew in the new vnet.
+        self.ng_ifnet_detached(index);
+        self.ng_ether_attach_all();
     }
 
     /// SIOCSIFVNET from `vnet`.

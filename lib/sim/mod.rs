@@ -9,12 +9,15 @@
 
 pub mod command;
 pub mod host;
+pub mod netgraph;
 pub mod show;
 
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::freebsd::abi::NdIfInfo;
-use crate::kernel::{Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, System, Vnets};
+use crate::kernel::{
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Netgraph, NgHook, NgNode, System, Vnets,
+};
 use crate::mac::Mac;
 use host::{Host, VnetId};
 use nix::fcntl::{Flock, FlockArg};
@@ -389,6 +392,191 @@ impl Jails for Sim {
     }
 }
 
+impl Netgraph for Sim {
+    fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
+        self.op(
+            "NGM_MKPEER",
+            || format!("{path} {node_type} {ourhook} {peerhook}"),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook)
+            },
+        )
+    }
+    fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
+        self.op(
+            "NGM_CONNECT",
+            || format!("{path} {peer_path} {ourhook} {peerhook}"),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_connect(v, me, path, peer_path, ourhook, peerhook)
+            },
+        )
+    }
+    fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
+        self.op(
+            "NGM_NAME",
+            || format!("{path} {name}"),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_name(v, me, path, name)
+            },
+        )
+    }
+    fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {
+        self.op(
+            "NGM_RMHOOK",
+            || format!("{path} {hook}"),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_rmhook(v, me, path, hook)
+            },
+        )
+    }
+    fn ng_shutdown(&mut self, path: &str) -> KResult<()> {
+        self.op(
+            "NGM_SHUTDOWN",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_shutdown(v, me, path)
+            },
+        )
+    }
+    fn ng_node(&mut self, path: &str) -> KResult<NgNode> {
+        self.op(
+            "NGM_NODEINFO",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_nodeinfo(v, me, path)
+            },
+        )
+    }
+    fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)> {
+        self.op(
+            "NGM_LISTHOOKS",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                h.ng_listhooks(v, me, path)
+            },
+        )
+    }
+    fn ng_nodes(&mut self) -> KResult<Vec<NgNode>> {
+        self.op("NGM_LISTNODES", String::new, |h, v, _| {
+            h.ng_socket(v, std::process::id())?;
+            Ok(h.ng_listnodes(v))
+        })
+    }
+    fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String> {
+        self.op(
+            "NGM_EIFACE_GET_IFNAME",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                match h.ng_typed(v, me, path)?.kind {
+                    netgraph::NgKind::Eiface { ifindex } => h.ng_ifname(ifindex),
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+    fn ng_ether_ifname(&mut self, path: &str) -> KResult<String> {
+        self.op(
+            "NGM_ETHER_GET_IFNAME",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                match h.ng_typed(v, me, path)?.kind {
+                    netgraph::NgKind::Ether { ifindex, .. } => h.ng_ifname(ifindex),
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+    fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()> {
+        self.op(
+            "NGM_ETHER_SET_PROMISC",
+            || format!("{path} {}", on as u8),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                match &mut h.ng_typed(v, me, path)?.kind {
+                    netgraph::NgKind::Ether { promisc, .. } => {
+                        *promisc = on;
+                        Ok(())
+                    }
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+    fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()> {
+        self.op(
+            "NGM_ETHER_SET_AUTOSRC",
+            || format!("{path} {}", on as u8),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                match &mut h.ng_typed(v, me, path)?.kind {
+                    netgraph::NgKind::Ether { autosrc, .. } => {
+                        *autosrc = on;
+                        Ok(())
+                    }
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+    fn ng_bridge_set_persistent(&mut self, path: &str) -> KResult<()> {
+        self.op(
+            "NGM_BRIDGE_SET_PERSISTENT",
+            || path.to_string(),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                match &mut h.ng_typed(v, me, path)?.kind {
+                    netgraph::NgKind::Bridge { persistent } => {
+                        *persistent = true;
+                        Ok(())
+                    }
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+    fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
+        self.op(
+            "NGM_BRIDGE_GET_STATS",
+            || format!("{path} {link}"),
+            |h, v, _| {
+                let me = h.ng_socket(v, std::process::id())?;
+                let node = h.ng_typed(v, me, path)?;
+                let hook = if link < 0 { format!("uplink{}", -link) } else { format!("link{link}") };
+                match node.kind {
+                    netgraph::NgKind::Bridge { .. } if node.hooks.iter().any(|x| x.name == hook) => Ok([0; 14]),
+                    netgraph::NgKind::Bridge { .. } => Err(Errno::ENOTCONN),
+                    _ => Err(Errno::EINVAL),
+                }
+            },
+        )
+    }
+}
+
+impl Drop for Sim {
+    /// close(2) of the control socket: its node shuts down, and bridges whose last hook it
+    /// held follow unless persistent.
+    fn drop(&mut self) {
+        let pid = std::process::id();
+        let _ = self.files.edit(|h, _| {
+            let vnets: Vec<VnetId> =
+                h.netgraph.iter().filter(|n| n.kind == (netgraph::NgKind::Socket { pid })).map(|n| n.vnet).collect();
+            for v in vnets {
+                h.ng_close(v, pid);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Modules a FreeBSD kernel would find for `kldload`.
 const KNOWN_MODULES: &[&str] =
     &["if_epair", "if_bridge", "netgraph", "ng_socket", "ng_bridge", "ng_eiface", "ng_ether"];
@@ -421,6 +609,9 @@ impl System for Sim {
                 }
                 // Already loaded is EEXIST from the kernel; the trait's contract is "loaded".
                 h.modules.insert(module.to_string());
+                if module == "ng_ether" {
+                    h.ng_ether_attach_all();
+                }
                 Ok(())
             },
         )

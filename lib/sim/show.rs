@@ -1,6 +1,7 @@
 //! `jnet-sim show`: the host's state, ifconfig-style or as the documented JSON.
 
 use super::host::{Host, IfKind, JailState, SimIf, VnetId};
+use super::netgraph::NgKind;
 use crate::kernel::{iff, in6f, nd6f};
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -32,6 +33,7 @@ fn kind_name(k: &IfKind) -> &'static str {
         IfKind::Ether => "ether",
         IfKind::Epair { .. } => "epair",
         IfKind::Bridge { .. } => "bridge",
+        IfKind::Eiface { .. } => "eiface",
     }
 }
 
@@ -83,7 +85,24 @@ pub fn to_json(host: &Host) -> Value {
             "jail": jail,
             "interfaces": host.in_vnet(v).into_iter().map(|i| iface_json(host, i)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "netgraph": host.netgraph,
+                "netgraph": host.netgraph.iter().map(|n| {
+            let mut v = json!({
+                "id": format!("{:x}", n.id),
+                "name": n.name,
+                "type": n.kind.type_name(),
+                "vnet": host.vnet_label(n.vnet),
+                "hooks": n.hooks.iter().map(|h| json!({ "name": h.name, "peer": format!("[{:x}]:{}", h.peer, h.peer_hook) })).collect::<Vec<_>>(),
+            });
+            match n.kind {
+                NgKind::Ether { promisc, autosrc, .. } => {
+                    v["promisc"] = json!(promisc);
+                    v["autosrc"] = json!(autosrc);
+                }
+                NgKind::Bridge { persistent } => v["persistent"] = json!(persistent),
+                _ => {}
+            }
+            v
+        }).collect::<Vec<_>>(),
         "modules": host.modules,
     })
 }
@@ -131,6 +150,22 @@ pub fn to_text(host: &Host) -> String {
             }
             let _ = writeln!(out, "\tgroups: {}", ifp.groups.join(" "));
             let _ = writeln!(out, "\tnd6 options=<{}>", flag_words(ifp.nd6.flags, ND6_NAMES).join(","));
+        }
+    }
+    if !host.netgraph.is_empty() {
+        let _ = writeln!(out, "== netgraph");
+        for n in &host.netgraph {
+            let hooks: Vec<String> =
+                n.hooks.iter().map(|h| format!("{}->[{:x}]:{}", h.name, h.peer, h.peer_hook)).collect();
+            let _ = writeln!(
+                out,
+                "[{:x}] {} {} ({}) {}",
+                n.id,
+                n.name.as_deref().unwrap_or("<unnamed>"),
+                n.kind.type_name(),
+                host.vnet_label(n.vnet),
+                hooks.join(" ")
+            );
         }
     }
     out
