@@ -181,15 +181,62 @@ pub fn vnet_jail<K: Kernel>(k: &mut K, which: &JailRef) -> Result<(String, Optio
     }
 }
 
+/// Steps that give the jail end `b` to jail `jid` and set it up inside: move it in (unless
+/// `inside` says it is there already), rename it to `ifname`, bring it up and add the
+/// addresses it lacks. Returns its final name inside the jail. `name` is its name on the
+/// host (the name it keeps through the move).
+pub(crate) fn hand_over(
+    p: &mut Plan,
+    jid: i32,
+    b: &IfRef,
+    name: &str,
+    inside: Option<&IfInfo>,
+    ifname: Option<&str>,
+    addrs: &[Cidr],
+) -> String {
+    let cur = match inside {
+        Some(i) => i.name.clone(),
+        None => {
+            p.push(Step::MoveToJail(b.clone(), jid));
+            name.to_string()
+        }
+    };
+    let target = ifname.map(str::to_string).unwrap_or_else(|| cur.clone());
+    let mut inner = vec![];
+    let here = match b {
+        IfRef::Name(_) => IfRef::Name(cur.clone()),
+        s => s.clone(),
+    };
+    if cur != target {
+        inner.push(Step::Rename(here.clone(), target.clone()));
+    }
+    let bref = match b {
+        IfRef::Name(_) => IfRef::Name(target.clone()),
+        s => s.clone(),
+    };
+    if inside.is_none_or(|i| i.flags & iff::UP == 0) {
+        inner.push(Step::Up(bref.clone()));
+    }
+    for c in addrs {
+        if !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr)) {
+            inner.push(Step::AddAddr(bref.clone(), *c));
+        }
+    }
+    if !inner.is_empty() {
+        p.push(Step::InJail(jid, inner));
+    }
+    target
+}
+
 /// Where an end of an existing pair was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Found {
+pub(crate) enum Found {
     Absent,
     Host(IfInfo),
     Jail(IfInfo),
 }
 
-fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str) -> Error {
+pub(crate) fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str) -> Error {
     let whose = match descr.and_then(Tag::parse) {
         Some(Tag { jail: Some(other), .. }) if other != jail => format!("it belongs to jail {other}"),
         Some(t) => format!("its tag {t:?} is not the one jnet expects here", t = t.description()),
@@ -204,7 +251,7 @@ fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str) -> Error {
 }
 
 /// Look up `name` in a listing; if present its tag must be `want`.
-fn check_owned<K: Kernel>(
+pub(crate) fn check_owned<K: Kernel>(
     k: &mut K,
     list: &[IfInfo],
     name: &str,
@@ -309,7 +356,6 @@ impl EpairRequest {
         let mut p = Plan::new();
         let mut action = Action::Created;
         let (a, b): (IfRef, IfRef);
-        let mut b_on_host = true;
         let intact = host_end.is_some() && jail_end != Found::Absent;
         if intact {
             action = Action::Reused;
@@ -327,7 +373,6 @@ impl EpairRequest {
                 }
                 Found::Jail(bi) => {
                     b = IfRef::Name(bi.name.clone());
-                    b_on_host = false;
                     if mac_b.is_some_and(|m| bi.mac != Some(m)) {
                         // Inside the jail the MAC can only change from there.
                         p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMac(b.clone(), mac_b.expect("some"))]));
@@ -404,42 +449,14 @@ impl EpairRequest {
                 p.push(Step::BridgeAdd(br.clone(), a.clone()));
             }
         }
-        let mut jail_end_name = jname.clone();
-        if let Some(jid) = jid {
-            let mut inner = vec![];
-            let cur = match (&b, b_on_host) {
-                (_, true) => {
-                    p.push(Step::MoveToJail(b.clone(), jid));
-                    None
-                }
-                (IfRef::Name(n), false) => Some(n.clone()),
-                _ => None,
-            };
-            let target = self.ifname.clone().unwrap_or_else(|| cur.clone().unwrap_or_else(|| jname.clone()));
-            let inside_info = match &jail_end {
-                Found::Jail(i) if !b_on_host => Some(i.clone()),
-                _ => None,
-            };
-            if cur.as_deref().unwrap_or(jname.as_str()) != target {
-                inner.push(Step::Rename(b.clone(), target.clone()));
-            }
-            let bref = match &b {
-                IfRef::Name(_) => IfRef::Name(target.clone()),
-                s => s.clone(),
-            };
-            if inside_info.as_ref().is_none_or(|i| i.flags & iff::UP == 0) {
-                inner.push(Step::Up(bref.clone()));
-            }
-            for c in &self.addrs {
-                if !inside_info.as_ref().is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr)) {
-                    inner.push(Step::AddAddr(bref.clone(), *c));
-                }
-            }
-            if !inner.is_empty() {
-                p.push(Step::InJail(jid, inner));
-            }
-            jail_end_name = target;
-        }
+        let inside_info = match &jail_end {
+            Found::Jail(i) => Some(i),
+            _ => None,
+        };
+        let jail_end_name = match jid {
+            Some(jid) => hand_over(&mut p, jid, &b, &jname, inside_info, self.ifname.as_deref(), &self.addrs),
+            None => jname.clone(),
+        };
         Ok(Built {
             plan: p,
             action,

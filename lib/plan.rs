@@ -10,6 +10,7 @@ use crate::errno::Errno;
 use crate::error::{Error, ErrorList, KernelContext, Result};
 use crate::kernel::{iff, nd6f, Cidr, Jid, Kernel};
 use crate::mac::Mac;
+use crate::ngplan::NG_TMP_HOOK;
 use crate::owner::{self, Role, Tag};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -59,9 +60,32 @@ pub enum Step {
     MoveToJail(IfRef, Jid),
     /// Steps run inside the jail's vnet; a failure there is undone there first.
     InJail(Jid, Vec<Step>),
-    /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
+        /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
     /// up), safe against another hook creating it at the same moment.
     EnsureBridge(String),
+    /// Make sure the ng_bridge node `bridge` exists: spliced onto the ng_ether node of
+    /// `uplink` (lower to link0, upper to link1, promiscuous, no autosrc), or standalone and
+    /// persistent when there is no uplink.
+    NgEnsureBridge {
+        /// node name
+        bridge: String,
+        /// ng_ether node name of the NIC
+        uplink: Option<String>,
+    },
+    /// A new ng_eiface named `node`, hooked to the first free link<N> (from `first_link`)
+    /// of `bridge`; its interface goes into `slot`.
+    NgEiface {
+        /// slot of the interface
+        slot: usize,
+        /// node name
+        node: String,
+        /// bridge node name
+        bridge: String,
+        /// lowest link number to use
+        first_link: u32,
+    },
+    /// Shut a netgraph node down (not undoable: used only on what is already broken).
+    NgShutdown(String),
 }
 
 fn quote(s: &str) -> String {
@@ -134,14 +158,32 @@ impl Step {
                     s.render(slots, &p, out);
                 }
             }
-            Step::EnsureBridge(b) => {
+                        Step::EnsureBridge(b) => {
                 out.push(format!("ifconfig {prefix}bridge create name {b}"));
-                out.push(format!(
-                    "ifconfig {prefix}{b} description {} group {} up",
-                    Tag::shared(Role::Bridge),
-                    owner::GROUP
-                ));
+                out.push(format!("ifconfig {prefix}{b} description {} group {} up", Tag::shared(Role::Bridge), owner::GROUP));
             }
+            Step::NgEnsureBridge { bridge, uplink: Some(u) } => {
+                out.push(format!("ngctl mkpeer {u}: bridge lower link0"));
+                out.push(format!("ngctl name {u}:lower {bridge}"));
+                out.push(format!("ngctl connect {u}: {u}:lower upper link1"));
+                out.push(format!("ngctl msg {u}: setpromisc 1"));
+                out.push(format!("ngctl msg {u}: setautosrc 0"));
+            }
+            Step::NgEnsureBridge { bridge, uplink: None } => {
+                out.push(format!("ngctl mkpeer . bridge {NG_TMP_HOOK} link0"));
+                out.push(format!("ngctl name .:{NG_TMP_HOOK} {bridge}"));
+                out.push(format!("ngctl msg {bridge}: setpersistent"));
+                out.push(format!("ngctl rmhook . {NG_TMP_HOOK}"));
+            }
+            Step::NgEiface { slot, node, bridge, first_link } => {
+                out.push(format!("ngctl mkpeer . eiface {NG_TMP_HOOK} ether"));
+                out.push(format!("ngctl name .:{NG_TMP_HOOK} {node}"));
+                out.push(format!("ngctl msg {node}: getifname"));
+                out.push(format!("ngctl rmhook . {NG_TMP_HOOK}"));
+                out.push(format!("ngctl connect {node}: {bridge}: ether link{first_link}  # or the next free link<N>"));
+                slots.set(*slot, "ngethN".into());
+            }
+            Step::NgShutdown(path) => out.push(format!("ngctl shutdown {path}")),
         }
     }
 }
@@ -150,6 +192,8 @@ impl Step {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Undo {
     Destroy(IfRef),
+    NgShutdown(String),
+    NgUnsplice(String),
     DestroyBridgeIfEmpty(String),
     Rename(String, String),
     Reclaim(String, Jid),
@@ -326,7 +370,18 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             *slots = done.map_err(|e| e.context(format!("inside jail {jid}")))?;
             Ok(())
         }
-        Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
+                Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
+                Step::NgEnsureBridge { bridge, uplink } => {
+            crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)))
+        }
+        Step::NgEiface { slot, node, bridge, first_link } => {
+            let ifname = crate::ngplan::make_eiface(k, node, bridge, *first_link, &mut |id| {
+                undo.push(Undo::NgShutdown(format!("[{id:x}]:")));
+            })?;
+            slots.set(*slot, ifname);
+            Ok(())
+        }
+        Step::NgShutdown(path) => k.ng_shutdown(path).step(|| format!("shut down netgraph node {path}")),
     }
 }
 
@@ -419,6 +474,11 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
             }
             Ok(())
         }
+                Undo::NgShutdown(path) => match k.ng_shutdown(path) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::kernel(format!("shut down netgraph node {path}"), e)),
+        },
+        Undo::NgUnsplice(bridge) => crate::ngplan::unsplice_if_unused(k, bridge).map(|_| ()),
         Undo::Rename(now, was) => k.if_rename(now, was).step(|| format!("rename {now} back to {was}")),
         Undo::Reclaim(n, jid) => k.if_reclaim(n, *jid).map(|_| ()).step(|| format!("take {n} back from jail {jid}")),
         Undo::BridgeDel(b, m) => k.bridge_del(b, m).step(|| format!("remove {m} from bridge {b}")),

@@ -462,3 +462,88 @@ fn concurrent_creators_get_distinct_units() {
     assert_eq!(all.len(), 40);
     assert_eq!(state(&k).ifaces.iter().filter(|i| matches!(i.kind, IfKind::Epair { .. })).count(), 80);
 }
+
+fn ng_host(phys: &[&str]) -> Sim {
+    let mut k = host(phys, 1000);
+    for m in ["ng_socket", "ng_ether"] {
+        k.kld_load(m).unwrap();
+    }
+    k
+}
+
+#[test]
+fn netgraph_addressing_names_and_hook_rules() {
+    use crate::kernel::Netgraph;
+    let mut k = ng_host(&["igb0"]);
+    // ng_ether attached a node to the NIC, named after it.
+    let n = k.ng_node("igb0:").unwrap();
+    assert_eq!((n.node_type.as_str(), n.hooks), ("ether", 0));
+    assert_eq!(k.ng_node("nonesuch:"), Err(Errno::ENOENT));
+    assert_eq!(k.ng_mkpeer("igb0:", "bridge", "nonesuch", "link0"), Err(Errno::EINVAL), "ng_ether hooks are lower/upper/...");
+    for bad in ["link", "link01", "uplink0", "linkx", "foo"] {
+        assert_eq!(k.ng_mkpeer("igb0:", "bridge", "lower", bad), Err(Errno::EINVAL), "{bad}");
+    }
+    k.ng_mkpeer("igb0:", "bridge", "lower", "link0").unwrap();
+    assert_eq!(k.ng_mkpeer("igb0:", "bridge", "lower", "link0"), Err(Errno::EEXIST), "hook taken");
+    k.ng_name("igb0:lower", "igb0bridge").unwrap();
+    k.ng_connect("igb0:", "lower", "upper", "link1").unwrap();
+    let (b, hooks) = k.ng_hooks("igb0bridge:").unwrap();
+    assert_eq!(b.node_type, "bridge");
+    assert_eq!(hooks.iter().map(|h| (h.ourhook.as_str(), h.peerhook.as_str())).collect::<Vec<_>>(), [("link0", "lower"), ("link1", "upper")]);
+    assert_eq!(k.ng_node(&format!("[{:x}]:", b.id)).unwrap().name, "igb0bridge");
+    assert_eq!(k.ng_node("[0]:"), Err(Errno::EINVAL));
+    assert_eq!(k.ng_name("igb0:", "igb0bridge"), Err(Errno::EADDRINUSE));
+    assert_eq!(k.ng_name("igb0bridge:", "a.b"), Err(Errno::EINVAL));
+    assert_eq!(k.ng_name("igb0bridge:", &"n".repeat(32)), Err(Errno::EINVAL));
+    assert_eq!(k.ng_connect("igb0bridge:", "igb0bridge:", "link5", "link6"), Err(Errno::EINVAL), "a node to itself");
+    // NICs renamed: the ether node follows; the bridge dies with its last hook.
+    k.if_rename("igb0", "wan0").unwrap();
+    assert_eq!(k.ng_ether_ifname("wan0:").unwrap(), "wan0");
+    k.ng_rmhook("igb0bridge:", "link0").unwrap();
+    assert!(k.ng_node("igb0bridge:").is_ok());
+    k.ng_rmhook("igb0bridge:", "link1").unwrap();
+    assert_eq!(k.ng_node("igb0bridge:"), Err(Errno::ENOENT), "not persistent: gone with its last hook");
+    // Shutting down ng_ether only resets it.
+    k.ng_ether_set_promisc("wan0:", true).unwrap();
+    k.ng_shutdown("wan0:").unwrap();
+    assert!(k.ng_node("wan0:").is_ok());
+    assert_eq!(k.ng_eiface_ifname("wan0:"), Err(Errno::EINVAL), "wrong cookie for the type");
+}
+
+#[test]
+fn netgraph_lifetimes_eiface_and_persistent_bridge() {
+    use crate::kernel::Netgraph;
+    let path = {
+        let mut k = ng_host(&[]);
+        let jid = jail(&k, "www", true);
+        k.ng_mkpeer(".", "bridge", "b", "link0").unwrap();
+        k.ng_name(".:b", "vbr").unwrap();
+        k.ng_bridge_set_persistent("vbr:").unwrap();
+        k.ng_rmhook(".", "b").unwrap();
+        assert!(k.ng_node("vbr:").is_ok(), "persistent: survives its last hook");
+        k.ng_mkpeer(".", "eiface", "e", "ether").unwrap();
+        assert_eq!(k.ng_eiface_ifname(".:e").unwrap(), "ngeth0");
+        k.ng_mkpeer(".", "eiface", "e2", "ether").unwrap();
+        assert_eq!(k.ng_eiface_ifname(".:e2").unwrap(), "ngeth1");
+        assert_eq!(k.ng_node(".:e2").unwrap().name, "ngeth1", "named after its interface");
+        k.ng_name(".:e", "jnet-ng0_www").unwrap();
+        k.ng_rmhook(".", "e").unwrap();
+        k.ng_connect("jnet-ng0_www:", "vbr:", "ether", "link2").unwrap();
+        assert_eq!(k.ng_connect("ngeth1:", "vbr:", "ether", "link2"), Err(Errno::EEXIST), "link taken");
+        assert_eq!(k.if_destroy("ngeth0"), Err(Errno::EINVAL), "not a cloned interface");
+        k.if_rename("ngeth0", "ng0_www").unwrap();
+        k.if_move_to_jail("ng0_www", jid).unwrap();
+        assert_eq!(k.ng_bridge_link_stats("vbr:", 2).unwrap(), [0; 14]);
+        assert_eq!(k.ng_bridge_link_stats("vbr:", 9), Err(Errno::ENOTCONN));
+        // Shutdown from the host destroys the interface inside the jail.
+        k.ng_shutdown("jnet-ng0_www:").unwrap();
+        assert_eq!(names_in(&k, Some(jid)), ["lo0"]);
+        assert_eq!(k.ng_hooks("vbr:").unwrap().1.len(), 0);
+        k.files().state.clone()
+    };
+    // The Sim is dropped: our socket closed; ngeth1 (hooked to it) stays, as eifaces do.
+    let h = SimFiles::new(&path).load().unwrap();
+    assert!(h.netgraph.iter().all(|n| !matches!(n.kind, super::netgraph::NgKind::Socket { .. })));
+    assert!(h.find(None, "ngeth1").is_some());
+    assert!(h.netgraph.iter().any(|n| n.name.as_deref() == Some("vbr")));
+}

@@ -1,0 +1,169 @@
+//! The netgraph steps of a plan: splice or create an ng_bridge, make an eiface that can
+//! neither leak nor collide when many jails start at once, and undo a splice.
+//!
+//! The eiface is made on our own socket node, named at once (`jnet-<ifname>` marks it as
+//! jnet's; an eiface outlives the socket that made it, so a crash after this point leaves a
+//! node `jnet-release` recognises), then moved to the first free `link<N>` of the bridge.
+//! CONNECT fails with EEXIST when another hook took that link first, and the next number
+//! is tried: the kernel arbitrates, no lock is needed.
+
+use crate::errno::Errno;
+use crate::error::{Error, KernelContext, Result};
+use crate::kernel::Kernel;
+
+/// Our temporary hook on our own socket node.
+pub const NG_TMP_HOOK: &str = "jnet";
+/// How many link numbers to try before giving up.
+const LINK_TRIES: u32 = 4096;
+
+/// The node name jnet gives the eiface of interface `ifname`.
+pub fn eiface_node(ifname: &str) -> String {
+    format!("jnet-{ifname}")
+}
+
+/// The ng_ether node name of NIC `ifname` (ng_ether replaces '.' and ':').
+pub fn ether_node(ifname: &str) -> String {
+    ifname.replace(['.', ':'], "_")
+}
+
+/// Is `bridge` an ng_bridge? Some(true) if so, None if no such node.
+pub fn bridge_exists<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
+    match k.ng_node(&format!("{bridge}:")) {
+        Ok(n) if n.node_type == "bridge" => Ok(true),
+        Ok(n) => Err(Error::conflict(format!("netgraph node {bridge} is of type {}, not a bridge", n.node_type))),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(Error::kernel(format!("look up netgraph node {bridge}"), e)),
+    }
+}
+
+/// Wait briefly for a bridge another hook is creating right now to get its name.
+fn wait_for_bridge<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
+    for _ in 0..100 {
+        if bridge_exists(k, bridge)? {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(false)
+}
+
+/// Create `bridge` unless it exists; `made` is told the bridge's name when this call made it.
+pub fn ensure_bridge<K: Kernel>(k: &mut K, bridge: &str, uplink: Option<&str>, made: &mut dyn FnMut(String)) -> Result<()> {
+    if bridge_exists(k, bridge)? {
+        return Ok(());
+    }
+    match uplink {
+        Some(u) => {
+            let ether = format!("{u}:");
+            match k.ng_mkpeer(&ether, "bridge", "lower", "link0") {
+                Ok(()) => {}
+                // Another hook is splicing the same NIC this very moment.
+                Err(Errno::EEXIST) => {
+                    if wait_for_bridge(k, bridge)? {
+                        return Ok(());
+                    }
+                    return Err(Error::conflict(format!(
+                        "the lower hook of {u} is taken by a netgraph node other than {bridge}; nothing was changed"
+                    )));
+                }
+                Err(e) => return Err(Error::kernel(format!("attach a new bridge to {u}:lower"), e)),
+            }
+            let lower = format!("{u}:lower");
+            match k.ng_name(&lower, bridge) {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = k.ng_shutdown(&lower);
+                    return Err(Error::kernel(format!("name the bridge on {u}:lower {bridge}"), e));
+                }
+            }
+            made(bridge.to_string());
+            k.ng_connect(&ether, "lower", "upper", "link1").step(|| format!("connect {u}:upper to {bridge}:link1"))?;
+            k.ng_ether_set_promisc(&ether, true).step(|| format!("set {u} promiscuous"))?;
+            k.ng_ether_set_autosrc(&ether, false).step(|| format!("turn off autosrc on {u}"))
+        }
+        None => {
+            k.ng_mkpeer(".", "bridge", NG_TMP_HOOK, "link0").step(|| format!("create bridge {bridge}"))?;
+            let tmp = format!(".:{NG_TMP_HOOK}");
+            match k.ng_name(&tmp, bridge) {
+                Ok(()) => {}
+                // Another hook named its new bridge first: ours dies with our hook.
+                Err(Errno::EADDRINUSE) => {
+                    k.ng_rmhook(".", NG_TMP_HOOK).step(|| "drop the spare bridge".into())?;
+                    return if bridge_exists(k, bridge)? {
+                        Ok(())
+                    } else {
+                        Err(Error::conflict(format!("netgraph name {bridge} is taken by a node that is not a bridge")))
+                    };
+                }
+                Err(e) => {
+                    let _ = k.ng_rmhook(".", NG_TMP_HOOK);
+                    return Err(Error::kernel(format!("name the new bridge {bridge}"), e));
+                }
+            }
+            made(bridge.to_string());
+            let path = format!("{bridge}:");
+            k.ng_bridge_set_persistent(&path).step(|| format!("make {bridge} persistent"))?;
+            k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("unhook {bridge} from our socket"))
+        }
+    }
+}
+
+/// Make the eiface: returns its interface name. `made` is told the node id
+/// as soon as the node exists, so a later failure can shut it down.
+pub fn make_eiface<K: Kernel>(k: &mut K, node: &str, bridge: &str, first_link: u32, made: &mut dyn FnMut(u32)) -> Result<String> {
+    let tmp = format!(".:{NG_TMP_HOOK}");
+    k.ng_mkpeer(".", "eiface", NG_TMP_HOOK, "ether").step(|| "create an ng_eiface".into())?;
+    let id = k.ng_node(&tmp).step(|| "look up the new ng_eiface".into())?.id;
+    made(id);
+    match k.ng_name(&tmp, node) {
+        Err(Errno::EADDRINUSE) => {
+            return Err(Error::conflict(format!("netgraph name {node} is taken by another node (another run for the same jail?)")))
+        }
+        r => r.step(|| format!("name the new ng_eiface {node}"))?,
+    }
+    let ifname = k.ng_eiface_ifname(&format!("{node}:")).step(|| format!("get the interface name of {node}"))?;
+    k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("unhook {node} from our socket"))?;
+    let (_, hooks) = k.ng_hooks(&format!("{bridge}:")).step(|| format!("list the hooks of {bridge}"))?;
+    let used: Vec<u32> = hooks.iter().filter_map(|h| h.ourhook.strip_prefix("link")?.parse().ok()).collect();
+    let mut n = first_link;
+    for _ in 0..LINK_TRIES {
+        while used.contains(&n) {
+            n += 1;
+        }
+        match k.ng_connect(&format!("{node}:"), &format!("{bridge}:"), "ether", &format!("link{n}")) {
+            Ok(()) => return Ok(ifname),
+            // Another jail took link<n> since we listed the hooks.
+            Err(Errno::EEXIST) => n += 1,
+            Err(e) => return Err(Error::kernel(format!("connect {node}:ether to {bridge}:link{n}"), e)),
+        }
+    }
+    Err(Error::new(crate::error::Kind::TempFail, format!("no free link on {bridge} after {LINK_TRIES} tries")))
+}
+
+/// Take a bridge away when no jail link is left on it: a spliced bridge is shut down (its
+/// hooks to the NIC go) and the NIC's ng_ether gets promiscuous off and autosrc on again,
+/// ng_ether's defaults; a standalone one is shut down. Returns whether it went.
+pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
+    let path = format!("{bridge}:");
+    let (_, hooks) = match k.ng_hooks(&path) {
+        Ok(h) => h,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(Error::kernel(format!("list the hooks of {bridge}"), e)),
+    };
+    if hooks.iter().any(|h| h.peer.node_type != "ether") {
+        return Ok(false);
+    }
+    let ethers: Vec<u32> = hooks.iter().map(|h| h.peer.id).collect();
+    k.ng_shutdown(&path).step(|| format!("shut down bridge {bridge}"))?;
+    let mut seen = vec![];
+    for id in ethers {
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let e = format!("[{id:x}]:");
+        k.ng_ether_set_promisc(&e, false).step(|| format!("turn promiscuous mode off on {e}"))?;
+        k.ng_ether_set_autosrc(&e, true).step(|| format!("turn autosrc back on on {e}"))?;
+    }
+    Ok(true)
+}
