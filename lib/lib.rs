@@ -16,6 +16,7 @@ pub mod ip6wait;
 pub mod kernel;
 pub mod mac;
 pub mod names;
+pub mod ngattach;
 pub mod ngplan;
 pub mod owner;
 pub mod plan;

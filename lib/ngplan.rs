@@ -48,7 +48,12 @@ fn wait_for_bridge<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
 }
 
 /// Create `bridge` unless it exists; `made` is told the bridge's name when this call made it.
-pub fn ensure_bridge<K: Kernel>(k: &mut K, bridge: &str, uplink: Option<&str>, made: &mut dyn FnMut(String)) -> Result<()> {
+pub fn ensure_bridge<K: Kernel>(
+    k: &mut K,
+    bridge: &str,
+    uplink: Option<&str>,
+    made: &mut dyn FnMut(String),
+) -> Result<()> {
     if bridge_exists(k, bridge)? {
         return Ok(());
     }
@@ -110,19 +115,33 @@ pub fn ensure_bridge<K: Kernel>(k: &mut K, bridge: &str, uplink: Option<&str>, m
 
 /// Make the eiface: returns its interface name. `made` is told the node id
 /// as soon as the node exists, so a later failure can shut it down.
-pub fn make_eiface<K: Kernel>(k: &mut K, node: &str, bridge: &str, first_link: u32, made: &mut dyn FnMut(u32)) -> Result<String> {
+pub fn make_eiface<K: Kernel>(
+    k: &mut K,
+    node: &str,
+    bridge: &str,
+    first_link: u32,
+    made: &mut dyn FnMut(u32),
+) -> Result<String> {
     let tmp = format!(".:{NG_TMP_HOOK}");
     k.ng_mkpeer(".", "eiface", NG_TMP_HOOK, "ether").step(|| "create an ng_eiface".into())?;
     let id = k.ng_node(&tmp).step(|| "look up the new ng_eiface".into())?.id;
     made(id);
     match k.ng_name(&tmp, node) {
         Err(Errno::EADDRINUSE) => {
-            return Err(Error::conflict(format!("netgraph name {node} is taken by another node (another run for the same jail?)")))
+            return Err(Error::conflict(format!(
+                "netgraph name {node} is taken by another node (another run for the same jail?)"
+            )))
         }
         r => r.step(|| format!("name the new ng_eiface {node}"))?,
     }
     let ifname = k.ng_eiface_ifname(&format!("{node}:")).step(|| format!("get the interface name of {node}"))?;
     k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("unhook {node} from our socket"))?;
+    link(k, node, bridge, first_link)?;
+    Ok(ifname)
+}
+
+/// Connect eiface `node` to the first free `link<N>` of `bridge`, N >= `first_link`.
+pub fn link<K: Kernel>(k: &mut K, node: &str, bridge: &str, first_link: u32) -> Result<()> {
     let (_, hooks) = k.ng_hooks(&format!("{bridge}:")).step(|| format!("list the hooks of {bridge}"))?;
     let used: Vec<u32> = hooks.iter().filter_map(|h| h.ourhook.strip_prefix("link")?.parse().ok()).collect();
     let mut n = first_link;
@@ -131,7 +150,7 @@ pub fn make_eiface<K: Kernel>(k: &mut K, node: &str, bridge: &str, first_link: u
             n += 1;
         }
         match k.ng_connect(&format!("{node}:"), &format!("{bridge}:"), "ether", &format!("link{n}")) {
-            Ok(()) => return Ok(ifname),
+            Ok(()) => return Ok(()),
             // Another jail took link<n> since we listed the hooks.
             Err(Errno::EEXIST) => n += 1,
             Err(e) => return Err(Error::kernel(format!("connect {node}:ether to {bridge}:link{n}"), e)),

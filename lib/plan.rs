@@ -60,7 +60,7 @@ pub enum Step {
     MoveToJail(IfRef, Jid),
     /// Steps run inside the jail's vnet; a failure there is undone there first.
     InJail(Jid, Vec<Step>),
-        /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
+    /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
     /// up), safe against another hook creating it at the same moment.
     EnsureBridge(String),
     /// Make sure the ng_bridge node `bridge` exists: spliced onto the ng_ether node of
@@ -86,6 +86,17 @@ pub enum Step {
     },
     /// Shut a netgraph node down (not undoable: used only on what is already broken).
     NgShutdown(String),
+    /// Remove a hook (to move an existing eiface to another bridge).
+    NgRmhook(String, String),
+    /// Connect an existing eiface node to the first free link<N> of a bridge.
+    NgLink {
+        /// eiface node name
+        node: String,
+        /// bridge node name
+        bridge: String,
+        /// lowest link number to use
+        first_link: u32,
+    },
 }
 
 fn quote(s: &str) -> String {
@@ -158,9 +169,13 @@ impl Step {
                     s.render(slots, &p, out);
                 }
             }
-                        Step::EnsureBridge(b) => {
+            Step::EnsureBridge(b) => {
                 out.push(format!("ifconfig {prefix}bridge create name {b}"));
-                out.push(format!("ifconfig {prefix}{b} description {} group {} up", Tag::shared(Role::Bridge), owner::GROUP));
+                out.push(format!(
+                    "ifconfig {prefix}{b} description {} group {} up",
+                    Tag::shared(Role::Bridge),
+                    owner::GROUP
+                ));
             }
             Step::NgEnsureBridge { bridge, uplink: Some(u) } => {
                 out.push(format!("ngctl mkpeer {u}: bridge lower link0"));
@@ -184,6 +199,10 @@ impl Step {
                 slots.set(*slot, "ngethN".into());
             }
             Step::NgShutdown(path) => out.push(format!("ngctl shutdown {path}")),
+            Step::NgRmhook(path, hook) => out.push(format!("ngctl rmhook {path} {hook}")),
+            Step::NgLink { node, bridge, first_link } => {
+                out.push(format!("ngctl connect {node}: {bridge}: ether link{first_link}  # or the next free link<N>"))
+            }
         }
     }
 }
@@ -370,8 +389,8 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             *slots = done.map_err(|e| e.context(format!("inside jail {jid}")))?;
             Ok(())
         }
-                Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
-                Step::NgEnsureBridge { bridge, uplink } => {
+        Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
+        Step::NgEnsureBridge { bridge, uplink } => {
             crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)))
         }
         Step::NgEiface { slot, node, bridge, first_link } => {
@@ -382,6 +401,8 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             Ok(())
         }
         Step::NgShutdown(path) => k.ng_shutdown(path).step(|| format!("shut down netgraph node {path}")),
+        Step::NgRmhook(path, hook) => k.ng_rmhook(path, hook).step(|| format!("remove hook {hook} of {path}")),
+        Step::NgLink { node, bridge, first_link } => crate::ngplan::link(k, node, bridge, *first_link),
     }
 }
 
@@ -474,7 +495,7 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
             }
             Ok(())
         }
-                Undo::NgShutdown(path) => match k.ng_shutdown(path) {
+        Undo::NgShutdown(path) => match k.ng_shutdown(path) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
             Err(e) => Err(Error::kernel(format!("shut down netgraph node {path}"), e)),
         },

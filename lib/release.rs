@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorList, KernelContext, Result};
 use crate::inventory::{self, Owned};
 use crate::kernel::{JailRef, Kernel};
 use crate::names::{self, End};
+use crate::ngplan;
 use crate::owner::Role;
 use crate::owner::Tag;
 use crate::plan::bridge_state;
@@ -132,8 +133,53 @@ impl ReleaseArgs {
                 Err(e) => errs.push(Error::kernel(format!("destroy {o}"), e)),
             }
         }
+        // Netgraph: jnet's eiface nodes for this jail. Shutting one down destroys its
+        // interface wherever it is, inside a live or dying jail too.
+        let mut ng_bridges: Vec<String> = vec![];
+        let nodes = match k.ng_nodes() {
+            Ok(n) => n,
+            // No netgraph in this kernel, so nothing of ours in it.
+            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
+            Err(e) => {
+                errs.push(Error::kernel("list netgraph nodes", e));
+                vec![]
+            }
+        };
+        let ng_names: Vec<String> =
+            (0..=names::INDEX_MAX).map(|i| ngplan::eiface_node(&names::eiface_name(jail, i))).collect();
+        for n in nodes.iter().filter(|n| n.node_type == "eiface" && ng_names.contains(&n.name)) {
+            let path = format!("{}:", n.name);
+            if let Ok((_, hooks)) = k.ng_hooks(&path) {
+                for h in hooks.iter().filter(|h| h.peer.node_type == "bridge" && !h.peer.name.is_empty()) {
+                    if !ng_bridges.contains(&h.peer.name) {
+                        ng_bridges.push(h.peer.name.clone());
+                    }
+                }
+            }
+            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| n.name.clone());
+            cmds.push(format!("ngctl shutdown {path}"));
+            if self.dry_run {
+                continue;
+            }
+            match k.ng_shutdown(&path) {
+                Ok(()) => released.push(ifname),
+                Err(Errno::ENOENT) => {}
+                Err(e) => errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
+            }
+        }
         let mut pruned = vec![];
         if self.prune {
+            for b in &ng_bridges {
+                if self.dry_run {
+                    cmds.push(format!("ngctl shutdown {b}:  # if no jail is left on it"));
+                    continue;
+                }
+                match ngplan::unsplice_if_unused(k, b) {
+                    Ok(true) => pruned.push(b.clone()),
+                    Ok(false) => {}
+                    Err(e) => errs.push(e),
+                }
+            }
             let (_, owned) = inventory::scan(k)?;
             for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
                 match bridge_state(k, &b.name) {

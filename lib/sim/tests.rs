@@ -479,7 +479,11 @@ fn netgraph_addressing_names_and_hook_rules() {
     let n = k.ng_node("igb0:").unwrap();
     assert_eq!((n.node_type.as_str(), n.hooks), ("ether", 0));
     assert_eq!(k.ng_node("nonesuch:"), Err(Errno::ENOENT));
-    assert_eq!(k.ng_mkpeer("igb0:", "bridge", "nonesuch", "link0"), Err(Errno::EINVAL), "ng_ether hooks are lower/upper/...");
+    assert_eq!(
+        k.ng_mkpeer("igb0:", "bridge", "nonesuch", "link0"),
+        Err(Errno::EINVAL),
+        "ng_ether hooks are lower/upper/..."
+    );
     for bad in ["link", "link01", "uplink0", "linkx", "foo"] {
         assert_eq!(k.ng_mkpeer("igb0:", "bridge", "lower", bad), Err(Errno::EINVAL), "{bad}");
     }
@@ -489,7 +493,10 @@ fn netgraph_addressing_names_and_hook_rules() {
     k.ng_connect("igb0:", "lower", "upper", "link1").unwrap();
     let (b, hooks) = k.ng_hooks("igb0bridge:").unwrap();
     assert_eq!(b.node_type, "bridge");
-    assert_eq!(hooks.iter().map(|h| (h.ourhook.as_str(), h.peerhook.as_str())).collect::<Vec<_>>(), [("link0", "lower"), ("link1", "upper")]);
+    assert_eq!(
+        hooks.iter().map(|h| (h.ourhook.as_str(), h.peerhook.as_str())).collect::<Vec<_>>(),
+        [("link0", "lower"), ("link1", "upper")]
+    );
     assert_eq!(k.ng_node(&format!("[{:x}]:", b.id)).unwrap().name, "igb0bridge");
     assert_eq!(k.ng_node("[0]:"), Err(Errno::EINVAL));
     assert_eq!(k.ng_name("igb0:", "igb0bridge"), Err(Errno::EADDRINUSE));
