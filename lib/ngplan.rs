@@ -124,7 +124,18 @@ pub fn make_eiface<K: Kernel>(
 ) -> Result<String> {
     let tmp = format!(".:{NG_TMP_HOOK}");
     k.ng_mkpeer(".", "eiface", NG_TMP_HOOK, "ether").step(|| "create an ng_eiface".into())?;
-    let id = k.ng_node(&tmp).step(|| "look up the new ng_eiface".into())?.id;
+    // An eiface outlives our socket: until its id is known, the only handle on it is our
+    // hook, so a failure here must shut it down through that hook.
+    let id = match k.ng_node(&tmp) {
+        Ok(n) => n.id,
+        Err(e) => {
+            let err = Error::kernel("look up the new ng_eiface", e);
+            return Err(match k.ng_shutdown(&tmp) {
+                Ok(()) => err,
+                Err(d) => err.context(format!("and shut it down through {tmp}: {d}")),
+            });
+        }
+    };
     made(id);
     match k.ng_name(&tmp, node) {
         Err(Errno::EADDRINUSE) => {
