@@ -35,6 +35,11 @@ step jnet-ip6wait --json app
 say "a jail name too long for an interface name"
 step jnet-epair -b bridge0 customer-portal.example.org
 
+say "recipe 5, jail mail: netgraph, an ng_bridge spliced onto igb1 (dry run, then for real)"
+step jnet-ngattach -n --uplink igb1 mail
+step jnet-ngattach --uplink igb1 mail
+step jnet-sim jail create mail --vnet --interface ng0_mail
+
 say "what jnet owns, and the host as ifconfig would show it"
 step jnet-release --list
 step jnet-sim show
@@ -43,6 +48,8 @@ say "stop: the jails are removed (www lingers in TIME_WAIT), exec.poststop relea
 step jnet-sim jail remove www --linger 60
 step jnet-sim jail remove app
 step jnet-sim jail remove web
+step jnet-sim jail remove mail
+step jnet-release --prune mail
 step jnet-release www
 step jnet-release app
 step jnet-release customer-portal.example.org
