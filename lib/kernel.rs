@@ -205,6 +205,9 @@ pub trait Interfaces {
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>>;
     /// getifaddrs(3).
     fn if_list(&mut self) -> KResult<Vec<IfInfo>>;
+    /// SIOCGLAGG: the lagg(4) protocol (LAGG_PROTO_*) and ports of `name`; None if it is
+    /// not a lagg.
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>>;
 }
 
 /// A jail, as jail_get(2) reports it.

@@ -8,6 +8,7 @@ use crate::epair::{
 };
 use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Result};
+use crate::freebsd::abi::lagg;
 use crate::inventory;
 use crate::kernel::{iff, Cidr, JailRef, Kernel};
 use crate::mac::Mac;
@@ -50,6 +51,9 @@ pub struct NgAttachArgs {
     /// MTU of the interface
     #[argh(option)]
     pub mtu: Option<u32>,
+    /// splice onto a lagg in failover mode all the same
+    #[argh(switch)]
+    pub force: bool,
     /// print the plan as ngctl(8)/ifconfig(8) commands and change nothing
     #[argh(switch, short = 'n')]
     pub dry_run: bool,
@@ -65,6 +69,7 @@ pub struct NgAttachArgs {
 }
 
 struct Request {
+    force: bool,
     jail: JailRef,
     uplink: Option<String>,
     bridge: String,
@@ -102,6 +107,7 @@ impl NgAttachArgs {
         }
         check_mtu(self.mtu)?;
         Ok(Request {
+            force: self.force,
             jail,
             uplink: self.uplink.clone(),
             bridge,
@@ -141,6 +147,19 @@ impl Request {
         if let Some(u) = &self.uplink {
             if !list.iter().any(|i| &i.name == u) {
                 return Err(Error::data(format!("uplink {u} does not exist on the host")));
+            }
+            // The seed article's trap: a failover lagg drops frames that arrive on a port
+            // other than the active one, and once netgraph is spliced in the host can no
+            // longer reach the jails bridged into it over that lagg.
+            if let Some((proto, ports)) = k.if_lagg(u).step(|| format!("ask {u} whether it is a lagg"))? {
+                if proto == lagg::FAILOVER && !self.force {
+                    return Err(Error::conflict(format!(
+                        "uplink {u} is a lagg in failover mode (ports {}): it drops frames that arrive on the \
+                         inactive port, so with a netgraph bridge spliced onto it the host cannot talk to the jails \
+                         behind it. Give the jails a lagg (or NIC) of their own, use laggproto lacp, or pass --force",
+                        ports.join(", ")
+                    )));
+                }
             }
         }
         // Netgraph needs its socket (and, to see NICs, ng_ether) before anything can be

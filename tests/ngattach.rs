@@ -272,9 +272,40 @@ fn bad_input_changes_nothing() {
     ];
     for (args, code, msg) in cases {
         let err = h.fails("jnet-ngattach", args, *code);
+        assert!(err.starts_with("jnet-ngattach: "), "{args:?}: {err}");
         assert!(err.contains(msg), "{args:?}: {err}");
         let now = h.show();
         assert_eq!(graph(&now), graph(&before), "{args:?}");
         assert_eq!(ifaces(&now), ifaces(&before), "{args:?}");
     }
+}
+
+#[test]
+fn a_failover_lagg_uplink_is_refused_unless_forced() {
+    let h = Host::new("lagg", "igb0,igb1,igb2,igb3");
+    h.ok(
+        "jnet-sim",
+        &[
+            "init",
+            "--phys",
+            "igb0,igb1,igb2,igb3",
+            "--hostuuid",
+            UUID,
+            "--lagg",
+            "lagg0:failover:igb0,igb1",
+            "--lagg",
+            "lagg1:lacp:igb2,igb3",
+        ],
+    );
+    let before = h.show();
+    let err = h.fails("jnet-ngattach", &["-u", "lagg0", "www"], 78);
+    assert!(err.contains("uplink lagg0 is a lagg in failover mode (ports igb0, igb1)"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(graph(&h.show()), graph(&before));
+    assert_eq!(ifaces(&h.show()), ifaces(&before));
+    assert_eq!(h.ok("jnet-ngattach", &["-u", "lagg1", "db"]), "ng0_db\n", "lacp is fine");
+    assert_eq!(h.ok("jnet-ngattach", &["-u", "lagg0", "--force", "www"]), "ng0_www\n");
+    assert_eq!(graph(&h.show())["lagg0bridge"]["hooks"][2], json!(["link2", "jnet-ng0_www", "ether"]));
+    h.fails("jnet-sim", &["init", "--phys", "igb0", "--lagg", "lagg0:bogus:igb0"], 64);
+    h.fails("jnet-sim", &["init", "--phys", "igb0", "--lagg", "lagg0:lacp:igb7"], 64);
 }

@@ -68,6 +68,10 @@ pub mod size {
     pub const SOCKADDR_IN: usize = 16;
     /// struct sockaddr_in6, `sys/netinet6/in6.h`
     pub const SOCKADDR_IN6: usize = 28;
+    /// struct lagg_reqall, `sys/net/if_lagg.h`
+    pub const LAGG_REQALL: usize = 80;
+    /// struct lagg_reqport, `sys/net/if_lagg.h`
+    pub const LAGG_REQPORT: usize = 72;
 }
 
 // `sys/sys/sockio.h` (and `sys/netinet6/in6_var.h`, `nd6.h` where noted).
@@ -294,6 +298,63 @@ impl IfReq {
     pub fn get_name(&self) -> String {
         get_name(&self.0, 0, IFNAMSIZ)
     }
+}
+
+/// SIOCGLAGG (`sys/net/if_lagg.h`): _IOWR('i', 143, struct lagg_reqall)
+pub const SIOCGLAGG: u64 = iowr(b'i', 143, size::LAGG_REQALL);
+
+/// lagg protocols (`sys/net/if_lagg.h`).
+pub mod lagg {
+    /// LAGG_PROTO_NONE
+    pub const NONE: u32 = 0;
+    /// LAGG_PROTO_ROUNDROBIN
+    pub const ROUNDROBIN: u32 = 1;
+    /// LAGG_PROTO_FAILOVER
+    pub const FAILOVER: u32 = 2;
+    /// LAGG_PROTO_LOADBALANCE
+    pub const LOADBALANCE: u32 = 3;
+    /// LAGG_PROTO_LACP
+    pub const LACP: u32 = 4;
+    /// LAGG_PROTO_ETHERCHANNEL (fec)
+    pub const ETHERCHANNEL: u32 = 5;
+    /// ifconfig's word for a protocol.
+    pub fn name(p: u32) -> &'static str {
+        match p {
+            NONE => "none",
+            ROUNDROBIN => "roundrobin",
+            FAILOVER => "failover",
+            LOADBALANCE => "loadbalance",
+            LACP => "lacp",
+            ETHERCHANNEL => "fec",
+            _ => "unknown",
+        }
+    }
+    /// The protocol for ifconfig's word.
+    pub fn parse(s: &str) -> Option<u32> {
+        (0..=5).find(|p| name(*p) == s)
+    }
+}
+
+/// struct lagg_reqall (80, `sys/net/if_lagg.h`): ra_ifname[16] @0, u_int ra_proto @16,
+/// size_t ra_size @24, struct lagg_reqport *ra_port @32, int ra_ports @40, union ra_psc
+/// (struct lacp_opreq, 32 bytes, align 2) @44, padded to 80.
+pub fn lagg_reqall(name: &str, size: usize, ports: usize) -> [u8; size::LAGG_REQALL] {
+    let mut b = [0u8; size::LAGG_REQALL];
+    put_name(&mut b, 0, IFNAMSIZ, name);
+    put_u64(&mut b, 24, size as u64);
+    put_u64(&mut b, 32, ports as u64);
+    b
+}
+
+/// ra_proto and ra_ports of a SIOCGLAGG answer.
+pub fn lagg_reqall_answer(b: &[u8]) -> (u32, usize) {
+    (get_u32(b, 16), get_u32(b, 40) as usize)
+}
+
+/// Port names from the struct lagg_reqport array (72 bytes each: rp_ifname @0,
+/// rp_portname @16, rp_prio @32, rp_flags @36, rp_psc @40).
+pub fn parse_lagg_ports(buf: &[u8], count: usize) -> Vec<String> {
+    buf.chunks_exact(size::LAGG_REQPORT).take(count).map(|c| get_name(c, 16, IFNAMSIZ)).collect()
 }
 
 /// The new-name buffer SIOCSIFNAME's ifr_data points at (copyinstr of IFNAMSIZ bytes).
@@ -885,6 +946,27 @@ mod tests {
         buf[..5].copy_from_slice(b"igb0\0");
         buf[80..88].copy_from_slice(b"e0a_www\0");
         assert_eq!(parse_ifbreqs(&buf), vec!["igb0", "e0a_www"]);
+    }
+
+    #[test]
+    fn lagg_layouts() {
+        assert_eq!(SIOCGLAGG, 0xc050698f);
+        let b = lagg_reqall("lagg0", 144, 0x4000);
+        assert_eq!(b.len(), 80);
+        assert_eq!(&b[..6], b"lagg0\0");
+        assert_eq!(hex(&b[16..48]), "0000000000000000900000000000000000400000000000000000000000000000");
+        let mut ans = b;
+        ans[16..20].copy_from_slice(&2u32.to_ne_bytes());
+        ans[40..44].copy_from_slice(&2u32.to_ne_bytes());
+        assert_eq!(lagg_reqall_answer(&ans), (lagg::FAILOVER, 2));
+        let mut ports = vec![0u8; 144];
+        ports[16..21].copy_from_slice(b"igb0\0");
+        ports[72 + 16..72 + 21].copy_from_slice(b"igb1\0");
+        assert_eq!(parse_lagg_ports(&ports, 2), ["igb0", "igb1"]);
+        assert_eq!(parse_lagg_ports(&ports, 1), ["igb0"]);
+        assert_eq!(lagg::parse("failover"), Some(2));
+        assert_eq!(lagg::name(4), "lacp");
+        assert_eq!(lagg::parse("bogus"), None);
     }
 
     #[test]

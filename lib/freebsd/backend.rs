@@ -260,6 +260,20 @@ impl Interfaces for FreeBsd {
         Ok(abi::parse_ifbreqs(&buf[..used]))
     }
 
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>> {
+        let mut ports = vec![0u8; 32 * abi::size::LAGG_REQPORT];
+        let mut r = abi::lagg_reqall(name, ports.len(), ports.as_mut_ptr() as usize);
+        match ioctl(self.inet(), abi::SIOCGLAGG, r.as_mut_ptr() as *mut libc::c_void) {
+            // Only if_lagg's ioctl handler knows SIOCGLAGG.
+            Err(Errno::EINVAL) | Err(Errno::ENOTTY) | Err(Errno::EOPNOTSUPP) => Ok(None),
+            Err(e) => Err(e),
+            Ok(()) => {
+                let (proto, count) = abi::lagg_reqall_answer(&r);
+                Ok(Some((proto, abi::parse_lagg_ports(&ports, count))))
+            }
+        }
+    }
+
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
         // SAFETY: getifaddrs fills `head`, freed below with freeifaddrs.

@@ -44,6 +44,9 @@ struct InitArgs {
     /// the host's kern.hostuuid (default: a new random one)
     #[argh(option)]
     hostuuid: Option<String>,
+    /// a lagg over some of the NICs, as NAME:PROTO:PORT,PORT (e.g. lagg0:failover:igb0,igb1)
+    #[argh(option)]
+    lagg: Vec<String>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -190,7 +193,23 @@ pub fn run(args: SimArgs) -> Result<String> {
                 return Err(Error::usage("--dad-ms must be at least 1"));
             }
             let _lock = files.lock()?;
-            let host = Host::new(a.hostuuid.unwrap_or_else(random_uuid), &phys, a.dad_ms);
+            let mut host = Host::new(a.hostuuid.unwrap_or_else(random_uuid), &phys, a.dad_ms);
+            for l in &a.lagg {
+                let parts: Vec<&str> = l.splitn(3, ':').collect();
+                let [name, proto, ports] = parts[..] else {
+                    return Err(Error::usage(format!("--lagg {l:?}: expected NAME:PROTO:PORT,PORT")));
+                };
+                names::check_ifname("lagg", name)?;
+                let proto = crate::freebsd::abi::lagg::parse(proto).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--lagg {l:?}: unknown protocol {proto:?} (failover, lacp, loadbalance, roundrobin, fec, none)"
+                    ))
+                })?;
+                let ports: Vec<String> = ports.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect();
+                host.add_lagg(name, proto, &ports)
+                    .map_err(|e| Error::usage(format!("--lagg {l:?}: {e} (the ports must be --phys NICs)")))?;
+            }
+            let host = host;
             files.save(&host)?;
             std::fs::write(&files.ops, b"")
                 .map_err(|e| Error::new(Kind::Io, format!("{}: {e}", files.ops.display())))?;

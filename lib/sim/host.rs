@@ -42,6 +42,13 @@ pub enum IfKind {
         /// the node's id
         node: u32,
     },
+    /// lagg(4), made by `jnet-sim init --lagg`.
+    Lagg {
+        /// LAGG_PROTO_*
+        proto: u32,
+        /// member NICs
+        ports: Vec<String>,
+    },
     /// if_bridge(4).
     Bridge {
         /// clone unit
@@ -55,14 +62,14 @@ impl IfKind {
     fn cloner(&self) -> Option<&'static str> {
         match self {
             IfKind::Loopback { .. } => Some("lo"),
-            IfKind::Ether | IfKind::Eiface { .. } => None,
+            IfKind::Ether | IfKind::Eiface { .. } | IfKind::Lagg { .. } => None,
             IfKind::Epair { .. } => Some("epair"),
             IfKind::Bridge { .. } => Some("bridge"),
         }
     }
     /// if_bridge accepts only IFT_ETHER/IFT_L2VLAN/IFT_GIF members; epair is IFT_ETHER.
     fn ethernet_like(&self) -> bool {
-        matches!(self, IfKind::Ether | IfKind::Epair { .. } | IfKind::Eiface { .. })
+        matches!(self, IfKind::Ether | IfKind::Epair { .. } | IfKind::Eiface { .. } | IfKind::Lagg { .. })
     }
 }
 
@@ -213,6 +220,41 @@ fn unit_key(home: VnetId, cloner: &str) -> String {
 }
 
 impl Host {
+    /// Add a lagg(4) over some of the NICs (as `ifconfig lagg0 create laggproto P laggport
+    /// ...` would), up, with the first port's MAC.
+    pub fn add_lagg(&mut self, name: &str, proto: u32, ports: &[String]) -> KResult<()> {
+        if self.find(None, name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let mut mac = None;
+        for p in ports {
+            let ifp = self.find(None, p).ok_or(Errno::ENOENT)?;
+            if !matches!(ifp.kind, IfKind::Ether) {
+                return Err(Errno::EINVAL);
+            }
+            mac = mac.or(ifp.mac);
+        }
+        let index = self.alloc_index();
+        let kind = IfKind::Lagg { proto, ports: ports.to_vec() };
+        let mut nd6 = self.nd6_defaults(&kind);
+        nd6.flags &= !nd6f::IFDISABLED;
+        self.ifaces.push(SimIf {
+            index,
+            name: name.to_string(),
+            vnet: None,
+            home: None,
+            kind,
+            descr: None,
+            groups: vec!["all".into(), "lagg".into()],
+            flags: iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST,
+            mac,
+            mtu: 1500,
+            addrs: vec![],
+            nd6,
+        });
+        Ok(())
+    }
+
     /// A fresh host: lo0 and the given NICs, up, IPv6 enabled and settled.
     pub fn new(hostuuid: String, phys: &[String], dad_ms: u32) -> Host {
         let mut sysctls = BTreeMap::new();
@@ -530,7 +572,7 @@ impl Host {
     pub fn destroy(&mut self, vnet: VnetId, name: &str) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         match self.ifaces[p].kind {
-            IfKind::Ether | IfKind::Eiface { .. } => Err(Errno::EINVAL),
+            IfKind::Ether | IfKind::Eiface { .. } | IfKind::Lagg { .. } => Err(Errno::EINVAL),
             // The vnet's own loopback cannot be destroyed.
             IfKind::Loopback { .. } => Err(Errno::EINVAL),
             _ => {

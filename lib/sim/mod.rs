@@ -322,6 +322,19 @@ impl Interfaces for Sim {
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>> {
         self.op("BRDGGIFS", || bridge.to_string(), |h, v, _| h.bridge_members(v, bridge))
     }
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>> {
+        self.op(
+            "SIOCGLAGG",
+            || name.to_string(),
+            |h, v, _| {
+                let ifp = h.find(v, name).ok_or(Errno::ENXIO)?;
+                Ok(match &ifp.kind {
+                    host::IfKind::Lagg { proto, ports } => Some((*proto, ports.clone())),
+                    _ => None,
+                })
+            },
+        )
+    }
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         self.op("getifaddrs", String::new, |h, v, _| Ok(h.list(v)))
     }

@@ -190,7 +190,7 @@ impl Host {
         let nics: Vec<(u32, String, VnetId)> = self
             .ifaces
             .iter()
-            .filter(|i| matches!(i.kind, IfKind::Ether))
+            .filter(|i| matches!(i.kind, IfKind::Ether | IfKind::Lagg { .. }))
             .map(|i| (i.index, i.name.clone(), i.vnet))
             .collect();
         for (ifindex, name, vnet) in nics {

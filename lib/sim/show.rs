@@ -34,6 +34,7 @@ fn kind_name(k: &IfKind) -> &'static str {
         IfKind::Epair { .. } => "epair",
         IfKind::Bridge { .. } => "bridge",
         IfKind::Eiface { .. } => "eiface",
+        IfKind::Lagg { .. } => "lagg",
     }
 }
 
