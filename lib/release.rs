@@ -220,17 +220,51 @@ impl ReleaseArgs {
             }
         }
         rows.retain(|(_, o)| jail.is_none_or(|n| o.tag.is_for(n)));
-        let lines = rows
+        let lines: Vec<String> = rows
             .iter()
             .map(|(place, o)| format!("{} {} {} {}", o.tag.jail.as_deref().unwrap_or("-"), o.tag.role, o.name, place))
             .collect();
-        let objs: Vec<_> = rows
+        let mut objs: Vec<_> = rows
             .iter()
             .map(|(place, o)| {
                 json!({ "jail": o.tag.jail, "role": o.tag.role.to_string(), "name": o.name, "where": place,
                         "up": o.info.flags & crate::kernel::iff::UP != 0 })
             })
             .collect();
+        let mut lines: Vec<String> = lines;
+        // jnet's eiface nodes: which bridge link each uses, and its traffic (NGM_BRIDGE_GET_STATS).
+        let nodes = match k.ng_nodes() {
+            Ok(n) => n,
+            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
+            Err(e) => return Err(Error::kernel("list netgraph nodes", e)),
+        };
+        for n in nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with("jnet-")) {
+            let ifname = &n.name["jnet-".len()..];
+            // The node is named after the interface's original name, which it may no longer
+            // have inside the jail: match through the tag.
+            let owner = rows.iter().find(|(_, o)| match (&o.tag.role, &o.tag.jail) {
+                (Role::Eiface(i), Some(j)) => names::eiface_name(j, *i) == ifname,
+                _ => false,
+            });
+            if jail.is_some() && owner.is_none() {
+                continue;
+            }
+            let (_, hooks) = k.ng_hooks(&format!("{}:", n.name)).step(|| format!("list the hooks of {}", n.name))?;
+            let link = hooks.iter().find(|h| h.ourhook == "ether" && h.peer.node_type == "bridge");
+            let (bridge, linkname, stats) = match link {
+                Some(h) => {
+                    let num = h.peerhook.strip_prefix("link").and_then(|x| x.parse::<i32>().ok());
+                    let stats = num.and_then(|x| k.ng_bridge_link_stats(&format!("{}:", h.peer.name), x).ok());
+                    (h.peer.name.clone(), h.peerhook.clone(), stats)
+                }
+                None => (String::new(), String::new(), None),
+            };
+            let (rx, tx) = stats.map(|s| (s[1], s[8])).unwrap_or((0, 0));
+            let who = owner.and_then(|(_, o)| o.tag.jail.clone()).unwrap_or_else(|| "-".into());
+            lines.push(format!("{who} ng-node {} netgraph {bridge}:{linkname} rx={rx} tx={tx}", n.name));
+            objs.push(json!({ "jail": who, "role": "ng-node", "name": n.name, "where": "netgraph",
+                              "bridge": bridge, "link": linkname, "rx_packets": rx, "tx_packets": tx }));
+        }
         Ok(Output { lines, json: json!({ "objects": objs }) })
     }
 }

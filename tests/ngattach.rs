@@ -165,6 +165,9 @@ fn recipe6_virtual_bridge_configured_from_the_host() {
     let v = iface(&s, "app", "vnet0");
     assert_eq!(v["up"], true);
     assert_eq!(v["addrs"][0]["addr"], "10.7.0.2");
+    // --list shows the interfaces where they are and the nodes with their bridge links.
+    let list = h.ok("jnet-release", &["--list", "app"]);
+    assert_eq!(list, "app eiface0 vnet0 jail:app\napp ng-node jnet-ng0_app netgraph vbr0:link0 rx=0 tx=0\n");
     // Running it again converges.
     let j: Value = serde_json::from_str(
         &h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--ifname", "vnet0", "-a", "10.7.0.2/24", "--json", "app"]),
