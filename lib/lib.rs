@@ -18,6 +18,7 @@ pub mod mac;
 pub mod names;
 pub mod ngattach;
 pub mod ngplan;
+pub mod nic;
 pub mod owner;
 pub mod plan;
 pub mod release;

@@ -6,16 +6,18 @@
 
 use crate::cli::{Common, Output, Program};
 use crate::errno::Errno;
-use crate::error::{Error, ErrorList, KernelContext, Result};
+use crate::error::{Error, ErrorList, KernelContext, Kind, Result};
 use crate::inventory::{self, Owned};
 use crate::kernel::{JailRef, Kernel};
 use crate::names::{self, End};
 use crate::ngplan;
+use crate::nic::{self, NicOutcome};
 use crate::owner::Role;
 use crate::owner::Tag;
 use crate::plan::bridge_state;
 use argh::FromArgs;
 use serde_json::json;
+use std::time::Duration;
 
 #[derive(FromArgs, Debug)]
 /// Release what jnet made for a jail: destroy its epairs (from the host, even while the
@@ -30,6 +32,15 @@ pub struct ReleaseArgs {
     /// list what jnet owns (for JAIL, or for every jail) and change nothing
     #[argh(switch)]
     pub list: bool,
+    /// a NIC given to the jail (vnet.interface): take it back at once (repeatable)
+    #[argh(option)]
+    pub iface: Vec<String>,
+    /// wait up to this many seconds for --iface NICs the kernel cannot give back yet
+    #[argh(option)]
+    pub wait: Option<f64>,
+    /// release everything tagged for jails that are not running (no JAIL)
+    #[argh(switch)]
+    pub stale: bool,
     /// print what would be done as ifconfig(8) commands and change nothing
     #[argh(switch, short = 'n')]
     pub dry_run: bool,
@@ -65,8 +76,140 @@ fn is_bridge_unit(name: &str) -> bool {
     !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_digit())
 }
 
+/// What a release did, and what failed, gathered across its parts.
+#[derive(Default)]
+struct Done {
+    cmds: Vec<String>,
+    released: Vec<String>,
+    pruned: Vec<String>,
+    errs: ErrorList,
+}
+
 impl ReleaseArgs {
+    /// Bring the `--iface` NICs home from `jail` first, at once.
+    fn reclaim_nics<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) -> Result<()> {
+        let wait = self.wait.map(Duration::from_secs_f64);
+        for nic in &self.iface {
+            if self.dry_run {
+                d.cmds.push(format!("ifconfig {nic} -vnet {jail}"));
+                continue;
+            }
+            match nic::reclaim(k, nic, jail, wait) {
+                Ok(NicOutcome::Reclaimed) => d.released.push(nic.clone()),
+                Ok(NicOutcome::Home) => {}
+                Ok(NicOutcome::Away(why)) => {
+                    let waited = self.wait.map(|w| format!(" after waiting {w} s")).unwrap_or_default();
+                    d.errs.push(Error::new(
+                        Kind::TempFail,
+                        format!("{nic} is still in jail {jail}'s vnet{waited}: {why}"),
+                    ));
+                }
+                Err(e) => d.errs.push(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn output(&self, d: Done, what: &str, json_head: serde_json::Value) -> Result<Output> {
+        d.errs.into_result(what)?;
+        if self.dry_run {
+            return Ok(Output { json: json!({ "dry_run": true, "commands": d.cmds }), lines: d.cmds });
+        }
+        let mut lines: Vec<String> = d.released.iter().chain(d.pruned.iter()).cloned().collect();
+        if lines.is_empty() {
+            lines.push("nothing to release".into());
+        }
+        let mut j = json_head;
+        j["released"] = json!(d.released);
+        j["pruned"] = json!(d.pruned);
+        Ok(Output { lines, json: j })
+    }
+
     fn release<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Output> {
+        let mut d = Done::default();
+        self.reclaim_nics(k, jail, &mut d)?;
+        self.release_jail(k, jail, &mut d)?;
+        self.output(d, &format!("jnet-release {jail}"), json!({ "jail": jail }))
+    }
+
+    /// Everything tagged for a jail that is not running: epairs, eifaces, NICs that came
+    /// home with a record. Running jails' objects are left alone.
+    fn stale<K: Kernel>(&self, k: &mut K) -> Result<Output> {
+        let (list, owned) = inventory::scan(k)?;
+        let jails = k.jails().step(|| "list jails".into())?;
+        let running: Vec<&crate::kernel::JailInfo> = jails.iter().filter(|j| !j.dying).collect();
+        let is_running = |name: &str| running.iter().any(|j| j.name == name);
+        let mut stale: Vec<String> = vec![];
+        for o in &owned {
+            if let Some(j) = &o.tag.jail {
+                if matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_) | Role::Eiface(_))
+                    && !is_running(j)
+                    && !stale.contains(j)
+                {
+                    stale.push(j.clone());
+                }
+            }
+        }
+        let mut d = Done::default();
+        for j in &stale {
+            self.release_jail(k, j, &mut d)?;
+        }
+        // Eiface nodes whose interface is in no running jail and not on the host (it went
+        // with a dead vnet's jail, or the start failed half-way).
+        let mut in_use: Vec<String> = owned
+            .iter()
+            .filter_map(|o| match (&o.tag.role, &o.tag.jail) {
+                (Role::Eiface(i), Some(j)) if is_running(j) => Some(ngplan::eiface_node(&names::eiface_name(j, *i))),
+                _ => None,
+            })
+            .collect();
+        for j in running.iter().filter(|j| j.vnet) {
+            let (_, inside) = inventory::scan_jail(k, j.jid)?;
+            for o in inside {
+                if let (Role::Eiface(i), Some(oj)) = (&o.tag.role, &o.tag.jail) {
+                    in_use.push(ngplan::eiface_node(&names::eiface_name(oj, *i)));
+                }
+            }
+        }
+        let nodes = match k.ng_nodes() {
+            Ok(n) => n,
+            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
+            Err(e) => return Err(Error::kernel("list netgraph nodes", e)),
+        };
+        for n in
+            nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with("jnet-") && !in_use.contains(&n.name))
+        {
+            let path = format!("{}:", n.name);
+            d.cmds.push(format!("ngctl shutdown {path}"));
+            if self.dry_run {
+                continue;
+            }
+            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| n.name.clone());
+            match k.ng_shutdown(&path) {
+                Ok(()) => d.released.push(ifname),
+                Err(Errno::ENOENT) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
+            }
+        }
+        // NICs that came home when their jail's vnet died, still carrying our record.
+        for (now, rec) in nic::recorded_on_host(k, &list)? {
+            if is_running(&rec.jail) {
+                continue;
+            }
+            d.cmds.push(format!("ifconfig {now} name {} description ...", rec.host_name));
+            if self.dry_run {
+                continue;
+            }
+            match nic::restore_home(k, &now, &rec) {
+                Ok(()) => d.released.push(rec.host_name.clone()),
+                Err(e) => d.errs.push(e),
+            }
+        }
+        self.output(d, "jnet-release --stale", json!({ "stale_jails": stale }))
+    }
+
+    /// Release one jail's epairs and eifaces (and prune their bridges), into `d`.
+    fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) -> Result<()> {
         // Only the names jnet gives this jail's epairs can be ours: reading those few
         // descriptions, not every interface's, keeps a release to a handful of ioctls on a
         // host with hundreds of jails. (`--list` and `--prune` look at everything.)
@@ -96,9 +239,6 @@ impl ReleaseArgs {
             .filter(|(_, r)| !matches!(r, Role::EpairJail(i) if host_ends.contains(i)))
             .map(|(n, _)| n)
             .collect();
-        let mut cmds = vec![];
-        let mut errs = ErrorList::default();
-        let mut released = vec![];
         // Out of their bridges first. The kernel detaches a destroyed member by itself
         // (bridge_ifdetach); the explicit BRDGDEL keeps older kernels' epair teardown away
         // from a busy bridge. Bridges named bridge<N> are checked; others rely on the kernel.
@@ -107,30 +247,30 @@ impl ReleaseArgs {
                 Ok(Some(m)) => m,
                 Ok(None) => continue,
                 Err(e) => {
-                    errs.push(e);
+                    d.errs.push(e);
                     continue;
                 }
             };
             for o in ours.iter().filter(|o| members.contains(o)) {
-                cmds.push(format!("ifconfig {b} deletem {o}"));
+                d.cmds.push(format!("ifconfig {b} deletem {o}"));
                 if !self.dry_run {
                     match k.bridge_del(b, o) {
                         Ok(()) | Err(Errno::ENOENT) | Err(Errno::ENXIO) => {}
-                        Err(e) => errs.push(Error::kernel(format!("remove {o} from bridge {b}"), e)),
+                        Err(e) => d.errs.push(Error::kernel(format!("remove {o} from bridge {b}"), e)),
                     }
                 }
             }
         }
         for o in &ours {
-            cmds.push(format!("ifconfig {o} destroy"));
+            d.cmds.push(format!("ifconfig {o} destroy"));
             if self.dry_run {
                 continue;
             }
             // Already gone (another release, the jail's vnet died) is success.
             match k.if_destroy(o) {
-                Ok(()) => released.push(o.clone()),
+                Ok(()) => d.released.push(o.clone()),
                 Err(Errno::ENXIO) => {}
-                Err(e) => errs.push(Error::kernel(format!("destroy {o}"), e)),
+                Err(e) => d.errs.push(Error::kernel(format!("destroy {o}"), e)),
             }
         }
         // Netgraph: jnet's eiface nodes for this jail. Shutting one down destroys its
@@ -141,7 +281,7 @@ impl ReleaseArgs {
             // No netgraph in this kernel, so nothing of ours in it.
             Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
             Err(e) => {
-                errs.push(Error::kernel("list netgraph nodes", e));
+                d.errs.push(Error::kernel("list netgraph nodes", e));
                 vec![]
             }
         };
@@ -157,57 +297,48 @@ impl ReleaseArgs {
                 }
             }
             let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| n.name.clone());
-            cmds.push(format!("ngctl shutdown {path}"));
+            d.cmds.push(format!("ngctl shutdown {path}"));
             if self.dry_run {
                 continue;
             }
             match k.ng_shutdown(&path) {
-                Ok(()) => released.push(ifname),
+                Ok(()) => d.released.push(ifname),
                 Err(Errno::ENOENT) => {}
-                Err(e) => errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
+                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
             }
         }
-        let mut pruned = vec![];
         if self.prune {
             for b in &ng_bridges {
                 if self.dry_run {
-                    cmds.push(format!("ngctl shutdown {b}:  # if no jail is left on it"));
+                    d.cmds.push(format!("ngctl shutdown {b}:  # if no jail is left on it"));
                     continue;
                 }
                 match ngplan::unsplice_if_unused(k, b) {
-                    Ok(true) => pruned.push(b.clone()),
+                    Ok(true) => d.pruned.push(b.clone()),
                     Ok(false) => {}
-                    Err(e) => errs.push(e),
+                    Err(e) => d.errs.push(e),
                 }
             }
             let (_, owned) = inventory::scan(k)?;
             for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
                 match bridge_state(k, &b.name) {
                     Ok(Some(m)) if m.is_empty() || (self.dry_run && m.iter().all(|x| ours.contains(x))) => {
-                        cmds.push(format!("ifconfig {} destroy", b.name));
+                        d.cmds.push(format!("ifconfig {} destroy", b.name));
                         if self.dry_run {
                             continue;
                         }
                         match k.if_destroy(&b.name) {
-                            Ok(()) => pruned.push(b.name.clone()),
+                            Ok(()) => d.pruned.push(b.name.clone()),
                             Err(Errno::ENXIO) => {}
-                            Err(e) => errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
+                            Err(e) => d.errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => errs.push(e),
+                    Err(e) => d.errs.push(e),
                 }
             }
         }
-        errs.into_result(&format!("jnet-release {jail}"))?;
-        if self.dry_run {
-            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds });
-        }
-        let mut lines: Vec<String> = released.iter().chain(pruned.iter()).cloned().collect();
-        if lines.is_empty() {
-            lines.push("nothing to release".into());
-        }
-        Ok(Output { lines, json: json!({ "jail": jail, "released": released, "pruned": pruned }) })
+        Ok(())
     }
 
     fn list<K: Kernel>(&self, k: &mut K, jail: Option<&str>) -> Result<Output> {
@@ -277,9 +408,28 @@ impl Program for ReleaseArgs {
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
+        for i in &self.iface {
+            names::check_ifname("--iface", i)?;
+        }
+        if let Some(w) = self.wait {
+            if !(w.is_finite() && w > 0.0 && w <= 3600.0) {
+                return Err(Error::data(format!("--wait {w} is not a number of seconds from 0 to 3600")));
+            }
+            if self.iface.is_empty() {
+                return Err(Error::usage("--wait is for --iface NICs that are still away"));
+            }
+        }
+        if self.stale {
+            if self.jail.is_some() || !self.iface.is_empty() || self.list {
+                return Err(Error::usage(
+                    "--stale sweeps every jail that is not running: give no JAIL, --iface or --list",
+                ));
+            }
+            return self.stale(k);
+        }
         if self.list {
-            if self.prune {
-                return Err(Error::usage("--list changes nothing; it does not go with --prune"));
+            if self.prune || !self.iface.is_empty() {
+                return Err(Error::usage("--list changes nothing; it does not go with --prune or --iface"));
             }
             let jail = match &self.jail {
                 Some(j) => Some(jail_name(k, j)?),
@@ -288,7 +438,7 @@ impl Program for ReleaseArgs {
             return self.list(k, jail.as_deref());
         }
         let Some(j) = &self.jail else {
-            return Err(Error::usage("which jail? jnet-release JAIL (or --list)"));
+            return Err(Error::usage("which jail? jnet-release JAIL (or --list, or --stale)"));
         };
         let jail = jail_name(k, j)?;
         self.release(k, &jail)

@@ -95,6 +95,9 @@ struct JailRemoveArgs {
     /// seconds the dying jail keeps its vnet (as TIME_WAIT sockets would)
     #[argh(option, default = "0.0")]
     linger: f64,
+    /// the lingering vnet is already shutting down: nothing can be reclaimed from it
+    #[argh(switch)]
+    stuck: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -116,6 +119,9 @@ struct FailArgs {
     /// errno of the failure, by name or number (default EIO)
     #[argh(option, default = "String::from(\"EIO\")")]
     errno: String,
+    /// kill the process that makes that operation (SIGKILL) instead: a crash mid-run
+    #[argh(switch)]
+    kill: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -280,7 +286,7 @@ pub fn run(args: SimArgs) -> Result<String> {
                     crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
                 };
                 let jid = jid.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} not found", a.name)))?;
-                host.remove_jail(jid, (a.linger * 1000.0) as u64, now)
+                host.remove_jail(jid, (a.linger * 1000.0) as u64, a.stuck, now)
                     .map_err(|_| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
                 Ok(String::new())
             })
@@ -298,7 +304,7 @@ pub fn run(args: SimArgs) -> Result<String> {
         SimCmd::Fail(a) => {
             let errno = Errno::parse(&a.errno).ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
             files.edit(|host, _| {
-                host.fail = Some(super::host::FailSpec { after: a.after, errno });
+                host.fail = Some(super::host::FailSpec { after: a.after, errno, kill: a.kill });
                 Ok(String::new())
             })
         }

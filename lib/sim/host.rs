@@ -125,6 +125,9 @@ pub enum JailState {
     Dying {
         /// when the last reference (TIME_WAIT sockets) goes
         until_ms: u64,
+        /// the vnet is already shutting down: SIOCSIFRVNET answers EBUSY
+        #[serde(default)]
+        stuck: bool,
     },
 }
 
@@ -162,6 +165,9 @@ pub struct FailSpec {
     pub after: u64,
     /// errno of the failure
     pub errno: Errno,
+    /// instead of failing, kill the calling process with SIGKILL (a crash mid-run)
+    #[serde(default)]
+    pub kill: bool,
 }
 
 /// The whole simulated host.
@@ -451,7 +457,7 @@ impl Host {
         let expired: Vec<Jid> = self
             .jails
             .iter()
-            .filter(|j| matches!(j.state, JailState::Dying { until_ms } if until_ms <= now_ms))
+            .filter(|j| matches!(j.state, JailState::Dying { until_ms, .. } if until_ms <= now_ms))
             .map(|j| j.jid)
             .collect();
         for jid in expired {
@@ -979,6 +985,9 @@ impl Host {
         if from == vnet {
             return Err(Errno::EEXIST);
         }
+        if matches!(jail.state, JailState::Dying { stuck: true, .. }) {
+            return Err(Errno::EBUSY);
+        }
         let p = self.pos(from, name)?;
         if self.find(vnet, name).is_some() {
             return Err(Errno::EEXIST);
@@ -1006,10 +1015,11 @@ impl Host {
     }
 
     /// jail -r: the jail dies; an IP-sharing jail's addresses leave the host NICs; the vnet
-    /// (and the interfaces in it) is released after `linger_ms`.
-    pub fn remove_jail(&mut self, jid: Jid, linger_ms: u64, now_ms: u64) -> KResult<()> {
+    /// (and the interfaces in it) is released after `linger_ms`. A `stuck` vnet is already
+    /// shutting down, so nothing can be reclaimed from it before then.
+    pub fn remove_jail(&mut self, jid: Jid, linger_ms: u64, stuck: bool, now_ms: u64) -> KResult<()> {
         let j = self.jails.iter_mut().find(|j| j.jid == jid && j.state == JailState::Alive).ok_or(Errno::ENOENT)?;
-        j.state = JailState::Dying { until_ms: now_ms + linger_ms };
+        j.state = JailState::Dying { until_ms: now_ms + linger_ms, stuck };
         let ips = std::mem::take(&mut j.ips);
         for (ifname, cidr) in ips {
             let _ = self.del_addr(None, &ifname, cidr.addr);

@@ -204,6 +204,23 @@ impl Sim {
         host.settle(now);
         let before = host.clone();
         let result = match host.fail.take() {
+            Some(f) if f.after == 0 && f.kill => {
+                // A crash between two kernel operations: nothing more happens, no undo runs.
+                let rec = OpRecord {
+                    ms: now,
+                    pid: std::process::id(),
+                    vnet: host.vnet_label(self.ctx),
+                    op: op.to_string(),
+                    args: args(),
+                    result: "KILLED".into(),
+                };
+                let _ = self.files.log(&rec);
+                let _ = self.files.save(&host);
+                drop(_lock);
+                // SAFETY: kill(2) on ourselves.
+                unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                unreachable!("SIGKILL cannot be caught");
+            }
             Some(f) if f.after == 0 => Err(f.errno),
             Some(mut f) => {
                 f.after -= 1;

@@ -237,7 +237,7 @@ fn reclaim_from_alive_and_lingering_jails() {
     // Removed with a 60 s linger: the jail is dying and still holds the NIC...
     k.if_move_to_jail("igb2", www).unwrap();
     let mut h = state(&k);
-    h.remove_jail(www, 60_000, now_ms()).unwrap();
+    h.remove_jail(www, 60_000, false, now_ms()).unwrap();
     k.files().save(&h).unwrap();
     assert_eq!(names_in(&k, None), ["lo0"]);
     assert!(k.jail(&JailRef::Name("www".into())).unwrap().unwrap().dying);
@@ -271,7 +271,7 @@ fn dying_vnet_returns_interfaces_after_linger() {
     assert_eq!(create_inside(&mut k).as_deref(), Ok("epair0a"));
     k.in_jail(www, |k| k.if_move_to_jail("epair0a", 1).map_err(|e| Error::kernel("x", e))).unwrap_err();
     let mut h = state(&k);
-    h.remove_jail(www, 300, now_ms()).unwrap();
+    h.remove_jail(www, 300, false, now_ms()).unwrap();
     k.files().save(&h).unwrap();
     assert_eq!(names_in(&k, None), ["lo0", "epair0a"]);
     std::thread::sleep(std::time::Duration::from_millis(350));
@@ -413,7 +413,7 @@ fn jails_lookup_and_attach() {
     assert_eq!(k.in_jail(99, |_| Ok(())).unwrap_err().errno, Some(Errno::EINVAL));
     // A replaced jail: the alive one wins over the dying one.
     let mut h = state(&k);
-    h.remove_jail(a, 60_000, now_ms()).unwrap();
+    h.remove_jail(a, 60_000, false, now_ms()).unwrap();
     let a2 = h.create_jail("www", true).unwrap();
     k.files().save(&h).unwrap();
     assert_eq!(k.jail(&JailRef::Name("www".into())).unwrap().unwrap().jid, a2);
@@ -423,7 +423,7 @@ fn jails_lookup_and_attach() {
 #[test]
 fn injected_failure_hits_the_right_operation_and_changes_nothing() {
     let mut k = loaded(&[]);
-    edit(&k, |h| h.fail = Some(host::FailSpec { after: 2, errno: Errno::ENOSPC }));
+    edit(&k, |h| h.fail = Some(host::FailSpec { after: 2, errno: Errno::ENOSPC, kill: false }));
     k.if_create("epair").unwrap();
     k.if_rename("epair0a", "e0a_www").unwrap();
     let before = state(&k);

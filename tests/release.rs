@@ -1,0 +1,261 @@
+//! jnet-release: dedicated NICs reclaimed at once from live and dying jails, waits, crashes
+//! and failed starts swept with --stale, and releases beside concurrent starts.
+
+use jnet::kernel::{Interfaces, Vnets};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Host {
+    path: PathBuf,
+}
+
+fn bin(name: &str) -> &'static str {
+    match name {
+        "jnet-sim" => env!("CARGO_BIN_EXE_jnet-sim"),
+        "jnet-epair" => env!("CARGO_BIN_EXE_jnet-epair"),
+        "jnet-ngattach" => env!("CARGO_BIN_EXE_jnet-ngattach"),
+        "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
+        _ => unreachable!(),
+    }
+}
+
+impl Host {
+    fn new(tag: &str, phys: &str) -> Host {
+        let dir = std::env::temp_dir().join(format!("jnet-rel-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h = Host { path: dir.join("host.json") };
+        h.ok("jnet-sim", &["init", "--phys", phys]);
+        h
+    }
+    fn run(&self, prog: &str, args: &[&str]) -> Output {
+        Command::new(bin(prog)).args(args).env("JNET_SIM", &self.path).output().unwrap()
+    }
+    fn ok(&self, prog: &str, args: &[&str]) -> String {
+        let o = self.run(prog, args);
+        assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn fails(&self, prog: &str, args: &[&str], code: i32) -> String {
+        let o = self.run(prog, args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(code), "{prog} {args:?}: {err}");
+        err
+    }
+    fn show(&self) -> Value {
+        serde_json::from_str(&self.ok("jnet-sim", &["show", "--json"])).unwrap()
+    }
+    fn kernel(&self) -> jnet::sim::Sim {
+        jnet::sim::Sim::open(&self.path).unwrap()
+    }
+}
+
+fn vnet(s: &Value, which: &str) -> Vec<Value> {
+    let want = if which == "host" { Value::Null } else { json!(which) };
+    s["vnets"].as_array().unwrap().iter().find(|v| v["jail"] == want).expect(which)["interfaces"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn names(s: &Value, which: &str) -> Vec<String> {
+    vnet(s, which).iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
+}
+
+fn iface(s: &Value, which: &str, name: &str) -> Value {
+    vnet(s, which).into_iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} not in {which}"))
+}
+
+/// Recipe 7: vnet.interface = "igb2"; exec.prestop += "jnet-release --iface igb2 $name".
+#[test]
+fn recipe7_dedicated_nic_back_at_once_in_prestop() {
+    let h = Host::new("r7", "igb0,igb2,igb3");
+    let mut k = h.kernel();
+    k.if_set_description("igb2", Some("dmz uplink")).unwrap();
+    drop(k);
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2", "--interface", "igb3"]);
+    // exec.prestop, jail alive.
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "www"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(names(&s, "www"), ["lo0", "igb3"]);
+    assert_eq!(iface(&s, "host", "igb2")["description"], "dmz uplink", "description as it was");
+    // A NIC the jail renamed (ifconfig_igb3_name="lan0" in its rc.conf), which jnet never
+    // saw: it is not found under its host name, and is reclaimed under its current name.
+    let mut k = h.kernel();
+    k.in_jail(1, |k| k.if_rename("igb3", "lan0").map_err(|e| jnet::error::Error::kernel("rename", e))).unwrap();
+    drop(k);
+    let err = h.fails("jnet-release", &["--iface", "igb3", "www"], 65);
+    assert!(err.contains("igb3 is neither on the host nor in jail www"), "{err}");
+    assert_eq!(h.ok("jnet-release", &["--iface", "lan0", "www"]), "lan0\n");
+    // The jail is then removed and lingers 60 s: nothing more to do, and poststop agrees.
+    h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "60"]);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--iface", "lan0", "www"]), "nothing to release\n");
+}
+
+#[test]
+fn recipe7_in_poststop_while_the_jail_lingers() {
+    let h = Host::new("r7p", "igb0,igb2");
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "60"]);
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"], "the dying vnet holds igb2");
+    // exec.poststop: SIOCSIFRVNET still reaches the dying jail.
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "www"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(names(&s, "host"), ["lo0", "igb0", "igb2"]);
+    assert_eq!(s["jails"][0]["state"], "dying", "the jail is still dying: the NIC did not wait for it");
+}
+
+#[test]
+fn wait_reports_and_times_out_when_the_nic_is_stuck() {
+    let h = Host::new("stuck", "igb0,igb2");
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "1.2", "--stuck"]);
+    let err = h.fails("jnet-release", &["--iface", "igb2", "www"], 75);
+    assert!(
+        err.contains("igb2 is still in jail www's vnet: take igb2 back from jail www: Device busy (EBUSY)"),
+        "{err}"
+    );
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--wait", "0.3", "www"], 75);
+    assert!(err.contains("igb2 is still in jail www's vnet after waiting 0.3 s"), "{err}");
+    // Waiting long enough sees the vnet die and the NIC come home.
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "www"]), "nothing to release\n");
+    assert!(names(&h.show(), "host").contains(&"igb2".to_string()));
+}
+
+#[test]
+fn a_nic_that_comes_home_late_is_restored_from_its_record() {
+    let setup = |tag: &str| {
+        let h = Host::new(tag, "igb0,igb2");
+        let mut k = h.kernel();
+        k.if_set_description("igb2", Some("dmz uplink")).unwrap();
+        drop(k);
+        h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+        h.ok("jnet-sim", &["ops", "--clear"]);
+        h
+    };
+    // Where the SIOCSIFRVNET falls in a prestop release.
+    let probe = setup("late-probe");
+    probe.ok("jnet-release", &["--iface", "igb2", "www"]);
+    let ops = probe.ok("jnet-sim", &["ops", "--json"]);
+    let at = ops.lines().position(|l| l.contains("SIOCSIFRVNET")).unwrap();
+    // prestop: the NIC is recorded, then the reclaim fails.
+    let h = setup("late");
+    h.ok("jnet-sim", &["fail", "--after", &at.to_string(), "--errno", "EBUSY"]);
+    let err = h.fails("jnet-release", &["--iface", "igb2", "www"], 75);
+    assert!(err.contains("Device busy"), "{err}");
+    assert_eq!(iface(&h.show(), "www", "igb2")["description"], "jnet-nic www igb2 - dmz uplink");
+    // The jail renames it on its way down; the jail goes, the vnet dies, and the NIC comes
+    // home under its jail name with the record.
+    let mut k = h.kernel();
+    k.in_jail(1, |k| k.if_rename("igb2", "lan0").map_err(|e| jnet::error::Error::kernel("rename", e))).unwrap();
+    drop(k);
+    h.ok("jnet-sim", &["jail", "remove", "www"]);
+    assert!(names(&h.show(), "host").contains(&"lan0".to_string()));
+    // --stale (at boot, or from cron) finds the record and puts the NIC back.
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "igb2")["description"], "dmz uplink");
+    assert!(!names(&s, "host").contains(&"lan0".to_string()));
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "nothing to release\n");
+}
+
+#[test]
+fn failed_start_and_crash_then_stale_leaves_running_jails_alone() {
+    let h = Host::new("stale", "igb0,igb1");
+    // A running jail, set up properly.
+    h.ok("jnet-sim", &["jail", "create", "db", "--vnet"]);
+    h.ok("jnet-epair", &["-b", "bridge0", "--ifname", "vnet0", "db"]);
+    h.ok("jnet-ngattach", &["-u", "igb1", "--ifname", "vnet1", "-i", "1", "db"]);
+    let running = h.show();
+    // A start that fails after exec.prestart: jail(8) runs no exec.poststop.
+    h.ok("jnet-epair", &["-b", "bridge0", "www"]);
+    // A crash: jnet-epair killed mid-run (SIGKILL at its 10th kernel operation), and a
+    // jnet-ngattach killed just after it made its eiface.
+    h.ok("jnet-sim", &["fail", "--after", "10", "--kill"]);
+    let o = h.run("jnet-epair", &["-b", "bridge0", "mail"]);
+    assert_eq!(o.status.code(), None, "killed by a signal");
+    assert!(h.ok("jnet-sim", &["ops"]).contains("-> KILLED"));
+    h.ok("jnet-sim", &["ops", "--clear"]);
+    let probe = h.run("jnet-ngattach", &["-u", "igb1", "cache"]);
+    assert!(probe.status.success());
+    let ops = h.ok("jnet-sim", &["ops", "--json"]);
+    let names_op = ops.lines().position(|l| l.contains("NGM_NAME") && l.contains("jnet-ng0_cache")).unwrap();
+    h.ok("jnet-release", &["cache"]);
+    h.ok("jnet-sim", &["fail", "--after", &(names_op + 1).to_string(), "--kill"]);
+    let o = h.run("jnet-ngattach", &["-u", "igb1", "cache"]);
+    assert_eq!(o.status.code(), None, "killed by a signal");
+    let s = h.show();
+    assert!(
+        s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == "jnet-ng0_cache"),
+        "the crash left an eiface"
+    );
+    assert!(names(&s, "host").contains(&"e0a_www".to_string()));
+    // The sweep.
+    let out = h.ok("jnet-release", &["--stale"]);
+    assert!(out.contains("e0a_www"), "{out}");
+    let s = h.show();
+    for n in names(&s, "host") {
+        assert!(
+            !n.contains("www")
+                && !n.contains("mail")
+                && !n.contains("cache")
+                && !n.starts_with("epair")
+                && !n.starts_with("ngeth"),
+            "{n} left behind"
+        );
+    }
+    assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == "jnet-ng0_cache"));
+    // The running jail is untouched.
+    assert_eq!(vnet(&s, "db"), vnet(&running, "db"));
+    assert!(names(&s, "host").contains(&"e0a_db".to_string()));
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "nothing to release\n");
+}
+
+#[test]
+fn release_twice_never_existed_and_beside_32_starts() {
+    let h = Host::new("conc", "igb0");
+    h.ok("jnet-epair", &["-b", "bridge0", "www"]);
+    let spawn = |prog: &str, args: Vec<String>| {
+        Command::new(bin(prog))
+            .args(args)
+            .env("JNET_SIM", &h.path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut kids: Vec<_> =
+        (0..32).map(|i| spawn("jnet-epair", vec!["-b".into(), "bridge0".into(), format!("j{i}")])).collect();
+    kids.push(spawn("jnet-release", vec!["www".into()]));
+    for c in kids {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let s = h.show();
+    let host = names(&s, "host");
+    assert!(!host.iter().any(|n| n.ends_with("_www")));
+    for i in 0..32 {
+        assert!(host.contains(&format!("e0a_j{i}")), "j{i} lost its epair");
+    }
+    assert_eq!(h.ok("jnet-release", &["www"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["never-was"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["--stale", "--json"]).contains("\"stale_jails\""), true);
+}
+
+#[test]
+fn bad_release_options() {
+    let h = Host::new("badrel", "igb0");
+    let before = h.show();
+    for (args, code) in [
+        (&["--stale", "www"][..], 64),
+        (&["--stale", "--iface", "igb0"], 64),
+        (&["--list", "--iface", "igb0"], 64),
+        (&["--wait", "3", "www"], 64),
+        (&["--iface", "igb0", "--wait", "-1", "www"], 65),
+        (&["--iface", "a/b", "www"], 65),
+        (&["--iface", "igb9", "www"], 75),
+    ] {
+        h.fails("jnet-release", args, code);
+    }
+    assert_eq!(h.show(), before);
+}
