@@ -239,6 +239,11 @@ fn release_twice_never_existed_and_beside_32_starts() {
     }
     assert_eq!(h.ok("jnet-release", &["www"]), "nothing to release\n");
     assert_eq!(h.ok("jnet-release", &["never-was"]), "nothing to release\n");
+    // None of the 32 jails was ever created (only their prestart ran): all stale.
+    let v: Value = serde_json::from_str(&h.ok("jnet-release", &["--stale", "--json"])).unwrap();
+    assert_eq!(v["stale_jails"].as_array().unwrap().len(), 32);
+    assert_eq!(v["released"].as_array().unwrap().len(), 32);
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "bridge0"]);
     let v: Value = serde_json::from_str(&h.ok("jnet-release", &["--stale", "--json"])).unwrap();
     assert_eq!(v, json!({ "stale_jails": [], "released": [], "pruned": [] }));
 }
