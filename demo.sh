@@ -44,6 +44,11 @@ say "what jnet owns, and the host as ifconfig would show it"
 step jnet-release --list
 step jnet-sim show
 
+say "recipe 7, jail dmz: a dedicated NIC, taken back in prestop while the jail runs"
+step jnet-sim jail create dmz --vnet --interface igb2
+step jnet-release --iface igb2 dmz
+step jnet-sim jail remove dmz --linger 60
+
 say "stop: the jails are removed (www lingers in TIME_WAIT), exec.poststop releases"
 step jnet-sim jail remove www --linger 60
 step jnet-sim jail remove app
