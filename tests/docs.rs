@@ -88,7 +88,18 @@ fn every_option_is_documented_and_every_documented_option_exists() {
         (
             "jnet-sim",
             "jnet-sim.1",
-            &[&[], &["init"], &["jail", "create"], &["jail", "remove"], &["show"], &["fail"], &["dup"], &["ops"]],
+            &[
+                &[],
+                &["init"],
+                &["jail", "create"],
+                &["jail", "remove"],
+                &["jail", "start"],
+                &["jail", "stop"],
+                &["show"],
+                &["fail"],
+                &["dup"],
+                &["ops"],
+            ],
         ),
     ];
     for (prog, page, subs) in progs {
@@ -180,6 +191,11 @@ fn no_program_spawns_a_process_or_a_shell() {
                 if p.is_dir() {
                     stack.push(p);
                 } else if p.extension().is_some_and(|e| e == "rs") {
+                    // The jail(8) emulator of the simulated host runs hook programs: that is
+                    // jail(8)'s job, not a jnet program's.
+                    if p.ends_with("sim/jail8.rs") {
+                        continue;
+                    }
                     let text = std::fs::read_to_string(&p).unwrap();
                     for f in forbidden {
                         assert!(!text.contains(f), "{p:?} uses {f}");

@@ -62,6 +62,41 @@ struct JailArgs {
 enum JailCmd {
     Create(JailCreateArgs),
     Remove(JailRemoveArgs),
+    Start(JailStartArgs),
+    Stop(JailStopArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Start a jail as jail(8) would from a jail.conf: its hooks run, jnet's for real.
+#[argh(subcommand, name = "start")]
+struct JailStartArgs {
+    /// jail name
+    #[argh(positional)]
+    name: String,
+    /// the jail.conf to read
+    #[argh(option, short = 'f')]
+    file: PathBuf,
+}
+
+#[derive(FromArgs, Debug)]
+/// Stop a jail as jail(8) would from a jail.conf.
+#[argh(subcommand, name = "stop")]
+struct JailStopArgs {
+    /// jail name
+    #[argh(positional)]
+    name: String,
+    /// the jail.conf to read
+    #[argh(option, short = 'f')]
+    file: PathBuf,
+    /// seconds the removed jail keeps its vnet
+    #[argh(option, default = "0.0")]
+    linger: f64,
+}
+
+fn read_conf(path: &std::path::Path) -> Result<super::jailconf::JailConf> {
+    let src = std::fs::read_to_string(path).map_err(|e| Error::new(Kind::Io, format!("{}: {e}", path.display())))?;
+    super::jailconf::parse(&src, path.parent().unwrap_or(std::path::Path::new(".")))
+        .map_err(|e| Error::data(format!("{}: {e}", path.display())))
 }
 
 #[derive(FromArgs, Debug)]
@@ -290,6 +325,31 @@ pub fn run(args: SimArgs) -> Result<String> {
                     .map_err(|_| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
                 Ok(String::new())
             })
+        }
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Start(a) }) => {
+            let conf = read_conf(&a.file)?;
+            let mut out = String::new();
+            match super::jail8::start(&files, &conf, &a.name, &mut out) {
+                Ok(_) => Ok(out),
+                Err(e) => {
+                    print!("{out}");
+                    Err(e)
+                }
+            }
+        }
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Stop(a) }) => {
+            if !(a.linger >= 0.0 && a.linger.is_finite()) {
+                return Err(Error::usage("--linger must be a number of seconds >= 0"));
+            }
+            let conf = read_conf(&a.file)?;
+            let mut out = String::new();
+            match super::jail8::stop(&files, &conf, &a.name, (a.linger * 1000.0) as u64, &mut out) {
+                Ok(()) => Ok(out),
+                Err(e) => {
+                    print!("{out}");
+                    Err(e)
+                }
+            }
         }
         SimCmd::Show(a) => files.edit(|host, _| {
             Ok(if a.json {

@@ -9,6 +9,8 @@
 
 pub mod command;
 pub mod host;
+pub mod jail8;
+pub mod jailconf;
 pub mod netgraph;
 pub mod show;
 
