@@ -142,7 +142,7 @@ fn lex(src: &str, line0: usize) -> Result<Vec<(Tok, usize)>, ConfError> {
             }
             _ => {
                 let mut s = String::new();
-                                let ends_word = |i: usize| {
+                let ends_word = |i: usize| {
                     b[i].is_whitespace() || "{};,=\"'#".contains(b[i]) || (b[i] == '+' && b.get(i + 1) == Some(&'='))
                 };
                 while i < b.len() && !ends_word(i) {
