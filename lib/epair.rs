@@ -409,10 +409,12 @@ impl EpairRequest {
             a = IfRef::Slot(sa);
             b = IfRef::Slot(sb);
             p.push(Step::CreateEpair { a: sa, b: sb });
-            p.push(Step::Rename(a.clone(), host.clone()));
-            p.push(Step::Rename(b.clone(), jname.clone()));
+            // Tag first, rename after: a crash in between leaves interfaces that say whose
+            // they are, which `jnet-release --stale` can then sweep.
             p.push(Step::Describe(a.clone(), tag_a.description()));
             p.push(Step::Describe(b.clone(), tag_b.description()));
+            p.push(Step::Rename(a.clone(), host.clone()));
+            p.push(Step::Rename(b.clone(), jname.clone()));
             p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
             p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
             if let (Some(ma), Some(mb)) = (mac_a, mac_b) {

@@ -120,24 +120,38 @@ pub fn make_eiface<K: Kernel>(
     node: &str,
     bridge: &str,
     first_link: u32,
+    made_nursery: &mut dyn FnMut(String),
     made: &mut dyn FnMut(u32),
 ) -> Result<String> {
-    let tmp = format!(".:{NG_TMP_HOOK}");
-    k.ng_mkpeer(".", "eiface", NG_TMP_HOOK, "ether").step(|| "create an ng_eiface".into())?;
-    // An eiface outlives our socket: until its id is known, the only handle on it is our
-    // hook, so a failure here must shut it down through that hook.
-    let id = match k.ng_node(&tmp) {
-        Ok(n) => n.id,
+    // The eiface is born on a link of jnet's own persistent nursery bridge, not on our
+    // socket: an eiface outlives the socket that made it, and between its creation and its
+    // naming nothing else marks it as jnet's. Born on the nursery, a crash in that window
+    // leaves a node `jnet-release --stale` recognises by where it hangs.
+    ensure_nursery(k, made_nursery)?;
+    let nursery = format!("{NURSERY}:");
+    let mut n = 0u32;
+    let hook = loop {
+        let h = format!("link{n}");
+        match k.ng_mkpeer(&nursery, "eiface", &h, "ether") {
+            Ok(()) => break h,
+            // Another jail is creating one at the same time.
+            Err(Errno::EEXIST) if n < LINK_TRIES => n += 1,
+            Err(e) => return Err(Error::kernel(format!("create an ng_eiface on {NURSERY}:{h}"), e)),
+        }
+    };
+    let born = format!("{NURSERY}:{hook}");
+    let id = match k.ng_node(&born) {
+        Ok(x) => x.id,
         Err(e) => {
             let err = Error::kernel("look up the new ng_eiface", e);
-            return Err(match k.ng_shutdown(&tmp) {
+            return Err(match k.ng_shutdown(&born) {
                 Ok(()) => err,
-                Err(d) => err.context(format!("and shut it down through {tmp}: {d}")),
+                Err(d) => err.context(format!("and shut it down through {born}: {d}")),
             });
         }
     };
     made(id);
-    match k.ng_name(&tmp, node) {
+    match k.ng_name(&born, node) {
         Err(Errno::EADDRINUSE) => {
             return Err(Error::conflict(format!(
                 "netgraph name {node} is taken by another node (another run for the same jail?)"
@@ -146,9 +160,54 @@ pub fn make_eiface<K: Kernel>(
         r => r.step(|| format!("name the new ng_eiface {node}"))?,
     }
     let ifname = k.ng_eiface_ifname(&format!("{node}:")).step(|| format!("get the interface name of {node}"))?;
-    k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("unhook {node} from our socket"))?;
+    k.ng_rmhook(&nursery, &hook).step(|| format!("unhook {node} from {NURSERY}"))?;
     link(k, node, bridge, first_link)?;
     Ok(ifname)
+}
+
+/// jnet's nursery: a persistent ng_bridge with no NIC where new eifaces are born.
+pub const NURSERY: &str = "jnet-nursery";
+
+/// Make the nursery unless it exists (two hooks may race: the loser's copy dies with its
+/// last hook, unnamed and not persistent); `made` is told when this call made it.
+fn ensure_nursery<K: Kernel>(k: &mut K, made: &mut dyn FnMut(String)) -> Result<()> {
+    if bridge_exists(k, NURSERY)? {
+        return Ok(());
+    }
+    k.ng_mkpeer(".", "bridge", NG_TMP_HOOK, "link0").step(|| format!("create {NURSERY}"))?;
+    let tmp = format!(".:{NG_TMP_HOOK}");
+    match k.ng_name(&tmp, NURSERY) {
+        Ok(()) => {}
+        Err(Errno::EADDRINUSE) => {
+            k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("drop the spare {NURSERY}"))?;
+            return match bridge_exists(k, NURSERY)? {
+                true => Ok(()),
+                false => {
+                    Err(Error::conflict(format!("netgraph name {NURSERY} is taken by a node that is not a bridge")))
+                }
+            };
+        }
+        Err(e) => {
+            let _ = k.ng_rmhook(".", NG_TMP_HOOK);
+            return Err(Error::kernel(format!("name {NURSERY}"), e));
+        }
+    }
+    made(NURSERY.to_string());
+    k.ng_bridge_set_persistent(&format!("{NURSERY}:")).step(|| format!("make {NURSERY} persistent"))?;
+    k.ng_rmhook(".", NG_TMP_HOOK).step(|| format!("unhook {NURSERY} from our socket"))
+}
+
+/// Eifaces left on the nursery by a crash before they were named: (path, node name).
+pub fn orphans<K: Kernel>(k: &mut K) -> Result<Vec<String>> {
+    match k.ng_hooks(&format!("{NURSERY}:")) {
+        Ok((_, hooks)) => Ok(hooks
+            .iter()
+            .filter(|h| h.peer.node_type == "eiface" && !h.peer.name.starts_with("jnet-"))
+            .map(|h| format!("[{:x}]:", h.peer.id))
+            .collect()),
+        Err(Errno::ENOENT) | Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => Ok(vec![]),
+        Err(e) => Err(Error::kernel(format!("list the hooks of {NURSERY}"), e)),
+    }
 }
 
 /// Connect eiface `node` to the first free `link<N>` of `bridge`, N >= `first_link`.
@@ -177,13 +236,15 @@ pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
     let path = format!("{bridge}:");
     let (_, hooks) = match k.ng_hooks(&path) {
         Ok(h) => h,
-        Err(Errno::ENOENT) => return Ok(false),
+        Err(Errno::ENOENT) | Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => return Ok(false),
         Err(e) => return Err(Error::kernel(format!("list the hooks of {bridge}"), e)),
     };
-    if hooks.iter().any(|h| h.peer.node_type != "ether") {
+    // Jails' eifaces keep it; the NIC's ng_ether and a control socket (ours, half-way
+    // through making it) do not.
+    if hooks.iter().any(|h| h.peer.node_type != "ether" && h.peer.node_type != "socket") {
         return Ok(false);
     }
-    let ethers: Vec<u32> = hooks.iter().map(|h| h.peer.id).collect();
+    let ethers: Vec<u32> = hooks.iter().filter(|h| h.peer.node_type == "ether").map(|h| h.peer.id).collect();
     k.ng_shutdown(&path).step(|| format!("shut down bridge {bridge}"))?;
     let mut seen = vec![];
     for id in ethers {

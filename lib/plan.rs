@@ -191,10 +191,11 @@ impl Step {
                 out.push(format!("ngctl rmhook . {NG_TMP_HOOK}"));
             }
             Step::NgEiface { slot, node, bridge, first_link } => {
-                out.push(format!("ngctl mkpeer . eiface {NG_TMP_HOOK} ether"));
-                out.push(format!("ngctl name .:{NG_TMP_HOOK} {node}"));
+                let nursery = crate::ngplan::NURSERY;
+                out.push(format!("ngctl mkpeer {nursery}: eiface link0 ether  # or the next free link<N>"));
+                out.push(format!("ngctl name {nursery}:link0 {node}"));
                 out.push(format!("ngctl msg {node}: getifname"));
-                out.push(format!("ngctl rmhook . {NG_TMP_HOOK}"));
+                out.push(format!("ngctl rmhook {nursery}: link0"));
                 out.push(format!("ngctl connect {node}: {bridge}: ether link{first_link}  # or the next free link<N>"));
                 slots.set(*slot, "ngethN".into());
             }
@@ -394,9 +395,19 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)))
         }
         Step::NgEiface { slot, node, bridge, first_link } => {
-            let ifname = crate::ngplan::make_eiface(k, node, bridge, *first_link, &mut |id| {
+            // Undo in reverse: the eiface goes before a nursery this run made.
+            let mut nursery = None;
+            let mut eiface = None;
+            let r = crate::ngplan::make_eiface(k, node, bridge, *first_link, &mut |n| nursery = Some(n), &mut |id| {
+                eiface = Some(id)
+            });
+            if let Some(n) = nursery {
+                undo.push(Undo::NgUnsplice(n));
+            }
+            if let Some(id) = eiface {
                 undo.push(Undo::NgShutdown(format!("[{id:x}]:")));
-            })?;
+            }
+            let ifname = r?;
             slots.set(*slot, ifname);
             Ok(())
         }

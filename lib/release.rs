@@ -128,7 +128,7 @@ impl ReleaseArgs {
     fn release<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Output> {
         let mut d = Done::default();
         self.reclaim_nics(k, jail, &mut d)?;
-        self.release_jail(k, jail, &mut d)?;
+        self.release_jail(k, jail, &[], &mut d)?;
         self.output(d, &format!("jnet-release {jail}"), json!({ "jail": jail }))
     }
 
@@ -152,7 +152,12 @@ impl ReleaseArgs {
         }
         let mut d = Done::default();
         for j in &stale {
-            self.release_jail(k, j, &mut d)?;
+            let also: Vec<String> = owned
+                .iter()
+                .filter(|o| o.tag.is_for(j) && matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_)))
+                .map(|o| o.name.clone())
+                .collect();
+            self.release_jail(k, j, &also, &mut d)?;
         }
         // Eiface nodes whose interface is in no running jail and not on the host (it went
         // with a dead vnet's jail, or the start failed half-way).
@@ -184,11 +189,30 @@ impl ReleaseArgs {
             if self.dry_run {
                 continue;
             }
-            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| n.name.clone());
+            let ifname = match k.ng_eiface_ifname(&path) {
+                Ok(i) => i,
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
+                    n.name.clone()
+                }
+            };
             match k.ng_shutdown(&path) {
                 Ok(()) => d.released.push(ifname),
                 Err(Errno::ENOENT) => {}
                 Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
+            }
+        }
+        // Eifaces a crash left on the nursery before they were named.
+        for path in ngplan::orphans(k)? {
+            d.cmds.push(format!("ngctl shutdown {path}"));
+            if self.dry_run {
+                continue;
+            }
+            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
+            match k.ng_shutdown(&path) {
+                Ok(()) => d.released.push(ifname),
+                Err(Errno::ENOENT) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
             }
         }
         // NICs that came home when their jail's vnet died, still carrying our record.
@@ -209,13 +233,16 @@ impl ReleaseArgs {
     }
 
     /// Release one jail's epairs and eifaces (and prune their bridges), into `d`.
-    fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) -> Result<()> {
+    /// `also` are more interfaces known to be tagged for the jail under other names (a crash
+    /// between tagging and renaming), found by `--stale`'s full scan.
+    fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, also: &[String], d: &mut Done) -> Result<()> {
         // Only the names jnet gives this jail's epairs can be ours: reading those few
         // descriptions, not every interface's, keeps a release to a handful of ioctls on a
-        // host with hundreds of jails. (`--list` and `--prune` look at everything.)
+        // host with hundreds of jails. (`--list`, `--prune` and `--stale` look at everything.)
         let list = k.if_list().step(|| "list interfaces".into())?;
         let candidates: Vec<String> = (0..=names::INDEX_MAX)
             .flat_map(|i| [names::epair_name(jail, i, End::A), names::epair_name(jail, i, End::B)])
+            .chain(also.iter().cloned())
             .collect();
         let mut found: Vec<(String, Role)> = vec![];
         for info in list.iter().filter(|i| candidates.contains(&i.name)) {
@@ -289,14 +316,29 @@ impl ReleaseArgs {
             (0..=names::INDEX_MAX).map(|i| ngplan::eiface_node(&names::eiface_name(jail, i))).collect();
         for n in nodes.iter().filter(|n| n.node_type == "eiface" && ng_names.contains(&n.name)) {
             let path = format!("{}:", n.name);
-            if let Ok((_, hooks)) = k.ng_hooks(&path) {
-                for h in hooks.iter().filter(|h| h.peer.node_type == "bridge" && !h.peer.name.is_empty()) {
-                    if !ng_bridges.contains(&h.peer.name) {
-                        ng_bridges.push(h.peer.name.clone());
+            match k.ng_hooks(&path) {
+                Ok((_, hooks)) => {
+                    for h in hooks.iter().filter(|h| h.peer.node_type == "bridge" && !h.peer.name.is_empty()) {
+                        if !ng_bridges.contains(&h.peer.name) {
+                            ng_bridges.push(h.peer.name.clone());
+                        }
                     }
                 }
+                Err(Errno::ENOENT) => continue,
+                // Without its hooks we would not know which bridge to prune later: leave the
+                // node for the next run rather than lose track of the bridge.
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("list the hooks of {}", n.name), e));
+                    continue;
+                }
             }
-            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| n.name.clone());
+            let ifname = match k.ng_eiface_ifname(&path) {
+                Ok(i) => i,
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
+                    n.name.clone()
+                }
+            };
             d.cmds.push(format!("ngctl shutdown {path}"));
             if self.dry_run {
                 continue;
@@ -316,6 +358,13 @@ impl ReleaseArgs {
                 match ngplan::unsplice_if_unused(k, b) {
                     Ok(true) => d.pruned.push(b.clone()),
                     Ok(false) => {}
+                    Err(e) => d.errs.push(e),
+                }
+            }
+            // jnet's nursery bridge, when no eiface is being born on it.
+            if !self.dry_run {
+                match ngplan::unsplice_if_unused(k, ngplan::NURSERY) {
+                    Ok(_) => {}
                     Err(e) => d.errs.push(e),
                 }
             }

@@ -170,7 +170,8 @@ impl Host {
             .filter_map(|n| match n.kind {
                 // SAFETY: kill(2) with signal 0 only checks that the process exists.
                 NgKind::Socket { pid }
-                    if unsafe { libc::kill(pid as i32, 0) } != 0 && Errno::last() == Errno::ESRCH =>
+                    if unsafe { libc::kill(pid as i32, 0) } != 0
+                        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) =>
                 {
                     Some(n.id)
                 }
