@@ -286,7 +286,8 @@ fn parsers_and_name_derivation_hold_their_properties_on_random_input() {
         seed
     };
     let alphabet: Vec<char> = "0123456789abcdefABCDEF:./-_ xyz%\u{e9}".chars().collect();
-    for _ in 0..50_000 {
+    let iters: usize = std::env::var("JNET_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+    for _ in 0..iters {
         let len = (next() % 24) as usize;
         let s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
         // Parsers never panic; what they accept prints back to something they accept again.

@@ -388,7 +388,9 @@ mod tests {
             let _ = parse_ifname(b);
             let _ = parse_link_stats(b);
         };
-        for _ in 0..20_000 {
+        // JNET_FUZZ_ITERS scales the run (the README's long fuzz command sets it).
+        let iters: usize = std::env::var("JNET_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        for _ in 0..iters {
             let len = (next() % 700) as usize;
             let v: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             run(&v);

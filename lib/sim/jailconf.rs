@@ -398,7 +398,8 @@ mod tests {
     fn the_reader_never_panics() {
         let mut seed = 0x1234_5678_9abc_def0u64;
         let alphabet: Vec<char> = "ab$ {}\";,=+'\\/*#\n.x_0{".chars().collect();
-        for _ in 0..20_000 {
+        let iters: usize = std::env::var("JNET_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        for _ in 0..iters {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
