@@ -29,7 +29,10 @@ impl Host {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let h = Host { path: dir.join("host.json") };
-        h.ok("jnet-sim", &["init", "--phys", phys, "--dad-ms", "50"]);
+        h.ok(
+            "jnet-sim",
+            &["init", "--phys", phys, "--dad-ms", "50", "--hostuuid", "00000000-1111-2222-3333-444444444444"],
+        );
         h
     }
     fn run(&self, prog: &str, args: &[&str]) -> Output {
@@ -309,6 +312,125 @@ fn parsers_and_name_derivation_hold_their_properties_on_random_input() {
             assert!(names::check_node_name("x", &format!("jnet-{g}")).is_ok());
             let m = Mac::derive("h", &s, 0, "a");
             assert!(!m.is_multicast() && m.is_local());
+        }
+    }
+}
+
+/// The host's state without what a run may legitimately change: loaded modules, interface
+/// indexes, netgraph ids and control sockets (gone with their process).
+fn comparable(s: &Value) -> Value {
+    let mut v = s.clone();
+    v.as_object_mut().unwrap().remove("modules");
+    for x in v["vnets"].as_array_mut().unwrap() {
+        for i in x["interfaces"].as_array_mut().unwrap() {
+            i.as_object_mut().unwrap().remove("index");
+        }
+    }
+    let nodes = s["netgraph"].as_array().unwrap();
+    let name_of = |id: &str| {
+        nodes.iter().find(|n| n["id"] == id).map(|n| n["name"].as_str().unwrap_or("?").to_string()).unwrap_or_default()
+    };
+    let mut graph: Vec<Value> = nodes
+        .iter()
+        .filter(|n| n["type"] != "socket")
+        .map(|n| {
+            let mut n = n.clone();
+            let hooks: Vec<String> = n["hooks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    let p = h["peer"].as_str().unwrap();
+                    let (id, hook) = p.trim_start_matches('[').split_once("]:").unwrap();
+                    format!("{}->{}:{hook}", h["name"].as_str().unwrap(), name_of(id))
+                })
+                .collect();
+            n["hooks"] = serde_json::json!(hooks);
+            n.as_object_mut().unwrap().remove("id");
+            n
+        })
+        .collect();
+    graph.sort_by_key(|n| n.to_string());
+    v["netgraph"] = serde_json::json!(graph);
+    v
+}
+
+#[test]
+fn fault_injection_at_every_operation_of_every_recipe() {
+    type Setup = fn(&Host);
+    /// (recipe, setup, program, its arguments, the release that follows)
+    type Recipe<'a> = (&'a str, Setup, &'a str, Vec<&'a str>, Vec<&'a str>);
+    let recipes: Vec<Recipe> = vec![
+        ("2", |_| {}, "jnet-epair", vec!["-b", "bridge0", "--uplink", "igb0", "www"], vec!["--prune", "www"]),
+        (
+            "3",
+            |h| {
+                h.ok("jnet-sim", &["jail", "create", "app", "--vnet"]);
+            },
+            "jnet-epair",
+            vec!["-b", "bridge0", "--ifname", "vnet0", "--addr", "2001:db8::5/64", "app"],
+            vec!["--prune", "app"],
+        ),
+        (
+            "4",
+            |h| {
+                h.ok("jnet-sim", &["jail", "create", "db", "--vnet"]);
+            },
+            "jnet-epair",
+            vec!["--host-addr", "10.9.0.1/30", "--addr", "10.9.0.2/30", "db"],
+            vec!["db"],
+        ),
+        ("5", |_| {}, "jnet-ngattach", vec!["--uplink", "igb1", "mail"], vec!["--prune", "mail"]),
+        (
+            "6",
+            |h| {
+                h.ok("jnet-sim", &["jail", "create", "cache", "--vnet"]);
+            },
+            "jnet-ngattach",
+            vec!["--virtual", "-b", "vbr0", "--ifname", "vnet0", "--addr", "10.7.0.2/24", "cache"],
+            vec!["--prune", "cache"],
+        ),
+        (
+            "7",
+            |h| {
+                h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+            },
+            "jnet-release",
+            vec!["--iface", "igb2", "dmz"],
+            vec!["--iface", "igb2", "dmz"],
+        ),
+    ];
+    for (recipe, setup, prog, args, release) in &recipes {
+        let fresh = |tag: &str| {
+            let h = Host::new(tag, "igb0,igb1,igb2");
+            setup(&h);
+            // Load the modules first: loading one is never undone.
+            for m in ["if_epair", "if_bridge", "ng_socket", "ng_ether", "ng_bridge", "ng_eiface"] {
+                let mut k = jnet::sim::Sim::open(&h.path).unwrap();
+                k.kld_load(m).unwrap();
+            }
+            h.ok("jnet-sim", &["ops", "--clear"]);
+            h
+        };
+        let probe = fresh(&format!("every-{recipe}-probe"));
+        let start = comparable(&probe.show());
+        probe.ok(prog, args);
+        let total: usize = probe.ok("jnet-sim", &["ops", "--count"]).trim().parse().unwrap();
+        probe.ok("jnet-release", release);
+        let released = comparable(&probe.show());
+        for k in 0..total {
+            let h = fresh(&format!("every-{recipe}-{k}"));
+            h.ok("jnet-sim", &["fail", "--after", &k.to_string(), "--errno", "EIO"]);
+            let o = h.run(prog, args);
+            let err = String::from_utf8_lossy(&o.stderr).to_string();
+            assert!(!o.status.success() && err.contains("(EIO)"), "recipe {recipe} op {k}: {err}");
+            if *prog != "jnet-release" {
+                assert_eq!(comparable(&h.show()), start, "recipe {recipe} op {k}: partial state after {err}");
+            }
+            // And the hook, then the release, work afterwards and leave what a clean run leaves.
+            h.ok(prog, args);
+            h.ok("jnet-release", release);
+            assert_eq!(comparable(&h.show()), released, "recipe {recipe} op {k}");
         }
     }
 }

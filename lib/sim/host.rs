@@ -490,7 +490,7 @@ impl Host {
     // --- interface rules ----------------------------------------------------------------
 
     /// SIOCIFCREATE2 in `vnet`.
-    pub fn create(&mut self, vnet: VnetId, req: &str, now_ms: u64) -> KResult<String> {
+    pub fn create(&mut self, vnet: VnetId, req: &str) -> KResult<String> {
         let (base, unit) = split_unit(req).ok_or(Errno::EINVAL)?;
         // No matching cloner, or its module is not loaded: EINVAL (ifconfig then kldloads).
         let (_, module) = CLONERS.iter().find(|(c, _)| *c == base).ok_or(Errno::EINVAL)?;
@@ -552,7 +552,7 @@ impl Host {
                 let index = self.alloc_index();
                 let kind = IfKind::Bridge { unit, members: vec![] };
                 let nd6 = self.nd6_defaults(&kind);
-                let mac = Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}{now_ms}"));
+                let mac = Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}"));
                 self.ifaces.push(SimIf {
                     index,
                     name: name.clone(),

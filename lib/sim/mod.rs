@@ -265,7 +265,7 @@ impl Sim {
 
 impl Interfaces for Sim {
     fn if_create(&mut self, cloner: &str) -> KResult<String> {
-        self.op("SIOCIFCREATE2", || cloner.to_string(), |h, v, now| h.create(v, cloner, now))
+        self.op("SIOCIFCREATE2", || cloner.to_string(), |h, v, _| h.create(v, cloner))
     }
     fn if_destroy(&mut self, name: &str) -> KResult<()> {
         self.op("SIOCIFDESTROY", || name.to_string(), |h, v, _| h.destroy(v, name))
