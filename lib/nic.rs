@@ -60,7 +60,7 @@ pub enum NicOutcome {
 }
 
 /// Put a NIC that is on the host back as its record says: its name, description, groups.
-fn restore<K: Kernel>(k: &mut K, now: &str, rec: &NicRecord) -> Result<()> {
+pub fn restore<K: Kernel>(k: &mut K, now: &str, rec: &NicRecord) -> Result<()> {
     if now != rec.host_name {
         k.if_rename(now, &rec.host_name).step(|| format!("rename {now} back to {}", rec.host_name))?;
     }
@@ -214,11 +214,6 @@ pub fn recorded_on_host<K: Kernel>(k: &mut K, list: &[IfInfo]) -> Result<Vec<(St
         }
     }
     Ok(out)
-}
-
-/// Restore a NIC found on the host with its record.
-pub fn restore_home<K: Kernel>(k: &mut K, now: &str, rec: &NicRecord) -> Result<()> {
-    restore(k, now, rec)
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ impl ReleaseArgs {
             if self.dry_run {
                 continue;
             }
-            match nic::restore_home(k, &now, &rec) {
+            match nic::restore(k, &now, &rec) {
                 Ok(()) => d.released.push(rec.host_name.clone()),
                 Err(e) => d.errs.push(e),
             }

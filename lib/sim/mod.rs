@@ -424,163 +424,118 @@ impl Jails for Sim {
     }
 }
 
+impl Sim {
+    /// A netgraph operation, sent from this process's control-socket node in its vnet.
+    fn ng_op<T>(
+        &mut self,
+        op: &str,
+        args: impl Fn() -> String,
+        rule: impl FnOnce(&mut Host, VnetId, u32) -> KResult<T>,
+    ) -> KResult<T> {
+        self.op(op, args, |h, v, _| {
+            let me = h.ng_socket(v, std::process::id())?;
+            rule(h, v, me)
+        })
+    }
+}
+
 impl Netgraph for Sim {
     fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
-        self.op(
+        self.ng_op(
             "NGM_MKPEER",
             || format!("{path} {node_type} {ourhook} {peerhook}"),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook)
-            },
+            |h, v, me| h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook),
         )
     }
     fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
-        self.op(
+        self.ng_op(
             "NGM_CONNECT",
             || format!("{path} {peer_path} {ourhook} {peerhook}"),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_connect(v, me, path, peer_path, ourhook, peerhook)
-            },
+            |h, v, me| h.ng_connect(v, me, path, peer_path, ourhook, peerhook),
         )
     }
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
-        self.op(
-            "NGM_NAME",
-            || format!("{path} {name}"),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_name(v, me, path, name)
-            },
-        )
+        self.ng_op("NGM_NAME", || format!("{path} {name}"), |h, v, me| h.ng_name(v, me, path, name))
     }
     fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {
-        self.op(
-            "NGM_RMHOOK",
-            || format!("{path} {hook}"),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_rmhook(v, me, path, hook)
-            },
-        )
+        self.ng_op("NGM_RMHOOK", || format!("{path} {hook}"), |h, v, me| h.ng_rmhook(v, me, path, hook))
     }
     fn ng_shutdown(&mut self, path: &str) -> KResult<()> {
-        self.op(
-            "NGM_SHUTDOWN",
-            || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_shutdown(v, me, path)
-            },
-        )
+        self.ng_op("NGM_SHUTDOWN", || path.to_string(), |h, v, me| h.ng_shutdown(v, me, path))
     }
     fn ng_node(&mut self, path: &str) -> KResult<NgNode> {
-        self.op(
-            "NGM_NODEINFO",
-            || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_nodeinfo(v, me, path)
-            },
-        )
+        self.ng_op("NGM_NODEINFO", || path.to_string(), |h, v, me| h.ng_nodeinfo(v, me, path))
     }
     fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)> {
-        self.op(
-            "NGM_LISTHOOKS",
-            || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                h.ng_listhooks(v, me, path)
-            },
-        )
+        self.ng_op("NGM_LISTHOOKS", || path.to_string(), |h, v, me| h.ng_listhooks(v, me, path))
     }
     fn ng_nodes(&mut self) -> KResult<Vec<NgNode>> {
-        self.op("NGM_LISTNODES", String::new, |h, v, _| {
-            h.ng_socket(v, std::process::id())?;
-            Ok(h.ng_listnodes(v))
-        })
+        self.ng_op("NGM_LISTNODES", String::new, |h, v, _me| Ok(h.ng_listnodes(v)))
     }
     fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String> {
-        self.op(
+        self.ng_op(
             "NGM_EIFACE_GET_IFNAME",
             || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                match h.ng_typed(v, me, path)?.kind {
-                    netgraph::NgKind::Eiface { ifindex } => h.ng_ifname(ifindex),
-                    _ => Err(Errno::EINVAL),
-                }
+            |h, v, me| match h.ng_typed(v, me, path)?.kind {
+                netgraph::NgKind::Eiface { ifindex } => h.ng_ifname(ifindex),
+                _ => Err(Errno::EINVAL),
             },
         )
     }
     fn ng_ether_ifname(&mut self, path: &str) -> KResult<String> {
-        self.op(
+        self.ng_op(
             "NGM_ETHER_GET_IFNAME",
             || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                match h.ng_typed(v, me, path)?.kind {
-                    netgraph::NgKind::Ether { ifindex, .. } => h.ng_ifname(ifindex),
-                    _ => Err(Errno::EINVAL),
-                }
+            |h, v, me| match h.ng_typed(v, me, path)?.kind {
+                netgraph::NgKind::Ether { ifindex, .. } => h.ng_ifname(ifindex),
+                _ => Err(Errno::EINVAL),
             },
         )
     }
     fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()> {
-        self.op(
+        self.ng_op(
             "NGM_ETHER_SET_PROMISC",
             || format!("{path} {}", on as u8),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                match &mut h.ng_typed(v, me, path)?.kind {
-                    netgraph::NgKind::Ether { promisc, .. } => {
-                        *promisc = on;
-                        Ok(())
-                    }
-                    _ => Err(Errno::EINVAL),
+            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
+                netgraph::NgKind::Ether { promisc, .. } => {
+                    *promisc = on;
+                    Ok(())
                 }
+                _ => Err(Errno::EINVAL),
             },
         )
     }
     fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()> {
-        self.op(
+        self.ng_op(
             "NGM_ETHER_SET_AUTOSRC",
             || format!("{path} {}", on as u8),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                match &mut h.ng_typed(v, me, path)?.kind {
-                    netgraph::NgKind::Ether { autosrc, .. } => {
-                        *autosrc = on;
-                        Ok(())
-                    }
-                    _ => Err(Errno::EINVAL),
+            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
+                netgraph::NgKind::Ether { autosrc, .. } => {
+                    *autosrc = on;
+                    Ok(())
                 }
+                _ => Err(Errno::EINVAL),
             },
         )
     }
     fn ng_bridge_set_persistent(&mut self, path: &str) -> KResult<()> {
-        self.op(
+        self.ng_op(
             "NGM_BRIDGE_SET_PERSISTENT",
             || path.to_string(),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
-                match &mut h.ng_typed(v, me, path)?.kind {
-                    netgraph::NgKind::Bridge { persistent } => {
-                        *persistent = true;
-                        Ok(())
-                    }
-                    _ => Err(Errno::EINVAL),
+            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
+                netgraph::NgKind::Bridge { persistent } => {
+                    *persistent = true;
+                    Ok(())
                 }
+                _ => Err(Errno::EINVAL),
             },
         )
     }
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
-        self.op(
+        self.ng_op(
             "NGM_BRIDGE_GET_STATS",
             || format!("{path} {link}"),
-            |h, v, _| {
-                let me = h.ng_socket(v, std::process::id())?;
+            |h, v, me| {
                 let node = h.ng_typed(v, me, path)?;
                 let hook = if link < 0 { format!("uplink{}", -link) } else { format!("link{link}") };
                 match node.kind {
