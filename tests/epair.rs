@@ -1,72 +1,17 @@
 //! jnet-epair and jnet-release against the simulated host, in jail(8)'s order of hooks.
 
+mod common;
+use common::*;
 use jnet::kernel::{Interfaces, System};
 use jnet::mac::Mac;
 use jnet::names::{epair_name, End};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-struct Host {
-    path: PathBuf,
-}
-
-fn bin(name: &str) -> &'static str {
-    match name {
-        "jnet-sim" => env!("CARGO_BIN_EXE_jnet-sim"),
-        "jnet-epair" => env!("CARGO_BIN_EXE_jnet-epair"),
-        "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
-        _ => unreachable!(),
-    }
-}
+use std::process::Command;
 
 impl Host {
     fn new(tag: &str, phys: &str) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-epair-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
-        h.ok("jnet-sim", &["init", "--phys", phys, "--hostuuid", "11111111-2222-3333-4444-555555555555"]);
-        h
+        Host::init(&format!("epair-{tag}"), &["--phys", phys, "--hostuuid", "11111111-2222-3333-4444-555555555555"])
     }
-    fn run(&self, prog: &str, args: &[&str]) -> Output {
-        Command::new(bin(prog)).args(args).env("JNET_SIM", &self.path).env_remove("JNET_LOG").output().unwrap()
-    }
-    fn ok(&self, prog: &str, args: &[&str]) -> String {
-        let o = self.run(prog, args);
-        assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    }
-    /// Run, expect failure with `code`; returns stderr.
-    fn fails(&self, prog: &str, args: &[&str], code: i32) -> String {
-        let o = self.run(prog, args);
-        let err = String::from_utf8_lossy(&o.stderr).to_string();
-        assert_eq!(o.status.code(), Some(code), "{prog} {args:?}: {err}");
-        assert!(!err.trim().is_empty(), "{prog} {args:?} failed silently");
-        err
-    }
-    fn show(&self) -> Value {
-        serde_json::from_str(&self.ok("jnet-sim", &["show", "--json"])).unwrap()
-    }
-    fn kernel(&self) -> jnet::sim::Sim {
-        jnet::sim::Sim::open(&self.path).unwrap()
-    }
-}
-
-/// The interfaces of a vnet ("host" or a jail's name), by name.
-fn vnet(s: &Value, which: &str) -> Vec<Value> {
-    let want = if which == "host" { Value::Null } else { json!(which) };
-    s["vnets"].as_array().unwrap().iter().find(|v| v["jail"] == want).expect(which)["interfaces"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn iface(s: &Value, which: &str, name: &str) -> Value {
-    vnet(s, which).into_iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} not in {which}: {s}"))
-}
-
-fn names(s: &Value, which: &str) -> Vec<String> {
-    vnet(s, which).iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
 }
 
 fn addrs(i: &Value) -> Vec<String> {

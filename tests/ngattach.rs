@@ -1,50 +1,17 @@
 //! jnet-ngattach and the netgraph part of jnet-release against the simulated host.
 
+mod common;
+use common::*;
 use jnet::mac::Mac;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const UUID: &str = "11111111-2222-3333-4444-555555555555";
 
-struct Host {
-    path: PathBuf,
-}
-
-fn bin(name: &str) -> &'static str {
-    match name {
-        "jnet-sim" => env!("CARGO_BIN_EXE_jnet-sim"),
-        "jnet-ngattach" => env!("CARGO_BIN_EXE_jnet-ngattach"),
-        "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
-        _ => unreachable!(),
-    }
-}
-
 impl Host {
     fn new(tag: &str, phys: &str) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-ng-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
-        h.ok("jnet-sim", &["init", "--phys", phys, "--hostuuid", UUID]);
-        h
-    }
-    fn run(&self, prog: &str, args: &[&str]) -> Output {
-        Command::new(bin(prog)).args(args).env("JNET_SIM", &self.path).output().unwrap()
-    }
-    fn ok(&self, prog: &str, args: &[&str]) -> String {
-        let o = self.run(prog, args);
-        assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    }
-    fn fails(&self, prog: &str, args: &[&str], code: i32) -> String {
-        let o = self.run(prog, args);
-        let err = String::from_utf8_lossy(&o.stderr).to_string();
-        assert_eq!(o.status.code(), Some(code), "{prog} {args:?}: {err}");
-        err
-    }
-    fn show(&self) -> Value {
-        serde_json::from_str(&self.ok("jnet-sim", &["show", "--json"])).unwrap()
+        Host::init(&format!("ng-{tag}"), &["--phys", phys, "--hostuuid", UUID])
     }
 }
 
@@ -77,22 +44,6 @@ fn graph(s: &Value) -> BTreeMap<String, Value> {
             (n["name"].as_str().unwrap_or("<unnamed>").to_string(), v)
         })
         .collect()
-}
-
-fn vnet(s: &Value, which: &str) -> Vec<Value> {
-    let want = if which == "host" { Value::Null } else { json!(which) };
-    s["vnets"].as_array().unwrap().iter().find(|v| v["jail"] == want).expect(which)["interfaces"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn iface(s: &Value, which: &str, name: &str) -> Value {
-    vnet(s, which).into_iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} not in {which}"))
-}
-
-fn names(s: &Value, which: &str) -> Vec<String> {
-    vnet(s, which).iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
 }
 
 /// Interfaces without their indexes (new interfaces get new ones).

@@ -2,49 +2,19 @@
 //! operation of a release, kill -9 at random points of many concurrent starts and stops,
 //! and property tests of the parsers and name derivation.
 
+mod common;
+use common::*;
 use jnet::kernel::{Interfaces, System};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
-struct Host {
-    path: PathBuf,
-}
-
-fn bin(name: &str) -> &'static str {
-    match name {
-        "jnet-sim" => env!("CARGO_BIN_EXE_jnet-sim"),
-        "jnet-epair" => env!("CARGO_BIN_EXE_jnet-epair"),
-        "jnet-ngattach" => env!("CARGO_BIN_EXE_jnet-ngattach"),
-        "jnet-ip6wait" => env!("CARGO_BIN_EXE_jnet-ip6wait"),
-        "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
-        _ => unreachable!(),
-    }
-}
+use std::process::{Command, Stdio};
 
 impl Host {
     fn new(tag: &str, phys: &str) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-rel2-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
-        h.ok(
-            "jnet-sim",
-            &["init", "--phys", phys, "--dad-ms", "50", "--hostuuid", "00000000-1111-2222-3333-444444444444"],
-        );
-        h
-    }
-    fn run(&self, prog: &str, args: &[&str]) -> Output {
-        Command::new(bin(prog)).args(args).env("JNET_SIM", &self.path).output().unwrap()
-    }
-    fn ok(&self, prog: &str, args: &[&str]) -> String {
-        let o = self.run(prog, args);
-        assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    }
-    fn show(&self) -> Value {
-        serde_json::from_str(&self.ok("jnet-sim", &["show", "--json"])).unwrap()
+        Host::init(
+            &format!("rel2-{tag}"),
+            &["--phys", phys, "--dad-ms", "50", "--hostuuid", "00000000-1111-2222-3333-444444444444"],
+        )
     }
 }
 
