@@ -183,13 +183,15 @@ fn main() {
         println!("| {recipe} | `{label}` | {} | {changes} | {} | {loads} |", ops.len(), ops.len() - changes - loads);
     }
     println!();
-    println!("For comparison, from the scripts' source (`share/examples/jails/jib`, `jng`): `jib addm NAME igb0`");
-    println!("with a new bridge runs 13 `ifconfig` processes (existence check, `up`, bridge check,");
-    println!("`bridge create`, `addm`, `name`, `epair create`, `addm`, two `name`, `ether` read, two `ether`");
-    println!("sets) plus `sum` and several `awk`/`sed` pipelines, each `ifconfig` making at least one ioctl and");
-    println!("usually a listing; `jng bridge` runs a comparable number of `ngctl` and `ifconfig` processes and");
-    println!("probes `link<N>` with one `ngctl msg ... getstats` per number tried. jnet does each hook in one");
-    println!("process with no fork, plus one fork per step inside a jail.\n");
+    println!("For comparison, counted from the scripts' source (`share/examples/jails/jib` and `jng` in");
+    println!("freebsd-src), for the same first jail on a new bridge:\n");
+    println!("| script | processes it runs | kernel operations, at least |");
+    println!("|---|---|---|");
+    println!("| `jib addm NAME igb0` | 13 `ifconfig` (existence check, `up`, bridge check, `bridge create`, `addm`, `name`, `epair create`, `addm`, 2 `name`, `ether` read, 2 `ether`), `sum`, `awk` | 13 ioctls, plus a socket and an interface listing per `ifconfig` |");
+    println!("| `jng bridge NAME igb0` | 11 `ngctl` (`getifname` check, `setpromisc`, `setautosrc`, `info`, `mkpeer`, `connect`, `name`, one `getstats` probe per link number in use, `mkpeer`, `show`, `name`) and 5 `ifconfig` (`up`, `name`, `up`, `ether` read, `ether`), `sum`, `awk`, `printf` | 16 control messages or ioctls, plus a socket node per `ngctl` and an ASCII-to-binary round trip per `ngctl msg` |");
+    println!();
+    println!("Every jnet hook runs in one process with no fork (one fork per step inside a jail), and the");
+    println!("kernel operations in the table above are all of them.\n");
 
     // 2. Wall time per hook.
     println!("## Wall time per hook\n");
