@@ -439,6 +439,31 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// A type-specific message that sets one switch of the node at `path`; `field` picks
+    /// it out of the node's state, and a node of another type does not know the message
+    /// (EINVAL).
+    fn ng_set(
+        &mut self,
+        op: &str,
+        path: &str,
+        on: bool,
+        field: impl FnOnce(&mut netgraph::NgKind) -> Option<&mut bool>,
+    ) -> KResult<()> {
+        self.ng_op(
+            op,
+            || format!("{path} {}", on as u8),
+            |h, v, me| match field(&mut h.ng_typed(v, me, path)?.kind) {
+                Some(f) => {
+                    *f = on;
+                    Ok(())
+                }
+                None => Err(Errno::EINVAL),
+            },
+        )
+    }
+}
+
 impl Netgraph for Sim {
     fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
         self.ng_op(
@@ -493,43 +518,22 @@ impl Netgraph for Sim {
         )
     }
     fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()> {
-        self.ng_op(
-            "NGM_ETHER_SET_PROMISC",
-            || format!("{path} {}", on as u8),
-            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
-                netgraph::NgKind::Ether { promisc, .. } => {
-                    *promisc = on;
-                    Ok(())
-                }
-                _ => Err(Errno::EINVAL),
-            },
-        )
+        self.ng_set("NGM_ETHER_SET_PROMISC", path, on, |k| match k {
+            netgraph::NgKind::Ether { promisc, .. } => Some(promisc),
+            _ => None,
+        })
     }
     fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()> {
-        self.ng_op(
-            "NGM_ETHER_SET_AUTOSRC",
-            || format!("{path} {}", on as u8),
-            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
-                netgraph::NgKind::Ether { autosrc, .. } => {
-                    *autosrc = on;
-                    Ok(())
-                }
-                _ => Err(Errno::EINVAL),
-            },
-        )
+        self.ng_set("NGM_ETHER_SET_AUTOSRC", path, on, |k| match k {
+            netgraph::NgKind::Ether { autosrc, .. } => Some(autosrc),
+            _ => None,
+        })
     }
     fn ng_bridge_set_persistent(&mut self, path: &str) -> KResult<()> {
-        self.ng_op(
-            "NGM_BRIDGE_SET_PERSISTENT",
-            || path.to_string(),
-            |h, v, me| match &mut h.ng_typed(v, me, path)?.kind {
-                netgraph::NgKind::Bridge { persistent } => {
-                    *persistent = true;
-                    Ok(())
-                }
-                _ => Err(Errno::EINVAL),
-            },
-        )
+        self.ng_set("NGM_BRIDGE_SET_PERSISTENT", path, true, |k| match k {
+            netgraph::NgKind::Bridge { persistent } => Some(persistent),
+            _ => None,
+        })
     }
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
         self.ng_op(
