@@ -32,6 +32,9 @@ pub struct Output {
     pub lines: Vec<String>,
     /// The `--json` result.
     pub json: Value,
+    /// What failed while the rest went on (a teardown, a listing of many jails): printed
+    /// after the result, and it sets the exit code.
+    pub error: Option<crate::error::Error>,
 }
 
 /// A program: parsed arguments that can run against any kernel.
@@ -78,7 +81,7 @@ impl log::Log for Logger {
     fn log(&self, r: &log::Record<'_>) {
         if self.stderr.matches(r) {
             self.stderr.log(r);
-            syslog_line(r.level(), &r.args().to_string());
+            syslog_line(r.level(), &escape_text(&r.args().to_string()));
         }
     }
     fn flush(&self) {
@@ -103,7 +106,7 @@ pub fn init_logging(prog: &'static str, c: &Common) {
     if let Ok(spec) = std::env::var("JNET_LOG") {
         b.parse_filters(&spec);
     }
-    b.format(move |f, r| writeln!(f, "{prog}: {}", r.args()));
+    b.format(move |f, r| writeln!(f, "{prog}: {}", escape_text(&r.args().to_string())));
     b.target(env_logger::Target::Stderr);
     let stderr = b.build();
     let max = stderr.filter();
@@ -141,33 +144,66 @@ pub fn parse_args<T: FromArgs>(prog: &str) -> T {
 /// Print a result (text or JSON) and return the exit code.
 pub fn finish(prog: &str, json_mode: bool, r: Result<Output>) -> i32 {
     let mut out = std::io::stdout().lock();
-    match r {
+    let (error, printed) = match r {
         Ok(o) => {
             if json_mode {
-                let _ = writeln!(out, "{}", o.json);
+                let mut j = o.json;
+                if let (Some(e), Some(obj)) = (&o.error, j.as_object_mut()) {
+                    obj.insert("error".into(), error_json(e));
+                }
+                let _ = writeln!(out, "{j}");
             } else {
                 for l in &o.lines {
-                    let _ = writeln!(out, "{l}");
+                    let _ = writeln!(out, "{}", escape_text(l));
                 }
             }
-            sysexits::OK
+            (o.error, true)
         }
-        Err(e) => {
-            let code = e.exit_code();
-            if json_mode {
-                let v = json!({ "error": {
-                    "message": e.message,
-                    "kind": e.kind,
-                    "errno": e.errno.and_then(|x| x.name()),
-                    "exit_code": code,
-                }});
-                let _ = writeln!(out, "{v}");
-            }
-            eprintln!("{prog}: {}", e.message);
-            syslog_line(log::Level::Error, &e.message);
-            code
+        Err(e) => (Some(e), false),
+    };
+    let Some(e) = error else { return sysexits::OK };
+    if json_mode && !printed {
+        let _ = writeln!(out, "{}", json!({ "error": error_json(&e) }));
+    }
+    let msg = escape_text(&e.message);
+    eprintln!("{prog}: {msg}");
+    syslog_line(log::Level::Error, &msg);
+    e.exit_code()
+}
+
+fn error_json(e: &crate::error::Error) -> Value {
+    json!({
+        "message": e.message,
+        "kind": e.kind,
+        "errno": e.errno.and_then(|x| x.name()),
+        "exit_code": e.exit_code(),
+    })
+}
+
+/// Text for a terminal or a log: names and descriptions can come from inside a jail, where
+/// its root may put escape sequences or line breaks in them to forge output. Control
+/// characters (C0, DEL, C1), bidirectional overrides and line separators are shown as
+/// `\xNN` or `\u{NNNN}`; everything else, other UTF-8 text included, is kept. JSON output is
+/// not touched: it escapes by itself.
+pub fn escape_text(s: &str) -> String {
+    let risky = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(risky) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !risky(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
         }
     }
+    out
 }
 
 /// Run a program against the kernel this process should use: the simulated host when

@@ -5,7 +5,6 @@
 //! runs with undo, so a failure leaves the host as it was.
 
 use crate::cli::{Common, Output, Program};
-use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Kind, Result};
 use crate::inventory;
 use crate::kernel::{iff, Cidr, IfInfo, JailInfo, JailRef, Kernel};
@@ -232,13 +231,18 @@ pub(crate) fn hand_over(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Found {
     Absent,
+    /// On the host, with the kernel's marks (it never left the host).
     Host(IfInfo),
+    /// Inside the jail, where its tag is the jail's own claim.
     Jail(IfInfo),
+    /// Back on the host from a jail's vnet (the move cleared its groups), and the same pair
+    /// as our host end by its driver unit: ours, but to be made anew.
+    CameHome(IfInfo),
 }
 
 pub(crate) fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str) -> Error {
     let whose = match descr.and_then(Tag::parse) {
-        Some(Tag { jail: Some(other), .. }) if other != jail => format!("it belongs to jail {other}"),
+        Some(Tag { jail: Some(other), .. }) if other != jail => format!("its description claims jail {other:?}"),
         Some(t) => format!("its tag {t:?} is not the one jnet expects here", t = t.description()),
         None => match descr {
             Some(d) => format!("its description is {d:?}"),
@@ -250,7 +254,18 @@ pub(crate) fn conflict(name: &str, descr: Option<&str>, jail: &str, place: &str)
     ))
 }
 
-/// Look up `name` in a listing; if present its tag must be `want`.
+/// The error for an interface that carries the right tag without the kernel's marks.
+fn unbacked(name: &str, jail: &str) -> Error {
+    Error::conflict(format!(
+        "{name} on the host carries jnet's tag for jail {jail} but is not in interface group {g}: it has been \
+         inside a jail's vnet, where anyone could have written that tag, so jnet does not take it as its own; \
+         nothing was changed (destroy or rename it by hand if it is a leftover)",
+        g = owner::GROUP
+    ))
+}
+
+/// Look up `name` in a host listing; if present it must be jnet's, with tag `want` backed by
+/// the kernel's marks (`inventory::host_mark`).
 pub(crate) fn check_owned<K: Kernel>(
     k: &mut K,
     list: &[IfInfo],
@@ -260,14 +275,46 @@ pub(crate) fn check_owned<K: Kernel>(
     place: &str,
 ) -> Result<Option<IfInfo>> {
     let Some(info) = list.iter().find(|i| i.name == name) else { return Ok(None) };
-    let d = match k.if_description(name) {
-        Err(Errno::ENXIO) => return Ok(None),
-        r => r.step(|| format!("read the description of {name}"))?,
-    };
-    if d.as_deref().and_then(Tag::parse).as_ref() != Some(want) {
-        return Err(conflict(name, d.as_deref(), jail, place));
+    // None: destroyed between the listing and now.
+    let Some(mark) = inventory::host_mark(k, name)? else { return Ok(None) };
+    match (mark.owned(), &mark.tag) {
+        (Some(t), _) if t == want => Ok(Some(info.clone())),
+        (None, Some(t)) if t == want => Err(unbacked(name, jail)),
+        _ => Err(conflict(name, mark.descr.as_deref(), jail, place)),
     }
-    Ok(Some(info.clone()))
+}
+
+/// The jail end `jname` on the host. Backed by the kernel's marks: it never left the host.
+/// Only claimed (it came back from a vnet): ours only if it is the same pair as our host
+/// end, which the kernel shows by the driver unit both ends share.
+fn jail_end_on_host<K: Kernel>(
+    k: &mut K,
+    list: &[IfInfo],
+    jname: &str,
+    want: &Tag,
+    host_end: Option<&str>,
+    jail: &str,
+) -> Result<Found> {
+    let Some(info) = list.iter().find(|i| i.name == jname) else { return Ok(Found::Absent) };
+    let Some(mark) = inventory::host_mark(k, jname)? else { return Ok(Found::Absent) };
+    match (mark.owned(), &mark.tag) {
+        (Some(t), _) if t == want => Ok(Found::Host(info.clone())),
+        (None, Some(t)) if t == want => {
+            let Some(h) = host_end else { return Err(unbacked(jname, jail)) };
+            let (dh, dj) = (driver(k, h)?, driver(k, jname)?);
+            if dh == dj {
+                Ok(Found::CameHome(info.clone()))
+            } else {
+                Err(unbacked(jname, jail).context(format!("{jname} is {dj}, not {dh} like {h}")))
+            }
+        }
+        _ => Err(conflict(jname, mark.descr.as_deref(), jail, "on the host")),
+    }
+}
+
+/// An interface's driver name and unit.
+pub(crate) fn driver<K: Kernel>(k: &mut K, name: &str) -> Result<String> {
+    k.if_driver(name).step(|| format!("read the driver name of {name}"))
 }
 
 /// What the run did.
@@ -321,14 +368,21 @@ impl EpairRequest {
         // Look before touching anything: our ends, foreign names, the bridge, the uplink.
         let list = k.if_list().step(|| "list interfaces".into())?;
         let host_end = check_owned(k, &list, &host, &tag_a, &jail, "on the host")?;
-        let mut jail_end = match check_owned(k, &list, &jname, &tag_b, &jail, "on the host")? {
-            Some(i) => Found::Host(i),
-            None => Found::Absent,
+        let mut jail_end = jail_end_on_host(k, &list, &jname, &tag_b, host_end.as_ref().map(|_| host.as_str()), &jail)?;
+        // Two backed ends that are not one pair (a crash half-way through a recreate).
+        let split = match (&host_end, &jail_end) {
+            (Some(_), Found::Host(_)) => driver(k, &host)? != driver(k, &jname)?,
+            _ => false,
         };
         if let Some(jid) = jid {
-            let (inside, owned) = inventory::scan_jail(k, jid)?;
-            if let Some(o) = owned.iter().find(|o| o.tag == tag_b) {
-                jail_end = Found::Jail(o.info.clone());
+            let (inside, owned) = inventory::scan_jail(k, jid, &jail)?;
+            // Inside the jail a tag is only the jail's word: it counts as our jail end only
+            // while our host end exists (without it the pair is gone: destroying either end
+            // takes both), and jnet acts on it only inside that jail.
+            if host_end.is_some() && jail_end == Found::Absent {
+                if let Some(o) = owned.iter().find(|o| o.tag == tag_b) {
+                    jail_end = Found::Jail(o.info.clone());
+                }
             }
             let ours = match &jail_end {
                 Found::Jail(i) => Some(i.name.as_str()),
@@ -356,7 +410,7 @@ impl EpairRequest {
         let mut p = Plan::new();
         let mut action = Action::Created;
         let (a, b): (IfRef, IfRef);
-        let intact = host_end.is_some() && jail_end != Found::Absent;
+        let intact = host_end.is_some() && matches!(jail_end, Found::Host(_) | Found::Jail(_)) && !split;
         if intact {
             action = Action::Reused;
             let hi = host_end.clone().expect("intact");
@@ -378,7 +432,7 @@ impl EpairRequest {
                         p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMac(b.clone(), mac_b.expect("some"))]));
                     }
                 }
-                Found::Absent => unreachable!("intact"),
+                Found::Absent | Found::CameHome(_) => unreachable!("intact"),
             }
             if let Some(m) = self.mtu {
                 p.push(Step::SetMtu(a.clone(), m));
@@ -393,15 +447,15 @@ impl EpairRequest {
             }
         } else {
             if host_end.is_some() || jail_end != Found::Absent {
-                // One end is gone or was never finished (a crash, a failed start): the rest
-                // of the pair is ours and broken. Destroying either end takes both.
+                // One end is gone, never finished (a crash, a failed start) or back from a
+                // vnet: the rest of the pair is ours and broken. Destroying either end takes
+                // both, and only ends with the kernel's marks are destroyed from here.
                 action = Action::Recreated;
-                match &jail_end {
-                    Found::Jail(bi) => {
-                        p.push(Step::InJail(jid.expect("inside"), vec![Step::Destroy(IfRef::Name(bi.name.clone()))]))
-                    }
-                    Found::Host(_) => p.push(Step::Destroy(IfRef::Name(jname.clone()))),
-                    Found::Absent => p.push(Step::Destroy(IfRef::Name(host.clone()))),
+                if host_end.is_some() {
+                    p.push(Step::Destroy(IfRef::Name(host.clone())));
+                }
+                if matches!(jail_end, Found::Host(_)) && (host_end.is_none() || split) {
+                    p.push(Step::Destroy(IfRef::Name(jname.clone())));
                 }
             }
             p.push(Step::Load("if_epair".into()));
@@ -409,14 +463,15 @@ impl EpairRequest {
             a = IfRef::Slot(sa);
             b = IfRef::Slot(sb);
             p.push(Step::CreateEpair { a: sa, b: sb });
-            // Tag first, rename after: a crash in between leaves interfaces that say whose
-            // they are, which `jnet-release --stale` can then sweep.
+            // The kernel's mark first, then the tag, then the names: a crash at any point
+            // after the group leaves interfaces that are recognisably jnet's, which
+            // `jnet-release --stale` can then sweep.
+            p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
+            p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
             p.push(Step::Describe(a.clone(), tag_a.description()));
             p.push(Step::Describe(b.clone(), tag_b.description()));
             p.push(Step::Rename(a.clone(), host.clone()));
             p.push(Step::Rename(b.clone(), jname.clone()));
-            p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
-            p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
             if let (Some(ma), Some(mb)) = (mac_a, mac_b) {
                 p.push(Step::SetMac(a.clone(), ma));
                 p.push(Step::SetMac(b.clone(), mb));
@@ -485,7 +540,7 @@ impl Program for EpairArgs {
         let built = req.build(k)?;
         if self.dry_run {
             let cmds = built.plan.render();
-            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds });
+            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds, error: None });
         }
         log::debug!("plan for jail {}:\n{}", built.jail, built.plan);
         built.plan.execute(k).map_err(|e| e.context(format!("jnet-epair {}", built.jail)))?;
@@ -496,6 +551,7 @@ impl Program for EpairArgs {
         };
         log::info!("{action} {} / {} for jail {}", built.host, built.jail_end, built.jail);
         Ok(Output {
+            error: None,
             lines: vec![built.jail_end.clone()],
             json: json!({
                 "jail": built.jail,

@@ -273,10 +273,11 @@ impl Program for Ip6WaitArgs {
                 "would wait for DAD of {} addresses in {scope}",
                 if spec.addrs.is_empty() { "all IPv6" } else { "the given" }
             );
-            return Ok(Output { json: json!({ "dry_run": true, "scope": scope }), lines: vec![line] });
+            return Ok(Output { json: json!({ "dry_run": true, "scope": scope }), lines: vec![line], error: None });
         };
         log::info!("{scope}: DAD finished in {} ms", report.waited_ms);
         Ok(Output {
+            error: None,
             lines: report
                 .addrs
                 .iter()

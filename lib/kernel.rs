@@ -205,6 +205,10 @@ pub trait Interfaces {
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>>;
     /// getifaddrs(3).
     fn if_list(&mut self) -> KResult<Vec<IfInfo>>;
+    /// The driver name and unit (`igb2`, `epair7`, `ngeth3`: sysctl
+    /// net.link.generic.ifdata.<ifindex>.drivername). Renames do not change it, so it is how
+    /// a NIC is known whatever a jail's root has called it, and both ends of an epair share it.
+    fn if_driver(&mut self, name: &str) -> KResult<String>;
     /// SIOCGLAGG: the lagg(4) protocol (LAGG_PROTO_*) and ports of `name`; None if it is
     /// not a lagg.
     fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>>;
@@ -288,6 +292,10 @@ pub trait System {
     fn sysctl_string(&mut self, name: &str) -> KResult<String>;
     /// Load a kernel module by name ("if_bridge"); already loaded counts as success.
     fn kld_load(&mut self, module: &str) -> KResult<()>;
+    /// The root-only directory where jnet keeps the little host state it cannot keep in the
+    /// kernel (`/var/run/jnet` on FreeBSD): NIC records and the netgraph naming key. Only
+    /// ever used on the host, never from inside a jail.
+    fn state_dir(&self) -> std::path::PathBuf;
 }
 
 /// A netgraph node as NGM_NODEINFO / NGM_LISTNODES report it (`struct nodeinfo`).

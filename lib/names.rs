@@ -83,6 +83,29 @@ pub fn eiface_name(jail: &str, index: u32) -> String {
     derive(&format!("ng{index}_"), jail)
 }
 
+/// The netgraph node name of a jail's eiface number `index`: `jnet-` and 22 characters
+/// (132 bits) of SipHash-2-4-128 of the jail name and index, keyed with this host's secret
+/// (`hoststate::naming_key`). Interface names must fit 15 characters and so carry a short
+/// hash that can be matched on purpose; node names are what release acts on, so two jail
+/// names must never map to one node, even chosen by someone who wants them to. 27
+/// characters keep every path jnet sends (`name:`) within the 31 that ng_socket accepts.
+pub fn eiface_node_name(key: &[u8; 16], jail: &str, index: u32) -> String {
+    use siphasher::sip128::{Hasher128, SipHasher24};
+    use std::hash::Hasher;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut h = SipHasher24::new_with_key(key);
+    h.write(b"jnet-ng-v1\xff");
+    h.write(jail.as_bytes());
+    h.write(b"\xff");
+    h.write(&index.to_be_bytes());
+    let v = u128::from_be_bytes(h.finish128().as_bytes());
+    let tail: String = (0..22).map(|i| ALPHABET[((v >> (6 * i)) & 63) as usize] as char).collect();
+    format!("{NODE_PREFIX}{tail}")
+}
+
+/// The prefix of every node name jnet gives an eiface.
+pub const NODE_PREFIX: &str = "jnet-";
+
 /// Check a jail name as jail(8) would take it; all digits is a jid, not a name.
 pub fn check_jail_name(jail: &str) -> Result<(), NameError> {
     if jail.is_empty() {
@@ -204,6 +227,26 @@ mod tests {
             let n = epair_name(&format!("tenant-{i:05}.example.org"), 0, End::B);
             assert!(n.len() <= IFNAME_MAX);
             assert!(seen.insert(n.clone()), "collision at {i}: {n}");
+        }
+    }
+
+    #[test]
+    fn node_names_are_keyed_and_fit_a_path() {
+        let k1 = [1u8; 16];
+        let k2 = [2u8; 16];
+        let a = eiface_node_name(&k1, "www", 0);
+        assert_eq!(a.len(), 27, "{a}");
+        assert!(check_node_name("eiface", &a).is_ok());
+        assert_eq!(a, eiface_node_name(&k1, "www", 0));
+        assert_ne!(a, eiface_node_name(&k2, "www", 0), "another host's key gives other names");
+        assert_ne!(a, eiface_node_name(&k1, "www", 1));
+        assert_ne!(a, eiface_node_name(&k1, "www1", 0));
+        // Two jails whose interface names collide still get two nodes.
+        let long1 = "customer-portal-frontend";
+        assert_ne!(eiface_node_name(&k1, long1, 0), eiface_node_name(&k1, "customer-portal-frontenD", 0));
+        let mut seen = HashSet::new();
+        for i in 0..5_000 {
+            assert!(seen.insert(eiface_node_name(&k1, &format!("t{i}"), 0)));
         }
     }
 

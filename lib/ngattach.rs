@@ -141,7 +141,7 @@ impl Request {
             )));
         }
         let name = names::eiface_name(&jail, self.index);
-        let node = eiface_node(&name);
+        let node = eiface_node(k, &jail, self.index)?;
         let tag = Tag::jail(&jail, Role::Eiface(self.index));
         let list = k.if_list().step(|| "list interfaces".into())?;
         if let Some(u) = &self.uplink {
@@ -185,9 +185,11 @@ impl Request {
             None => Found::Absent,
         };
         if let Some(jid) = jid {
-            let (inside, owned) = inventory::scan_jail(k, jid)?;
-            if let Some(o) = owned.iter().find(|o| o.tag == tag) {
-                found = Found::Jail(o.info.clone());
+            let (inside, owned) = inventory::scan_jail(k, jid, &jail)?;
+            if found == Found::Absent {
+                if let Some(o) = owned.iter().find(|o| o.tag == tag) {
+                    found = Found::Jail(o.info.clone());
+                }
             }
             let ours = match &found {
                 Found::Jail(i) => Some(i.name.as_str()),
@@ -200,13 +202,23 @@ impl Request {
                 }
             }
         }
-        let node_there = match k.ng_node(&format!("{node}:")) {
-            Ok(n) if n.node_type == "eiface" => true,
+        // The node's name, which only the host's root can give and which carries a keyed hash
+        // of the jail's name, makes it this jail's; its interface is the one it names.
+        let node_ifname = match k.ng_node(&format!("{node}:")) {
+            Ok(n) if n.node_type == "eiface" => {
+                Some(k.ng_eiface_ifname(&format!("{node}:")).step(|| format!("get the interface name of {node}"))?)
+            }
             Ok(n) => {
                 return Err(Error::conflict(format!("netgraph node {node} is of type {}, not an eiface", n.node_type)))
             }
-            Err(Errno::ENOENT) => false,
+            Err(Errno::ENOENT) => None,
             Err(e) => return Err(Error::kernel(format!("look up netgraph node {node}"), e)),
+        };
+        let node_there = node_ifname.is_some();
+        // The interface we found is the node's own, or the two do not belong together.
+        let whole = match (&found, &node_ifname) {
+            (Found::Host(i) | Found::Jail(i), Some(n)) => &i.name == n,
+            _ => false,
         };
         let mac = match self.mac {
             MacChoice::Kernel => None,
@@ -224,12 +236,12 @@ impl Request {
             });
         }
         let first_link = if self.uplink.is_some() { 2 } else { 0 };
-        let (action, b, inside) = if node_there && found != Found::Absent {
+        let (action, b, inside) = if whole {
             // Ours and whole: converge.
             let b = match &found {
                 Found::Host(_) => IfRef::Name(name.clone()),
                 Found::Jail(i) => IfRef::Name(i.name.clone()),
-                Found::Absent => unreachable!("checked"),
+                Found::Absent | Found::CameHome(_) => unreachable!("checked"),
             };
             let (_, hooks) = k.ng_hooks(&format!("{node}:")).step(|| format!("list the hooks of {node}"))?;
             if !hooks.iter().any(|h| h.ourhook == "ether" && h.peer.name == self.bridge) {
@@ -258,7 +270,7 @@ impl Request {
                 // more (or not where it should be): start again.
                 action = "recreated";
                 p.push(Step::NgShutdown(format!("{node}:")));
-            } else if found != Found::Absent {
+            } else if matches!(found, Found::Host(_)) {
                 return Err(Error::conflict(format!(
                     "{name} is tagged for jail {jail} but has no netgraph node {node}; shut its node down by hand (ngctl shutdown)"
                 )));
@@ -303,11 +315,12 @@ impl Program for NgAttachArgs {
         let built = req.build(k)?;
         if self.dry_run {
             let cmds = built.plan.render();
-            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds });
+            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds, error: None });
         }
         log::debug!("plan for jail {}:\n{}", built.jail, built.plan);
         built.plan.execute(k).map_err(|e| e.context(format!("jnet-ngattach {}", built.jail)))?;
         Ok(Output {
+            error: None,
             lines: vec![built.jail_end.clone()],
             json: json!({
                 "jail": built.jail,

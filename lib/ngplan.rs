@@ -16,9 +16,17 @@ pub const NG_TMP_HOOK: &str = "jnet";
 /// How many link numbers to try before giving up.
 const LINK_TRIES: u32 = 4096;
 
-/// The node name jnet gives the eiface of interface `ifname`.
-pub fn eiface_node(ifname: &str) -> String {
-    format!("jnet-{ifname}")
+/// The node name of jail `jail`'s eiface `index` on this host (`names::eiface_node_name`,
+/// keyed with the host's secret from the state directory).
+pub fn eiface_node<K: Kernel>(k: &mut K, jail: &str, index: u32) -> Result<String> {
+    let key = crate::hoststate::naming_key(&k.state_dir())?;
+    Ok(crate::names::eiface_node_name(&key, jail, index))
+}
+
+/// Every node name jail `jail`'s eifaces can have on this host.
+pub fn eiface_nodes<K: Kernel>(k: &mut K, jail: &str) -> Result<Vec<String>> {
+    let key = crate::hoststate::naming_key(&k.state_dir())?;
+    Ok((0..=crate::names::INDEX_MAX).map(|i| crate::names::eiface_node_name(&key, jail, i)).collect())
 }
 
 /// The ng_ether node name of NIC `ifname` (ng_ether replaces '.' and ':').
@@ -202,7 +210,7 @@ pub fn orphans<K: Kernel>(k: &mut K) -> Result<Vec<String>> {
     match k.ng_hooks(&format!("{NURSERY}:")) {
         Ok((_, hooks)) => Ok(hooks
             .iter()
-            .filter(|h| h.peer.node_type == "eiface" && !h.peer.name.starts_with("jnet-"))
+            .filter(|h| h.peer.node_type == "eiface" && !h.peer.name.starts_with(crate::names::NODE_PREFIX))
             .map(|h| format!("[{:x}]:", h.peer.id))
             .collect()),
         Err(Errno::ENOENT) | Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => Ok(vec![]),

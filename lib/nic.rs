@@ -1,51 +1,172 @@
-//! Dedicated NICs given to a jail (`vnet.interface`): reclaimed at once with SIOCSIFRVNET
-//! instead of when the dying vnet finally goes, and put back as they were.
+//! Dedicated NICs lent to a jail (`vnet.interface`, or `jnet-nic` in `exec.created`): recorded
+//! on the host before they go, taken back at once with SIOCSIFRVNET instead of when the dying
+//! vnet finally lets them go, and put back as they were.
 //!
-//! What the move loses (groups) or what a rename inside the jail hides (the host name)
-//! is kept on the NIC itself, in its description, which survives vnet moves:
-//! `jnet-nic <jail> <host name> <groups|-> <original description>`. The record is written
-//! before a reclaim is attempted, so a NIC that comes home later (when the vnet dies) can
-//! still be recognised and restored by `jnet-release --iface` or `--stale`.
+//! Inside the jail everything about the NIC is its root's to change: name, description,
+//! MAC, and he can clone an interface and give it the NIC's name. So the NIC is known by what
+//! he cannot change, its driver name and unit (`if_driver`: `igb2` whatever it is called
+//! now), checked inside the jail before the reclaim and on the host after it, and what to
+//! restore comes from a record jnet wrote on the host while the NIC was still there
+//! (`<state dir>/nic/<driver>.json`), never from the NIC itself.
 
 use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Kind, Result};
-use crate::kernel::{IfInfo, JailInfo, Kernel};
+use crate::hoststate;
+use crate::kernel::{iff, IfInfo, JailInfo, JailRef, Kernel};
+use crate::names;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const PREFIX: &str = "jnet-nic ";
-
-/// What a NIC looked like on the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a NIC looked like on the host before it was lent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NicRecord {
-    /// The jail it was given to.
+    /// The jail it was lent to.
     pub jail: String,
     /// Its name on the host.
     pub host_name: String,
-    /// Interface groups to give back (other than "all").
-    pub groups: Vec<String>,
-    /// Its own description before the record replaced it.
+    /// Its driver name and unit, which no rename changes.
+    pub driver: String,
+    /// Its description on the host.
     pub descr: Option<String>,
+    /// Its interface groups on the host, other than "all" (a move clears them).
+    pub groups: Vec<String>,
+    /// It was up on the host (a move brings it down).
+    pub up: bool,
 }
 
-impl NicRecord {
-    /// The description that carries the record.
-    pub fn description(&self) -> String {
-        let groups = if self.groups.is_empty() { "-".to_string() } else { self.groups.join(",") };
-        format!("{PREFIX}{} {} {groups} {}", self.jail, self.host_name, self.descr.as_deref().unwrap_or(""))
+fn dir<K: Kernel>(k: &K) -> PathBuf {
+    k.state_dir().join("nic")
+}
+
+fn path<K: Kernel>(k: &K, driver: &str) -> Result<PathBuf> {
+    // A driver name comes from the kernel ("igb2"); make sure it is a plain file name.
+    names::check_ifname("driver", driver)?;
+    if driver.contains(['/', '.']) {
+        return Err(Error::new(Kind::Protocol, format!("driver name {driver:?} cannot name a record")));
     }
-    /// Parse a description; None if it is not a record.
-    pub fn parse(d: &str) -> Option<NicRecord> {
-        let rest = d.strip_prefix(PREFIX)?;
-        let mut it = rest.splitn(4, ' ');
-        let jail = it.next().filter(|s| !s.is_empty())?.to_string();
-        let host_name = it.next().filter(|s| !s.is_empty())?.to_string();
-        let groups = match it.next()? {
-            "-" => vec![],
-            g => g.split(',').map(str::to_string).collect(),
+    Ok(dir(k).join(format!("{driver}.json")))
+}
+
+/// The record of the NIC with driver `driver`, if there is one.
+pub fn load<K: Kernel>(k: &K, driver: &str) -> Result<Option<NicRecord>> {
+    hoststate::read_json(&path(k, driver)?)
+}
+
+/// Every record, in driver order.
+pub fn all<K: Kernel>(k: &K) -> Result<Vec<NicRecord>> {
+    let d = dir(k);
+    let entries = match std::fs::read_dir(&d) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::new(Kind::Io, format!("read {}: {e}", d.display()))),
+    };
+    let mut out = vec![];
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(driver) = name.strip_suffix(".json") {
+            if let Some(r) = load(k, driver)? {
+                out.push(r);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.driver.cmp(&b.driver));
+    Ok(out)
+}
+
+fn save<K: Kernel>(k: &K, rec: &NicRecord) -> Result<()> {
+    let p = path(k, &rec.driver)?;
+    hoststate::ensure_dir(&k.state_dir())?;
+    hoststate::ensure_dir(&dir(k))?;
+    hoststate::write_json(&p, rec)
+}
+
+fn forget<K: Kernel>(k: &K, driver: &str) -> Result<()> {
+    hoststate::remove(&path(k, driver)?)
+}
+
+/// The record for NIC `nic` lent to `jail` (`nic` is its host name).
+fn record_for<K: Kernel>(k: &K, nic: &str, jail: &str) -> Result<Option<NicRecord>> {
+    Ok(all(k)?.into_iter().find(|r| r.host_name == nic && r.jail == jail))
+}
+
+/// How a lend ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lent {
+    /// Recorded; jail(8) moves it (`vnet.interface`), the jail does not run yet.
+    Recorded(String),
+    /// Recorded and moved into the running jail.
+    Moved(String),
+    /// Already in the jail, recorded earlier.
+    Already(String),
+}
+
+/// Record `nic` on the host for `jail` and, if the jail runs, move it in.
+pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailInfo>) -> Result<Lent> {
+    let list = k.if_list().step(|| "list interfaces".into())?;
+    let Some(info) = list.iter().find(|i| i.name == nic) else {
+        return match record_for(k, nic, jail)? {
+            Some(r) if running.is_some() => Ok(Lent::Already(r.driver)),
+            _ => Err(Error::data(format!("{nic} is not on the host; nothing was changed"))),
         };
-        let descr = it.next().filter(|s| !s.is_empty()).map(str::to_string);
-        Some(NicRecord { jail, host_name, groups, descr })
+    };
+    if info.flags & iff::LOOPBACK != 0 {
+        return Err(Error::data(format!("{nic} is a loopback interface; a jail gets its own lo0")));
     }
+    if let Some(t) = crate::inventory::host_mark(k, nic)?.as_ref().and_then(|m| m.owned()) {
+        return Err(Error::conflict(format!(
+            "{nic} is jnet's own interface ({t}), not a NIC to lend; nothing was changed"
+        )));
+    }
+    let driver = k.if_driver(nic).step(|| format!("read the driver name of {nic}"))?;
+    let descr = k.if_description(nic).step(|| format!("read the description of {nic}"))?;
+    let groups: Vec<String> =
+        k.if_groups(nic).step(|| format!("read the groups of {nic}"))?.into_iter().filter(|g| g != "all").collect();
+    let rec = NicRecord {
+        jail: jail.to_string(),
+        host_name: nic.to_string(),
+        driver: driver.clone(),
+        descr,
+        groups,
+        up: info.flags & iff::UP != 0,
+    };
+    save(k, &rec)?;
+    let Some(j) = running else { return Ok(Lent::Recorded(driver)) };
+    match k.if_move_to_jail(nic, j.jid) {
+        Ok(_) => Ok(Lent::Moved(driver)),
+        Err(e) => {
+            let err = Error::kernel(format!("move {nic} into jail {jail}"), e);
+            Err(match forget(k, &driver) {
+                Ok(()) => err,
+                Err(f) => err.context(format!("and {f}")),
+            })
+        }
+    }
+}
+
+/// Put a NIC that is on the host (as `now`) back as its record says, or, with no record,
+/// under the name it was given on the command line with no description.
+fn restore<K: Kernel>(k: &mut K, now: &str, nic: &str, rec: Option<&NicRecord>) -> Result<()> {
+    let target = rec.map(|r| r.host_name.as_str()).unwrap_or(nic);
+    if now != target {
+        k.if_rename(now, target).step(|| format!("rename {now} back to {target}"))?;
+    }
+    k.if_set_description(target, rec.and_then(|r| r.descr.as_deref()))
+        .step(|| format!("restore the description of {target}"))?;
+    if let Some(r) = rec {
+        let have = k.if_groups(target).step(|| format!("read the groups of {target}"))?;
+        for g in r.groups.iter().filter(|g| !have.contains(g)) {
+            k.if_add_group(target, g).step(|| format!("put {target} back in group {g}"))?;
+        }
+        if r.up {
+            let f = k.if_flags(target).step(|| format!("read the flags of {target}"))?;
+            if f & iff::UP == 0 {
+                k.if_set_flags(target, f | iff::UP).step(|| format!("bring {target} back up"))?;
+            }
+        }
+        forget(k, &r.driver)?;
+    }
+    Ok(())
 }
 
 /// How one NIC ended.
@@ -59,126 +180,108 @@ pub enum NicOutcome {
     Away(String),
 }
 
-/// Put a NIC that is on the host back as its record says: its name, description, groups.
-pub fn restore<K: Kernel>(k: &mut K, now: &str, rec: &NicRecord) -> Result<()> {
-    if now != rec.host_name {
-        k.if_rename(now, &rec.host_name).step(|| format!("rename {now} back to {}", rec.host_name))?;
-    }
-    let n = &rec.host_name;
-    k.if_set_description(n, rec.descr.as_deref()).step(|| format!("restore the description of {n}"))?;
-    let have = k.if_groups(n).step(|| format!("read the groups of {n}"))?;
-    for g in rec.groups.iter().filter(|g| !have.contains(g)) {
-        k.if_add_group(n, g).step(|| format!("put {n} back in group {g}"))?;
-    }
-    Ok(())
-}
-
-/// The record on an interface, if it has one.
-fn record_of<K: Kernel>(k: &mut K, name: &str) -> Result<Option<NicRecord>> {
-    match k.if_description(name) {
-        Ok(d) => Ok(d.as_deref().and_then(NicRecord::parse)),
-        Err(Errno::ENXIO) => Ok(None),
-        Err(e) => Err(Error::kernel(format!("read the description of {name}"), e)),
-    }
-}
-
-/// The NIC named `nic` on the host, found on the host: under its name, or under another
-/// name with a record naming it.
-fn find_home<K: Kernel>(
-    k: &mut K,
-    list: &[IfInfo],
-    nic: &str,
-    jail: &str,
-) -> Result<Option<(String, Option<NicRecord>)>> {
-    if list.iter().any(|i| i.name == nic) {
-        let rec = record_of(k, nic)?.filter(|r| r.host_name == nic);
-        return Ok(Some((nic.to_string(), rec)));
-    }
-    for i in list {
-        if let Some(r) = record_of(k, &i.name)? {
-            if r.host_name == nic && r.jail == jail {
-                return Ok(Some((i.name.clone(), Some(r))));
-            }
+/// The host interface whose driver is `driver`: under `first` if that is it, else by a scan
+/// of the host (a NIC that came home when its vnet died keeps the name the jail gave it).
+fn on_host<K: Kernel>(k: &mut K, list: &[IfInfo], first: &str, driver: &str) -> Result<Option<String>> {
+    let order = list.iter().filter(|i| i.name == first).chain(list.iter().filter(|i| i.name != first));
+    for i in order {
+        match k.if_driver(&i.name) {
+            Ok(d) if d == driver => return Ok(Some(i.name.clone())),
+            Ok(_) | Err(Errno::ENXIO) => {}
+            Err(e) => return Err(Error::kernel(format!("read the driver name of {}", i.name), e)),
         }
     }
     Ok(None)
 }
 
+/// Reclaim `inside` from jail `j` and check on the host that it is the NIC (`driver`). An
+/// interface that is not goes straight back into the jail.
+fn take_back<K: Kernel>(k: &mut K, inside: &str, j: &JailInfo, driver: &str, nic: &str) -> Result<String> {
+    // SIOCSIFRVNET does not check the name on the host (if.c if_vmove_reclaim): a second
+    // interface of that name would leave the host with two.
+    let list = k.if_list().step(|| "list interfaces".into())?;
+    if list.iter().any(|i| i.name == inside) {
+        return Err(Error::conflict(format!(
+            "{nic} is called {inside} inside jail {}, and the host has an interface of that name: \
+             nothing was moved (rename one of them)",
+            j.name
+        )));
+    }
+    let back = k.if_reclaim(inside, j.jid).step(|| format!("take {inside} back from jail {}", j.name))?;
+    let got = k.if_driver(&back).step(|| format!("read the driver name of {back}"))?;
+    if got == driver {
+        return Ok(back);
+    }
+    let why = format!(
+        "{inside} taken back from jail {} is {got}, not {nic}'s {driver}: something in the jail took the NIC's name",
+        j.name
+    );
+    Err(match k.if_move_to_jail(&back, j.jid) {
+        Ok(_) => Error::conflict(format!("{why}; it was moved back into the jail, and {nic} stays there")),
+        Err(e) => {
+            Error::conflict(format!("{why}; moving it back into the jail failed ({e}): it is on the host as {back}"))
+        }
+    })
+}
+
 /// One attempt to bring `nic` home. `jail` is the jail as found (alive or dying), None if
 /// it is gone.
 fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailInfo>) -> Result<NicOutcome> {
+    let rec = record_for(k, nic, jail_name)?;
+    // Without a record the NIC must still carry its driver name as its host name (igb2).
+    let driver = rec.as_ref().map(|r| r.driver.clone()).unwrap_or_else(|| nic.to_string());
     let list = k.if_list().step(|| "list interfaces".into())?;
-    if let Some((now, rec)) = find_home(k, &list, nic, jail_name)? {
-        if let Some(r) = rec {
-            restore(k, &now, &r)?;
-        }
+    // At home already (the vnet died), under its name or the one the jail gave it.
+    let scan_all = jail.is_none_or(|j| j.dying);
+    let home = if scan_all {
+        on_host(k, &list, nic, &driver)?
+    } else {
+        on_host(k, &list.iter().filter(|i| i.name == nic).cloned().collect::<Vec<_>>(), nic, &driver)?
+    };
+    if let Some(now) = home {
+        restore(k, &now, nic, rec.as_ref())?;
         return Ok(NicOutcome::Home);
     }
     let Some(j) = jail else {
         return Ok(NicOutcome::Away(format!(
-            "{nic} is not on the host and jail {jail_name} is gone: its vnet has not released it yet"
+            "{nic} ({driver}) is not on the host and jail {jail_name} is gone: its vnet has not released it yet"
         )));
     };
-    // Inside a live jail: find it (renamed there?) and record what to restore, in case the
-    // reclaim fails now and it comes home later.
-    let mut inside_name = nic.to_string();
-    let mut rec = NicRecord { jail: jail_name.to_string(), host_name: nic.to_string(), groups: vec![], descr: None };
-    if !j.dying {
-        let jail_s = jail_name.to_string();
-        let nic_s = nic.to_string();
-        let found = k.in_jail(j.jid, move |k| {
-            let list = k.if_list().step(|| "list interfaces".into())?;
-            let mut hit: Option<(String, Option<String>)> = None;
-            for i in &list {
-                let d = match k.if_description(&i.name) {
-                    Ok(d) => d,
-                    Err(Errno::ENXIO) => continue,
-                    Err(e) => return Err(Error::kernel(format!("read the description of {}", i.name), e)),
-                };
-                let by_record =
-                    d.as_deref().and_then(NicRecord::parse).is_some_and(|r| r.host_name == nic_s && r.jail == jail_s);
-                if by_record || (i.name == nic_s && hit.is_none()) {
-                    hit = Some((i.name.clone(), d));
+    let inside = if j.dying {
+        // A dying jail cannot be entered to look: try the name it was lent under.
+        rec.as_ref().map(|r| r.host_name.clone()).unwrap_or_else(|| nic.to_string())
+    } else {
+        let want = driver.clone();
+        let found = k
+            .in_jail(j.jid, move |k| {
+                for i in k.if_list().step(|| "list interfaces".into())? {
+                    match k.if_driver(&i.name) {
+                        Ok(d) if d == want => return Ok(Some(i.name)),
+                        Ok(_) | Err(Errno::ENXIO) => {}
+                        Err(e) => return Err(Error::kernel(format!("read the driver name of {}", i.name), e)),
+                    }
                 }
-            }
-            if let Some((name, d)) = &hit {
-                if d.as_deref().and_then(NicRecord::parse).is_none() {
-                    let r =
-                        NicRecord { jail: jail_s.clone(), host_name: nic_s.clone(), groups: vec![], descr: d.clone() };
-                    k.if_set_description(name, Some(&r.description())).step(|| format!("record {name}'s host name"))?;
-                }
-            }
-            Ok(hit)
-        });
-        match found.map_err(|e| e.context(format!("inside jail {jail_name}")))? {
-            Some((name, d)) => {
-                inside_name = name;
-                if let Some(r) = d.as_deref().and_then(NicRecord::parse) {
-                    rec = r;
-                } else {
-                    rec.descr = d;
-                }
-            }
+                Ok(None)
+            })
+            .map_err(|e| e.context(format!("inside jail {jail_name}")))?;
+        match found {
+            Some(n) => n,
             None => {
                 return Err(Error::new(
                     Kind::Data,
-                    format!(
-                        "{nic} is neither on the host nor in jail {jail_name} (renamed inside without a jnet record?)"
-                    ),
+                    format!("{nic} ({driver}) is neither on the host nor in jail {jail_name}"),
                 ))
             }
         }
-    }
-    match k.if_reclaim(&inside_name, j.jid) {
+    };
+    match take_back(k, &inside, j, &driver, nic) {
         Ok(back) => {
-            restore(k, &back, &rec)?;
+            restore(k, &back, nic, rec.as_ref())?;
             Ok(NicOutcome::Reclaimed)
         }
         // Not there (a dying jail, renamed inside) or the vnet is already going away.
-        Err(e @ (Errno::ENXIO | Errno::EBUSY)) => {
-            Ok(NicOutcome::Away(format!("take {inside_name} back from jail {jail_name}: {e}")))
-        }
-        Err(e) => Err(Error::kernel(format!("take {inside_name} back from jail {jail_name}"), e)),
+        Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => Ok(NicOutcome::Away(e.message)),
+        Err(e) => Err(e),
     }
 }
 
@@ -187,9 +290,7 @@ pub fn reclaim<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, wait: Option<Du
     let start = Instant::now();
     let mut last_note = Instant::now();
     loop {
-        let jail = k
-            .jail(&crate::kernel::JailRef::Name(jail_name.to_string()))
-            .step(|| format!("look up jail {jail_name}"))?;
+        let jail = k.jail(&JailRef::Name(jail_name.to_string())).step(|| format!("look up jail {jail_name}"))?;
         let out = attempt(k, nic, jail_name, jail.as_ref())?;
         let NicOutcome::Away(why) = &out else { return Ok(out) };
         match wait {
@@ -205,12 +306,17 @@ pub fn reclaim<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, wait: Option<Du
     }
 }
 
-/// NICs on the host that still carry a record (came home when a vnet died).
-pub fn recorded_on_host<K: Kernel>(k: &mut K, list: &[IfInfo]) -> Result<Vec<(String, NicRecord)>> {
+/// Restore the NICs whose jails no longer run and that are back on the host; returns the
+/// host names restored. Records of NICs still away are kept.
+pub fn restore_returned<K: Kernel>(k: &mut K, list: &[IfInfo], running: &[String]) -> Result<Vec<String>> {
     let mut out = vec![];
-    for i in list {
-        if let Some(r) = record_of(k, &i.name)? {
-            out.push((i.name.clone(), r));
+    for r in all(k)? {
+        if running.contains(&r.jail) {
+            continue;
+        }
+        if let Some(now) = on_host(k, list, &r.host_name, &r.driver)? {
+            restore(k, &now, &r.host_name, Some(&r))?;
+            out.push(r.host_name.clone());
         }
     }
     Ok(out)
@@ -221,25 +327,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_round_trip() {
-        for r in [
-            NicRecord { jail: "www".into(), host_name: "igb2".into(), groups: vec![], descr: None },
-            NicRecord {
-                jail: "a.b:c".into(),
-                host_name: "igb2".into(),
-                groups: vec!["lan".into(), "dmz".into()],
-                descr: Some("uplink to  switch 3".into()),
-            },
-        ] {
-            assert_eq!(NicRecord::parse(&r.description()), Some(r.clone()));
-        }
-        assert_eq!(
-            NicRecord { jail: "www".into(), host_name: "igb2".into(), groups: vec![], descr: Some("x y".into()) }
-                .description(),
-            "jnet-nic www igb2 - x y"
-        );
-        assert_eq!(NicRecord::parse("jnet:www:nic"), None);
-        assert_eq!(NicRecord::parse("jnet-nic www"), None);
-        assert_eq!(NicRecord::parse("uplink"), None);
+    fn records_round_trip_as_json() {
+        let r = NicRecord {
+            jail: "a.b:c".into(),
+            host_name: "lan0".into(),
+            driver: "igb2".into(),
+            descr: Some("uplink to  switch 3".into()),
+            groups: vec!["lan".into(), "dmz".into()],
+            up: true,
+        };
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<NicRecord>(&j).unwrap(), r);
     }
 }

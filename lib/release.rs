@@ -1,19 +1,19 @@
 //! jnet-release: give back or destroy what jnet made for a jail.
 //!
 //! Idempotent like CNI's DEL: whatever is already gone counts as released, every failure
-//! is collected rather than stopping the teardown, and only objects tagged for the jail
-//! (or jnet's shared bridges, with --prune) are touched.
+//! is collected rather than stopping the teardown, and only what is jnet's is touched: on the
+//! host, interfaces whose tag the kernel backs (`inventory::host_mark`) and eiface nodes under
+//! the jail's keyed node names; NICs by their driver and a record kept on the host.
 
 use crate::cli::{Common, Output, Program};
 use crate::errno::Errno;
 use crate::error::{Error, ErrorList, KernelContext, Kind, Result};
 use crate::inventory::{self, Owned};
-use crate::kernel::{JailRef, Kernel};
+use crate::kernel::{IfInfo, JailInfo, JailRef, Kernel, NgNode};
 use crate::names::{self, End};
 use crate::ngplan;
 use crate::nic::{self, NicOutcome};
 use crate::owner::Role;
-use crate::owner::Tag;
 use crate::plan::bridge_state;
 use argh::FromArgs;
 use serde_json::json;
@@ -55,17 +55,13 @@ pub struct ReleaseArgs {
     pub syslog: bool,
 }
 
-fn is_epair_role(r: &Role) -> bool {
-    matches!(r, Role::EpairHost(_) | Role::EpairJail(_))
-}
-
 /// The jail's name: given, or looked up from its jid.
 fn jail_name<K: Kernel>(k: &mut K, s: &str) -> Result<String> {
     match JailRef::parse(s)? {
         JailRef::Name(n) => Ok(n),
         JailRef::Jid(j) => match k.jail(&JailRef::Jid(j)).step(|| format!("look up jail {j}"))? {
             Some(info) => Ok(info.name),
-            None => Err(Error::new(crate::error::Kind::NoJail, format!("no jail with jid {j}; name the jail instead"))),
+            None => Err(Error::new(Kind::NoJail, format!("no jail with jid {j}; name the jail instead"))),
         },
     }
 }
@@ -85,9 +81,47 @@ struct Done {
     errs: ErrorList,
 }
 
+/// Every netgraph node, or none on a kernel without netgraph.
+fn ng_nodes<K: Kernel>(k: &mut K) -> Result<Vec<NgNode>> {
+    match k.ng_nodes() {
+        Ok(n) => Ok(n),
+        Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => Ok(vec![]),
+        Err(e) => Err(Error::kernel("list netgraph nodes", e)),
+    }
+}
+
+/// The interfaces on the host that are `jail`'s epair ends: the names jnet gives them (and
+/// `also`), with the jail's tag backed by the kernel. One end per pair: destroying it takes
+/// the other, wherever that is.
+fn epairs_of<K: Kernel>(k: &mut K, list: &[IfInfo], jail: &str, also: &[String]) -> Result<Vec<String>> {
+    // Only the names jnet gives this jail's epairs can be ours: reading those few
+    // descriptions, not every interface's, keeps a release to a handful of ioctls on a host
+    // with hundreds of jails. (`--list`, `--prune` and `--stale` look at everything.)
+    let candidates: Vec<String> = (0..=names::INDEX_MAX)
+        .flat_map(|i| [names::epair_name(jail, i, End::A), names::epair_name(jail, i, End::B)])
+        .chain(also.iter().cloned())
+        .collect();
+    let mut found: Vec<(String, Role)> = vec![];
+    for info in list.iter().filter(|i| candidates.contains(&i.name)) {
+        let mark = inventory::host_mark(k, &info.name)?;
+        if let Some(t) = mark.as_ref().and_then(|m| m.owned()) {
+            if t.is_for(jail) && matches!(t.role, Role::EpairHost(_) | Role::EpairJail(_)) {
+                found.push((info.name.clone(), t.role.clone()));
+            }
+        }
+    }
+    let host_ends: Vec<u32> =
+        found.iter().filter_map(|(_, r)| if let Role::EpairHost(i) = r { Some(*i) } else { None }).collect();
+    Ok(found
+        .into_iter()
+        .filter(|(_, r)| !matches!(r, Role::EpairJail(i) if host_ends.contains(i)))
+        .map(|(n, _)| n)
+        .collect())
+}
+
 impl ReleaseArgs {
     /// Bring the `--iface` NICs home from `jail` first, at once.
-    fn reclaim_nics<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) -> Result<()> {
+    fn reclaim_nics<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) {
         let wait = self.wait.map(Duration::from_secs_f64);
         for nic in &self.iface {
             if self.dry_run {
@@ -107,168 +141,60 @@ impl ReleaseArgs {
                 Err(e) => d.errs.push(e),
             }
         }
-        Ok(())
     }
 
-    fn output(&self, d: Done, what: &str, json_head: serde_json::Value) -> Result<Output> {
-        d.errs.into_result(what)?;
+    fn output(&self, d: Done, what: &str, json_head: serde_json::Value) -> Output {
+        let error = d.errs.into_result(what).err();
         if self.dry_run {
-            return Ok(Output { json: json!({ "dry_run": true, "commands": d.cmds }), lines: d.cmds });
+            return Output { json: json!({ "dry_run": true, "commands": d.cmds }), lines: d.cmds, error };
         }
         let mut lines: Vec<String> = d.released.iter().chain(d.pruned.iter()).cloned().collect();
-        if lines.is_empty() {
+        if lines.is_empty() && error.is_none() {
             lines.push("nothing to release".into());
         }
         let mut j = json_head;
         j["released"] = json!(d.released);
         j["pruned"] = json!(d.pruned);
-        Ok(Output { lines, json: j })
+        Output { lines, json: j, error }
     }
 
     fn release<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Output> {
         let mut d = Done::default();
-        self.reclaim_nics(k, jail, &mut d)?;
+        self.reclaim_nics(k, jail, &mut d);
         self.release_jail(k, jail, &[], &mut d)?;
-        self.output(d, &format!("jnet-release {jail}"), json!({ "jail": jail }))
-    }
-
-    /// Everything tagged for a jail that is not running: epairs, eifaces, NICs that came
-    /// home with a record. Running jails' objects are left alone.
-    fn stale<K: Kernel>(&self, k: &mut K) -> Result<Output> {
-        let (list, owned) = inventory::scan(k)?;
-        let jails = k.jails().step(|| "list jails".into())?;
-        let running: Vec<&crate::kernel::JailInfo> = jails.iter().filter(|j| !j.dying).collect();
-        let is_running = |name: &str| running.iter().any(|j| j.name == name);
-        let mut stale: Vec<String> = vec![];
-        for o in &owned {
-            if let Some(j) = &o.tag.jail {
-                if matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_) | Role::Eiface(_))
-                    && !is_running(j)
-                    && !stale.contains(j)
-                {
-                    stale.push(j.clone());
-                }
-            }
-        }
-        let mut d = Done::default();
-        for j in &stale {
-            let also: Vec<String> = owned
-                .iter()
-                .filter(|o| o.tag.is_for(j) && matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_)))
-                .map(|o| o.name.clone())
-                .collect();
-            self.release_jail(k, j, &also, &mut d)?;
-        }
-        // Eiface nodes whose interface is in no running jail and not on the host (it went
-        // with a dead vnet's jail, or the start failed half-way).
-        let mut in_use: Vec<String> = owned
-            .iter()
-            .filter_map(|o| match (&o.tag.role, &o.tag.jail) {
-                (Role::Eiface(i), Some(j)) if is_running(j) => Some(ngplan::eiface_node(&names::eiface_name(j, *i))),
-                _ => None,
-            })
-            .collect();
-        for j in running.iter().filter(|j| j.vnet) {
-            let (_, inside) = inventory::scan_jail(k, j.jid)?;
-            for o in inside {
-                if let (Role::Eiface(i), Some(oj)) = (&o.tag.role, &o.tag.jail) {
-                    in_use.push(ngplan::eiface_node(&names::eiface_name(oj, *i)));
-                }
-            }
-        }
-        let nodes = match k.ng_nodes() {
-            Ok(n) => n,
-            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
-            Err(e) => return Err(Error::kernel("list netgraph nodes", e)),
-        };
-        for n in
-            nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with("jnet-") && !in_use.contains(&n.name))
-        {
-            let path = format!("{}:", n.name);
-            d.cmds.push(format!("ngctl shutdown {path}"));
-            if self.dry_run {
-                continue;
-            }
-            let ifname = match k.ng_eiface_ifname(&path) {
-                Ok(i) => i,
-                Err(e) => {
-                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
-                    n.name.clone()
-                }
-            };
-            match k.ng_shutdown(&path) {
-                Ok(()) => d.released.push(ifname),
-                Err(Errno::ENOENT) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
-            }
-        }
-        // Eifaces a crash left on the nursery before they were named.
-        for path in ngplan::orphans(k)? {
-            d.cmds.push(format!("ngctl shutdown {path}"));
-            if self.dry_run {
-                continue;
-            }
-            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
-            match k.ng_shutdown(&path) {
-                Ok(()) => d.released.push(ifname),
-                Err(Errno::ENOENT) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
-            }
-        }
-        // NICs that came home when their jail's vnet died, still carrying our record.
-        for (now, rec) in nic::recorded_on_host(k, &list)? {
-            if is_running(&rec.jail) {
-                continue;
-            }
-            d.cmds.push(format!("ifconfig {now} name {} description ...", rec.host_name));
-            if self.dry_run {
-                continue;
-            }
-            match nic::restore(k, &now, &rec) {
-                Ok(()) => d.released.push(rec.host_name.clone()),
-                Err(e) => d.errs.push(e),
-            }
-        }
-        self.output(d, "jnet-release --stale", json!({ "stale_jails": stale }))
+        Ok(self.output(d, &format!("jnet-release {jail}"), json!({ "jail": jail })))
     }
 
     /// Release one jail's epairs and eifaces (and prune their bridges), into `d`.
-    /// `also` are more interfaces known to be tagged for the jail under other names (a crash
-    /// between tagging and renaming), found by `--stale`'s full scan.
+    /// `also` are more interfaces known to be the jail's under other names (a crash between
+    /// tagging and renaming), found by `--stale`'s full scan.
     fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, also: &[String], d: &mut Done) -> Result<()> {
-        // Only the names jnet gives this jail's epairs can be ours: reading those few
-        // descriptions, not every interface's, keeps a release to a handful of ioctls on a
-        // host with hundreds of jails. (`--list`, `--prune` and `--stale` look at everything.)
         let list = k.if_list().step(|| "list interfaces".into())?;
-        let candidates: Vec<String> = (0..=names::INDEX_MAX)
-            .flat_map(|i| [names::epair_name(jail, i, End::A), names::epair_name(jail, i, End::B)])
-            .chain(also.iter().cloned())
-            .collect();
-        let mut found: Vec<(String, Role)> = vec![];
-        for info in list.iter().filter(|i| candidates.contains(&i.name)) {
-            match k.if_description(&info.name) {
-                Ok(d) => {
-                    if let Some(t) =
-                        d.as_deref().and_then(Tag::parse).filter(|t| t.is_for(jail) && is_epair_role(&t.role))
-                    {
-                        found.push((info.name.clone(), t.role));
-                    }
-                }
+        let ours = epairs_of(k, &list, jail, also)?;
+        self.leave_bridges(k, &list, &ours, d);
+        for o in &ours {
+            d.cmds.push(format!("ifconfig {o} destroy"));
+            if self.dry_run {
+                continue;
+            }
+            // Already gone (another release, the jail's vnet died) is success.
+            match k.if_destroy(o) {
+                Ok(()) => d.released.push(o.clone()),
                 Err(Errno::ENXIO) => {}
-                Err(e) => return Err(Error::kernel(format!("read the description of {}", info.name), e)),
+                Err(e) => d.errs.push(Error::kernel(format!("destroy {o}"), e)),
             }
         }
-        // One end per pair: destroying it takes the other, wherever that is.
-        let host_ends: Vec<u32> =
-            found.iter().filter_map(|(_, r)| if let Role::EpairHost(i) = r { Some(*i) } else { None }).collect();
-        let ours: Vec<String> = found
-            .into_iter()
-            .filter(|(_, r)| !matches!(r, Role::EpairJail(i) if host_ends.contains(i)))
-            .map(|(n, _)| n)
-            .collect();
-        // Out of their bridges first. The kernel detaches a destroyed member by itself
-        // (bridge_ifdetach); the explicit BRDGDEL keeps older kernels' epair teardown away
-        // from a busy bridge. Bridges named bridge<N> are checked; others rely on the kernel.
+        let ng_bridges = self.shut_down_eifaces(k, &list, jail, d)?;
+        if self.prune {
+            self.prune(k, &ng_bridges, &ours, d)?;
+        }
+        Ok(())
+    }
+
+    /// Take `ours` out of their bridges. The kernel detaches a destroyed member by itself
+    /// (bridge_ifdetach); the explicit BRDGDEL keeps older kernels' epair teardown away from a
+    /// busy bridge. Bridges named bridge<N> are checked; others rely on the kernel.
+    fn leave_bridges<K: Kernel>(&self, k: &mut K, list: &[IfInfo], ours: &[String], d: &mut Done) {
         for b in list.iter().map(|i| &i.name).filter(|n| is_bridge_unit(n)) {
             let members = match bridge_state(k, b) {
                 Ok(Some(m)) => m,
@@ -288,34 +214,53 @@ impl ReleaseArgs {
                 }
             }
         }
-        for o in &ours {
-            d.cmds.push(format!("ifconfig {o} destroy"));
-            if self.dry_run {
-                continue;
-            }
-            // Already gone (another release, the jail's vnet died) is success.
-            match k.if_destroy(o) {
-                Ok(()) => d.released.push(o.clone()),
-                Err(Errno::ENXIO) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("destroy {o}"), e)),
-            }
-        }
-        // Netgraph: jnet's eiface nodes for this jail. Shutting one down destroys its
-        // interface wherever it is, inside a live or dying jail too.
+    }
+
+    /// Shut down the jail's eiface nodes (found by its keyed node names: only the host's root
+    /// names host nodes). Shutting one down destroys its interface wherever it is, inside a
+    /// live or dying jail too. Returns the ng_bridges they were on.
+    fn shut_down_eifaces<K: Kernel>(
+        &self,
+        k: &mut K,
+        list: &[IfInfo],
+        jail: &str,
+        d: &mut Done,
+    ) -> Result<Vec<String>> {
         let mut ng_bridges: Vec<String> = vec![];
-        let nodes = match k.ng_nodes() {
+        let nodes = match ng_nodes(k) {
             Ok(n) => n,
-            // No netgraph in this kernel, so nothing of ours in it.
-            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
             Err(e) => {
-                d.errs.push(Error::kernel("list netgraph nodes", e));
-                vec![]
+                d.errs.push(e);
+                return Ok(ng_bridges);
             }
         };
-        let ng_names: Vec<String> =
-            (0..=names::INDEX_MAX).map(|i| ngplan::eiface_node(&names::eiface_name(jail, i))).collect();
+        if !nodes.iter().any(|n| n.node_type == "eiface" && n.name.starts_with(names::NODE_PREFIX)) {
+            return Ok(ng_bridges);
+        }
+        let ng_names = ngplan::eiface_nodes(k, jail)?;
         for n in nodes.iter().filter(|n| n.node_type == "eiface" && ng_names.contains(&n.name)) {
             let path = format!("{}:", n.name);
+            let ifname = match k.ng_eiface_ifname(&path) {
+                Ok(i) => i,
+                Err(Errno::ENOENT) => continue,
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
+                    continue;
+                }
+            };
+            // Its interface, where the host can read it, must not be another jail's.
+            if list.iter().any(|i| i.name == ifname) {
+                if let Some(t) = inventory::host_mark(k, &ifname)?.as_ref().and_then(|m| m.owned()) {
+                    if !t.is_for(jail) {
+                        d.errs.push(Error::conflict(format!(
+                            "netgraph node {} has interface {ifname}, which is jnet's for jail {}: left alone",
+                            n.name,
+                            t.jail.as_deref().unwrap_or("-")
+                        )));
+                        continue;
+                    }
+                }
+            }
             match k.ng_hooks(&path) {
                 Ok((_, hooks)) => {
                     for h in hooks.iter().filter(|h| h.peer.node_type == "bridge" && !h.peer.name.is_empty()) {
@@ -332,13 +277,6 @@ impl ReleaseArgs {
                     continue;
                 }
             }
-            let ifname = match k.ng_eiface_ifname(&path) {
-                Ok(i) => i,
-                Err(e) => {
-                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
-                    n.name.clone()
-                }
-            };
             d.cmds.push(format!("ngctl shutdown {path}"));
             if self.dry_run {
                 continue;
@@ -349,58 +287,210 @@ impl ReleaseArgs {
                 Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
             }
         }
-        if self.prune {
-            for b in &ng_bridges {
-                if self.dry_run {
-                    d.cmds.push(format!("ngctl shutdown {b}:  # if no jail is left on it"));
-                    continue;
-                }
-                match ngplan::unsplice_if_unused(k, b) {
-                    Ok(true) => d.pruned.push(b.clone()),
-                    Ok(false) => {}
-                    Err(e) => d.errs.push(e),
-                }
+        Ok(ng_bridges)
+    }
+
+    /// Remove the ng_bridges (and jnet's nursery) no jail uses any more, and jnet's empty
+    /// if_bridges.
+    fn prune<K: Kernel>(&self, k: &mut K, ng_bridges: &[String], ours: &[String], d: &mut Done) -> Result<()> {
+        for b in ng_bridges {
+            if self.dry_run {
+                d.cmds.push(format!("ngctl shutdown {b}:  # if no jail is left on it"));
+                continue;
             }
-            // jnet's nursery bridge, when no eiface is being born on it.
-            if !self.dry_run {
-                match ngplan::unsplice_if_unused(k, ngplan::NURSERY) {
-                    Ok(_) => {}
-                    Err(e) => d.errs.push(e),
-                }
+            match ngplan::unsplice_if_unused(k, b) {
+                Ok(true) => d.pruned.push(b.clone()),
+                Ok(false) => {}
+                Err(e) => d.errs.push(e),
             }
-            let (_, owned) = inventory::scan(k)?;
-            for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
-                match bridge_state(k, &b.name) {
-                    Ok(Some(m)) if m.is_empty() || (self.dry_run && m.iter().all(|x| ours.contains(x))) => {
-                        d.cmds.push(format!("ifconfig {} destroy", b.name));
-                        if self.dry_run {
-                            continue;
-                        }
-                        match k.if_destroy(&b.name) {
-                            Ok(()) => d.pruned.push(b.name.clone()),
-                            Err(Errno::ENXIO) => {}
-                            Err(e) => d.errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
-                        }
+        }
+        // jnet's nursery bridge, when no eiface is being born on it.
+        if !self.dry_run {
+            if let Err(e) = ngplan::unsplice_if_unused(k, ngplan::NURSERY) {
+                d.errs.push(e);
+            }
+        }
+        let (_, owned) = inventory::scan_host(k)?;
+        for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
+            match bridge_state(k, &b.name) {
+                Ok(Some(m)) if m.is_empty() || (self.dry_run && m.iter().all(|x| ours.contains(x))) => {
+                    d.cmds.push(format!("ifconfig {} destroy", b.name));
+                    if self.dry_run {
+                        continue;
                     }
-                    Ok(_) => {}
-                    Err(e) => d.errs.push(e),
+                    match k.if_destroy(&b.name) {
+                        Ok(()) => d.pruned.push(b.name.clone()),
+                        Err(Errno::ENXIO) => {}
+                        Err(e) => d.errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
+                    }
                 }
+                Ok(_) => {}
+                Err(e) => d.errs.push(e),
             }
         }
         Ok(())
     }
 
+    /// Everything jnet's for jails that are not running: epairs, eifaces, NICs that came home.
+    /// Running jails' objects are left alone, and so is anything a jail that could not be
+    /// read might be using.
+    fn stale<K: Kernel>(&self, k: &mut K) -> Result<Output> {
+        let (list, owned) = inventory::scan_host(k)?;
+        let jails = k.jails().step(|| "list jails".into())?;
+        let running: Vec<&JailInfo> = jails.iter().filter(|j| !j.dying).collect();
+        let running_names: Vec<String> = running.iter().map(|j| j.name.clone()).collect();
+        let is_running = |name: &str| running_names.iter().any(|j| j == name);
+        let mut stale: Vec<String> = vec![];
+        for o in &owned {
+            if let Some(j) = &o.tag.jail {
+                if matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_) | Role::Eiface(_))
+                    && !is_running(j)
+                    && !stale.contains(j)
+                {
+                    stale.push(j.clone());
+                }
+            }
+        }
+        let mut d = Done::default();
+        for j in &stale {
+            let also: Vec<String> = owned
+                .iter()
+                .filter(|o| o.tag.is_for(j) && matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_)))
+                .map(|o| o.name.clone())
+                .collect();
+            if let Err(e) = self.release_jail(k, j, &also, &mut d) {
+                d.errs.push(e.context(format!("jail {j}")));
+            }
+        }
+        self.stale_nodes(k, &list, &running, &mut d)?;
+        // Eifaces a crash left on the nursery before they were named.
+        for path in ngplan::orphans(k)? {
+            d.cmds.push(format!("ngctl shutdown {path}"));
+            if self.dry_run {
+                continue;
+            }
+            let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
+            match k.ng_shutdown(&path) {
+                Ok(()) => d.released.push(ifname),
+                Err(Errno::ENOENT) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
+            }
+        }
+        // NICs that came home when their jail's vnet died, restored from their records.
+        if self.dry_run {
+            for r in nic::all(k)?.iter().filter(|r| !is_running(&r.jail)) {
+                d.cmds.push(format!("ifconfig {}  # back as {}, if it is on the host", r.driver, r.host_name));
+            }
+        } else {
+            match nic::restore_returned(k, &list, &running_names) {
+                Ok(n) => d.released.extend(n),
+                Err(e) => d.errs.push(e),
+            }
+        }
+        Ok(self.output(d, "jnet-release --stale", json!({ "stale_jails": stale })))
+    }
+
+    /// jnet's eiface nodes that no running jail uses: not under a running jail's keyed names,
+    /// and their interface neither on the host for a running jail nor claimed inside one. If
+    /// a running jail cannot be read, nodes whose interface is not on the host are kept.
+    fn stale_nodes<K: Kernel>(&self, k: &mut K, list: &[IfInfo], running: &[&JailInfo], d: &mut Done) -> Result<()> {
+        let nodes = match ng_nodes(k) {
+            Ok(n) => n,
+            Err(e) => {
+                d.errs.push(e);
+                return Ok(());
+            }
+        };
+        let ours: Vec<&NgNode> =
+            nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with(names::NODE_PREFIX)).collect();
+        if ours.is_empty() {
+            return Ok(());
+        }
+        let mut in_use: Vec<String> = vec![];
+        for j in running {
+            in_use.extend(ngplan::eiface_nodes(k, &j.name)?);
+        }
+        // What each running VNET jail claims inside, read only when needed.
+        let mut claims: Option<(Vec<String>, bool)> = None;
+        for n in ours.into_iter().filter(|n| !in_use.contains(&n.name)) {
+            let path = format!("{}:", n.name);
+            let ifname = match k.ng_eiface_ifname(&path) {
+                Ok(i) => i,
+                Err(Errno::ENOENT) => continue,
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
+                    continue;
+                }
+            };
+            if list.iter().any(|i| i.name == ifname) {
+                let mark = inventory::host_mark(k, &ifname)?;
+                if mark
+                    .as_ref()
+                    .and_then(|m| m.owned())
+                    .and_then(|t| t.jail.as_deref())
+                    .is_some_and(|j| running.iter().any(|r| r.name == j))
+                {
+                    continue;
+                }
+            } else {
+                let (names_inside, complete) = match &claims {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = self.claimed_eifaces(k, running, d);
+                        claims = Some(c.clone());
+                        c
+                    }
+                };
+                if names_inside.contains(&ifname) || !complete {
+                    continue;
+                }
+            }
+            d.cmds.push(format!("ngctl shutdown {path}"));
+            if self.dry_run {
+                continue;
+            }
+            match k.ng_shutdown(&path) {
+                Ok(()) => d.released.push(ifname),
+                Err(Errno::ENOENT) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The names of the eifaces running VNET jails claim as their own, and whether every jail
+    /// could be read (the errors go into `d`).
+    fn claimed_eifaces<K: Kernel>(&self, k: &mut K, running: &[&JailInfo], d: &mut Done) -> (Vec<String>, bool) {
+        let mut names_inside = vec![];
+        let mut complete = true;
+        for j in running.iter().filter(|j| j.vnet) {
+            match inventory::scan_jail(k, j.jid, &j.name) {
+                Ok((_, inside)) => names_inside
+                    .extend(inside.into_iter().filter(|o| matches!(o.tag.role, Role::Eiface(_))).map(|o| o.name)),
+                Err(e) => {
+                    complete = false;
+                    d.errs.push(e.context("its netgraph interfaces were left alone"));
+                }
+            }
+        }
+        (names_inside, complete)
+    }
+
     fn list<K: Kernel>(&self, k: &mut K, jail: Option<&str>) -> Result<Output> {
-        let (_, host) = inventory::scan(k)?;
+        let mut errs = ErrorList::default();
+        let (_, host) = inventory::scan_host(k)?;
         let mut rows: Vec<(String, Owned)> = host.into_iter().map(|o| ("host".to_string(), o)).collect();
-        for j in k.jails().step(|| "list jails".into())? {
+        let jails = k.jails().step(|| "list jails".into())?;
+        for j in &jails {
             if j.vnet && !j.dying && jail.is_none_or(|n| n == j.name) {
-                let (_, inside) = inventory::scan_jail(k, j.jid)?;
-                rows.extend(inside.into_iter().map(|o| (format!("jail:{}", j.name), o)));
+                match inventory::scan_jail(k, j.jid, &j.name) {
+                    Ok((_, inside)) => rows.extend(inside.into_iter().map(|o| (format!("jail:{}", j.name), o))),
+                    Err(e) => errs.push(e),
+                }
             }
         }
         rows.retain(|(_, o)| jail.is_none_or(|n| o.tag.is_for(n)));
-        let lines: Vec<String> = rows
+        let mut lines: Vec<String> = rows
             .iter()
             .map(|(place, o)| format!("{} {} {} {}", o.tag.jail.as_deref().unwrap_or("-"), o.tag.role, o.name, place))
             .collect();
@@ -411,22 +501,26 @@ impl ReleaseArgs {
                         "up": o.info.flags & crate::kernel::iff::UP != 0 })
             })
             .collect();
-        let mut lines: Vec<String> = lines;
-        // jnet's eiface nodes: which bridge link each uses, and its traffic (NGM_BRIDGE_GET_STATS).
-        let nodes = match k.ng_nodes() {
-            Ok(n) => n,
-            Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => vec![],
-            Err(e) => return Err(Error::kernel("list netgraph nodes", e)),
-        };
-        for n in nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with("jnet-")) {
-            let ifname = &n.name["jnet-".len()..];
-            // The node is named after the interface's original name, which it may no longer
-            // have inside the jail: match through the tag.
-            let owner = rows.iter().find(|(_, o)| match (&o.tag.role, &o.tag.jail) {
-                (Role::Eiface(i), Some(j)) => names::eiface_name(j, *i) == ifname,
-                _ => false,
-            });
-            if jail.is_some() && owner.is_none() {
+        // jnet's eiface nodes: whose (by the keyed names of the jails known), which bridge
+        // link each uses, and its traffic (NGM_BRIDGE_GET_STATS).
+        let nodes = ng_nodes(k)?;
+        let ours: Vec<&NgNode> =
+            nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with(names::NODE_PREFIX)).collect();
+        let mut known: Vec<String> = jails.iter().map(|j| j.name.clone()).collect();
+        known.extend(rows.iter().filter_map(|(_, o)| o.tag.jail.clone()));
+        known.sort();
+        known.dedup();
+        let mut owner_of: Vec<(String, String)> = vec![];
+        if !ours.is_empty() {
+            for j in &known {
+                for n in ngplan::eiface_nodes(k, j)? {
+                    owner_of.push((n, j.clone()));
+                }
+            }
+        }
+        for n in ours {
+            let who = owner_of.iter().find(|(x, _)| *x == n.name).map(|(_, j)| j.clone());
+            if jail.is_some() && who.as_deref() != jail {
                 continue;
             }
             let (_, hooks) = k.ng_hooks(&format!("{}:", n.name)).step(|| format!("list the hooks of {}", n.name))?;
@@ -439,13 +533,17 @@ impl ReleaseArgs {
                 }
                 None => (String::new(), String::new(), None),
             };
+            let ifname = k.ng_eiface_ifname(&format!("{}:", n.name)).unwrap_or_default();
             let (rx, tx) = stats.map(|s| (s[1], s[8])).unwrap_or((0, 0));
-            let who = owner.and_then(|(_, o)| o.tag.jail.clone()).unwrap_or_else(|| "-".into());
-            lines.push(format!("{who} ng-node {} netgraph {bridge}:{linkname} rx={rx} tx={tx}", n.name));
+            let who = who.unwrap_or_else(|| "-".into());
+            lines
+                .push(format!("{who} ng-node {} netgraph {bridge}:{linkname} rx={rx} tx={tx} ifname={ifname}", n.name));
             objs.push(json!({ "jail": who, "role": "ng-node", "name": n.name, "where": "netgraph",
-                              "bridge": bridge, "link": linkname, "rx_packets": rx, "tx_packets": tx }));
+                              "interface": ifname, "bridge": bridge, "link": linkname,
+                              "rx_packets": rx, "tx_packets": tx }));
         }
-        Ok(Output { lines, json: json!({ "objects": objs }) })
+        let error = errs.into_result("jnet-release --list").err();
+        Ok(Output { lines, json: json!({ "objects": objs }), error })
     }
 }
 

@@ -155,14 +155,15 @@ fn prestart_twice_and_broken_pairs_converge() {
     let j: Value = serde_json::from_str(&h.ok("jnet-epair", &["-b", "bridge0", "--json", "www"])).unwrap();
     assert_eq!(j["action"], "reused");
     assert_eq!(h.show(), once, "a second prestart changes nothing");
-    // A crash left only a half-made pair: e0a_www renamed and tagged, the other end still
-    // epairNb. The next run recreates the pair and leaves no epairNb behind.
+    // A crash left only a half-made pair: e0a_www in group jnet, tagged and renamed, the
+    // other end still epairNb. The next run recreates the pair and leaves no epairNb behind.
     h.ok("jnet-release", &["www"]);
     let mut k = h.kernel();
     k.kld_load("if_epair").unwrap();
     let a = k.if_create("epair").unwrap();
+    k.if_add_group(&a, "jnet").unwrap();
+    k.if_set_description(&a, Some("jnet:www:epair0a")).unwrap();
     k.if_rename(&a, "e0a_www").unwrap();
-    k.if_set_description("e0a_www", Some("jnet:www:epair0a")).unwrap();
     let j: Value = serde_json::from_str(&h.ok("jnet-epair", &["-b", "bridge0", "--json", "www"])).unwrap();
     assert_eq!(j["action"], "recreated");
     let s = h.show();

@@ -75,11 +75,11 @@ fn recipe5_bridge_on_a_nic_prestart_to_poststop() {
     assert_eq!(g["igb0bridge"]["type"], "bridge");
     assert_eq!(
         g["igb0bridge"]["hooks"],
-        json!([["link0", "igb0", "lower"], ["link1", "igb0", "upper"], ["link2", "jnet-ng0_www", "ether"]])
+        json!([["link0", "igb0", "lower"], ["link1", "igb0", "upper"], ["link2", h.node("www", 0), "ether"]])
     );
     assert_eq!(g["igb0"]["promisc"], true);
     assert_eq!(g["igb0"]["autosrc"], false);
-    assert_eq!(g["jnet-ng0_www"]["type"], "eiface");
+    assert_eq!(g[&h.node("www", 0)]["type"], "eiface");
     let i = iface(&s, "host", "ng0_www");
     assert_eq!(i["description"], "jnet:www:eiface0");
     assert_eq!(i["groups"], json!(["all", "jnet"]));
@@ -90,7 +90,7 @@ fn recipe5_bridge_on_a_nic_prestart_to_poststop() {
     let s = h.show();
     assert_eq!(names(&s, "www"), ["lo0", "ng0_www"]);
     assert_eq!(iface(&s, "www", "ng0_www")["description"], "jnet:www:eiface0");
-    assert_eq!(graph(&s)["jnet-ng0_www"]["vnet"], "host", "the node stays in the host's graph");
+    assert_eq!(graph(&s)[&h.node("www", 0)]["vnet"], "host", "the node stays in the host's graph");
     // Stop: the jail lingers; release shuts the node down, which takes the interface.
     h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "60"]);
     assert_eq!(h.ok("jnet-release", &["--prune", "www"]), "ng0_www\nigb0bridge\n");
@@ -112,13 +112,19 @@ fn recipe6_virtual_bridge_configured_from_the_host() {
     let s = h.show();
     let g = graph(&s);
     assert_eq!(g["vbr0"]["persistent"], true);
-    assert_eq!(g["vbr0"]["hooks"], json!([["link0", "jnet-ng0_app", "ether"], ["link1", "jnet-ng0_db", "ether"]]));
+    assert_eq!(g["vbr0"]["hooks"], json!([["link0", h.node("app", 0), "ether"], ["link1", h.node("db", 0), "ether"]]));
     let v = iface(&s, "app", "vnet0");
     assert_eq!(v["up"], true);
     assert_eq!(v["addrs"][0]["addr"], "10.7.0.2");
     // --list shows the interfaces where they are and the nodes with their bridge links.
     let list = h.ok("jnet-release", &["--list", "app"]);
-    assert_eq!(list, "app eiface0 vnet0 jail:app\napp ng-node jnet-ng0_app netgraph vbr0:link0 rx=0 tx=0\n");
+    assert_eq!(
+        list,
+        format!(
+            "app eiface0 vnet0 jail:app\napp ng-node {} netgraph vbr0:link0 rx=0 tx=0 ifname=vnet0\n",
+            h.node("app", 0)
+        )
+    );
     // Running it again converges.
     let j: Value = serde_json::from_str(
         &h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--ifname", "vnet0", "-a", "10.7.0.2/24", "--json", "app"]),
@@ -259,7 +265,7 @@ fn a_failover_lagg_uplink_is_refused_unless_forced() {
     assert_eq!(ifaces(&h.show()), ifaces(&before));
     assert_eq!(h.ok("jnet-ngattach", &["-u", "lagg1", "db"]), "ng0_db\n", "lacp is fine");
     assert_eq!(h.ok("jnet-ngattach", &["-u", "lagg0", "--force", "www"]), "ng0_www\n");
-    assert_eq!(graph(&h.show())["lagg0bridge"]["hooks"][2], json!(["link2", "jnet-ng0_www", "ether"]));
+    assert_eq!(graph(&h.show())["lagg0bridge"]["hooks"][2], json!(["link2", h.node("www", 0), "ether"]));
     h.fails("jnet-sim", &["init", "--phys", "igb0", "--lagg", "lagg0:bogus:igb0"], 64);
     h.fails("jnet-sim", &["init", "--phys", "igb0", "--lagg", "lagg0:lacp:igb7"], 64);
 }

@@ -13,30 +13,41 @@ impl Host {
     }
 }
 
-/// Recipe 7: vnet.interface = "igb2"; exec.prestop += "jnet-release --iface igb2 $name".
+/// Recipe 7: exec.prestart += "jnet-nic --iface igb2 -- $name"; vnet.interface = "igb2";
+/// exec.poststop += "jnet-release --iface igb2 -- $name" (here by hand while the jail runs).
 #[test]
-fn recipe7_dedicated_nic_back_at_once_in_prestop() {
+fn recipe7_dedicated_nic_back_at_once() {
     let h = Host::new("r7", "igb0,igb2,igb3");
     let mut k = h.kernel();
     k.if_set_description("igb2", Some("dmz uplink")).unwrap();
+    k.if_add_group("igb2", "dmz").unwrap();
     drop(k);
+    // exec.prestart: the jail does not exist yet; jnet records the NICs on the host.
+    assert_eq!(h.ok("jnet-nic", &["--iface", "igb2", "--iface", "igb3", "--", "www"]), "igb2\nigb3\n");
     h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2", "--interface", "igb3"]);
-    // exec.prestop, jail alive.
-    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "www"]), "igb2\n");
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "www"]), "igb2\n");
     let s = h.show();
     assert_eq!(names(&s, "www"), ["lo0", "igb3"]);
-    assert_eq!(iface(&s, "host", "igb2")["description"], "dmz uplink", "description as it was");
-    // A NIC the jail renamed (ifconfig_igb3_name="lan0" in its rc.conf), which jnet never
-    // saw: it is not found under its host name, and is reclaimed under its current name.
+    let igb2 = iface(&s, "host", "igb2");
+    assert_eq!(igb2["description"], "dmz uplink", "description as it was");
+    assert_eq!(igb2["groups"], json!(["all", "dmz"]), "groups as they were");
+    assert_eq!(igb2["up"], true, "up as it was");
+    // The jail's rc renamed igb3 (ifconfig_igb3_name="lan0"): it is found by its driver.
     let mut k = h.kernel();
     k.in_jail(1, |k| k.if_rename("igb3", "lan0").map_err(|e| jnet::error::Error::kernel("rename", e))).unwrap();
     drop(k);
-    let err = h.fails("jnet-release", &["--iface", "igb3", "www"], 65);
-    assert!(err.contains("igb3 is neither on the host nor in jail www"), "{err}");
-    assert_eq!(h.ok("jnet-release", &["--iface", "lan0", "www"]), "lan0\n");
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb3", "--", "www"]), "igb3\n");
+    let s = h.show();
+    assert_eq!(names(&s, "host"), ["lo0", "igb0", "igb2", "igb3"]);
+    assert_eq!(iface(&s, "host", "igb3")["description"], Value::Null);
     // The jail is then removed and lingers 60 s: nothing more to do, and poststop agrees.
     h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "60"]);
-    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--iface", "lan0", "www"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--iface", "igb3", "--", "www"]), "nothing to release\n");
+    assert_eq!(
+        std::fs::read_dir(jnet::sim::SimFiles::new(&h.path).run_dir().join("nic")).unwrap().count(),
+        0,
+        "records are gone"
+    );
 }
 
 #[test]
@@ -76,32 +87,32 @@ fn a_nic_that_comes_home_late_is_restored_from_its_record() {
         let mut k = h.kernel();
         k.if_set_description("igb2", Some("dmz uplink")).unwrap();
         drop(k);
+        h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
         h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
         h.ok("jnet-sim", &["ops", "--clear"]);
         h
     };
-    // Where the SIOCSIFRVNET falls in a prestop release.
+    // Where the SIOCSIFRVNET falls in a release.
     let probe = setup("late-probe");
-    probe.ok("jnet-release", &["--iface", "igb2", "www"]);
+    probe.ok("jnet-release", &["--iface", "igb2", "--", "www"]);
     let ops = probe.ok("jnet-sim", &["ops", "--json"]);
     let at = ops.lines().position(|l| l.contains("SIOCSIFRVNET")).unwrap();
-    // prestop: the NIC is recorded, then the reclaim fails.
     let h = setup("late");
     h.ok("jnet-sim", &["fail", "--after", &at.to_string(), "--errno", "EBUSY"]);
-    let err = h.fails("jnet-release", &["--iface", "igb2", "www"], 75);
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "www"], 75);
     assert!(err.contains("Device busy"), "{err}");
-    assert_eq!(iface(&h.show(), "www", "igb2")["description"], "jnet-nic www igb2 - dmz uplink");
-    // The jail renames it on its way down; the jail goes, the vnet dies, and the NIC comes
-    // home under its jail name with the record.
-    let mut k = h.kernel();
-    k.in_jail(1, |k| k.if_rename("igb2", "lan0").map_err(|e| jnet::error::Error::kernel("rename", e))).unwrap();
-    drop(k);
+    // Inside, the jail's root renames it and writes what he likes on it; the jail goes, the
+    // vnet dies, and the NIC comes home under his name, with his description.
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "igb2", "name", "lan0"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "lan0", "description", "jnet-nic www bridge0 lo pwned"]);
     h.ok("jnet-sim", &["jail", "remove", "www"]);
     assert!(names(&h.show(), "host").contains(&"lan0".to_string()));
-    // --stale (at boot, or from cron) finds the record and puts the NIC back.
+    // --stale (at boot, or from cron) puts the NIC back from the host's record.
     assert_eq!(h.ok("jnet-release", &["--stale"]), "igb2\n");
     let s = h.show();
-    assert_eq!(iface(&s, "host", "igb2")["description"], "dmz uplink");
+    let igb2 = iface(&s, "host", "igb2");
+    assert_eq!(igb2["description"], "dmz uplink");
+    assert_eq!(igb2["groups"], json!(["all"]));
     assert!(!names(&s, "host").contains(&"lan0".to_string()));
     assert_eq!(h.ok("jnet-release", &["--stale"]), "nothing to release\n");
 }
@@ -126,14 +137,14 @@ fn failed_start_and_crash_then_stale_leaves_running_jails_alone() {
     let probe = h.run("jnet-ngattach", &["-u", "igb1", "cache"]);
     assert!(probe.status.success());
     let ops = h.ok("jnet-sim", &["ops", "--json"]);
-    let names_op = ops.lines().position(|l| l.contains("NGM_NAME") && l.contains("jnet-ng0_cache")).unwrap();
+    let names_op = ops.lines().position(|l| l.contains("NGM_NAME") && l.contains(&h.node("cache", 0))).unwrap();
     h.ok("jnet-release", &["cache"]);
     h.ok("jnet-sim", &["fail", "--after", &(names_op + 1).to_string(), "--kill"]);
     let o = h.run("jnet-ngattach", &["-u", "igb1", "cache"]);
     assert_eq!(o.status.code(), None, "killed by a signal");
     let s = h.show();
     assert!(
-        s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == "jnet-ng0_cache"),
+        s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == h.node("cache", 0)),
         "the crash left an eiface"
     );
     assert!(names(&s, "host").contains(&"e0a_www".to_string()));
@@ -151,7 +162,7 @@ fn failed_start_and_crash_then_stale_leaves_running_jails_alone() {
             "{n} left behind"
         );
     }
-    assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == "jnet-ng0_cache"));
+    assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == h.node("cache", 0)));
     // The running jail is untouched.
     assert_eq!(vnet(&s, "db"), vnet(&running, "db"));
     assert!(names(&s, "host").contains(&"e0a_db".to_string()));

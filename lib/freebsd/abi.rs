@@ -300,6 +300,22 @@ impl IfReq {
     }
 }
 
+/// The sysctl MIB of an interface's driver name and unit (`igb2`, `epair7`, `ngeth3`), which
+/// no rename changes: net.link.generic.ifdata.<ifindex>.drivername, i.e. {CTL_NET
+/// (`sys/sys/sysctl.h`), PF_LINK (= AF_LINK 18, `sys/sys/socket.h`), NETLINK_GENERIC 0,
+/// IFMIB_IFDATA 2, ifindex, IFDATA_DRIVERNAME 3} (`sys/net/if_mib.h`; answered by
+/// `sysctl_ifdata` in `sys/net/if_mib.c` as `if_dname` + `if_dunit`, NUL-terminated). Both
+/// ends of an epair carry the same one: `if_epair.c` `epair_setup_ifp` gives each the pair's
+/// unit.
+pub fn ifdata_drivername_mib(ifindex: u32) -> [i32; 6] {
+    const CTL_NET: i32 = 4;
+    const PF_LINK: i32 = 18;
+    const NETLINK_GENERIC: i32 = 0;
+    const IFMIB_IFDATA: i32 = 2;
+    const IFDATA_DRIVERNAME: i32 = 3;
+    [CTL_NET, PF_LINK, NETLINK_GENERIC, IFMIB_IFDATA, ifindex as i32, IFDATA_DRIVERNAME]
+}
+
 /// SIOCGLAGG (`sys/net/if_lagg.h`): _IOWR('i', 143, struct lagg_reqall)
 pub const SIOCGLAGG: u64 = iowr(b'i', 143, size::LAGG_REQALL);
 
@@ -741,6 +757,11 @@ impl JailGetIp6 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drivername_mib() {
+        assert_eq!(ifdata_drivername_mib(7), [4, 18, 0, 2, 7, 3]);
+    }
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()

@@ -260,6 +260,39 @@ impl Interfaces for FreeBsd {
         Ok(abi::parse_ifbreqs(&buf[..used]))
     }
 
+    fn if_driver(&mut self, name: &str) -> KResult<String> {
+        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: a NUL-terminated name.
+        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+        if index == 0 {
+            return Err(Errno::ENXIO);
+        }
+        let mib = abi::ifdata_drivername_mib(index);
+        // "%s%d" of a driver name (at most IFNAMSIZ) and an int: 64 bytes are plenty.
+        let mut buf = [0u8; 64];
+        let mut len: libc::size_t = buf.len();
+        // SAFETY: mib has 6 entries; buf has len bytes and the kernel writes at most that many.
+        let r = unsafe {
+            libc::sysctl(
+                mib.as_ptr(),
+                mib.len() as libc::c_uint,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                &mut len,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(match Errno::last() {
+                // The ifindex went away between the two calls.
+                Errno::ENOENT => Errno::ENXIO,
+                e => e,
+            });
+        }
+        let end = buf[..len.min(buf.len())].iter().position(|&b| b == 0).unwrap_or(len.min(buf.len()));
+        Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+    }
+
     fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>> {
         let mut ports = vec![0u8; 32 * abi::size::LAGG_REQPORT];
         let mut r = abi::lagg_reqall(name, ports.len(), ports.as_mut_ptr() as usize);
@@ -530,6 +563,10 @@ impl System for FreeBsd {
             let end = buf.iter().position(|&b| b == 0).unwrap_or(len2);
             Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
         }
+    }
+
+    fn state_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from("/var/run/jnet")
     }
 
     fn kld_load(&mut self, module: &str) -> KResult<()> {

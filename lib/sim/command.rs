@@ -29,6 +29,71 @@ enum SimCmd {
     Fail(FailArgs),
     Dup(DupArgs),
     Ops(OpsArgs),
+    Ifconfig(IfconfigArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Act as root with ifconfig(8), on the host or with -j inside a jail's vnet: to play the
+/// administrator or a jail's root. IF name NEW | IF description TEXT | IF -description |
+/// IF group G | IF -group G | IF ether MAC | IF mtu N | IF up | IF down | IF destroy |
+/// CLONER create (epair, vlan, bridge; prints the new name).
+#[argh(subcommand, name = "ifconfig")]
+struct IfconfigArgs {
+    /// the jail whose vnet to act in (name or jid)
+    #[argh(option, short = 'j')]
+    jail: Option<String>,
+    /// the interface (or cloner) and what to do to it
+    #[argh(positional, greedy)]
+    words: Vec<String>,
+}
+
+/// One `ifconfig` command line against the kernel `k`, in the vnet `k` is in.
+fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool) -> Result<String> {
+    use crate::error::KernelContext;
+    use crate::kernel::iff;
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let usage = || {
+        Error::usage(format!(
+            "ifconfig {}: expected IF name NEW, IF description TEXT, IF -description, IF group G, IF -group G, \
+             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, or CLONER create",
+            w.join(" ")
+        ))
+    };
+    let (ifn, verb, rest) = match w.as_slice() {
+        [i, v, rest @ ..] => (*i, *v, rest),
+        _ => return Err(usage()),
+    };
+    let what = || format!("ifconfig {}", w.join(" "));
+    match (verb, rest) {
+        ("create", []) => {
+            // ifconfig loads if_<cloner> first; inside a jail that is not allowed, and the
+            // host's module serves every vnet.
+            let base = ifn.trim_end_matches(|c: char| c.is_ascii_digit());
+            if on_host {
+                let _ = k.kld_load(&format!("if_{base}"));
+            }
+            let name = k.if_create(ifn).step(what)?;
+            return Ok(format!("{name}\n"));
+        }
+        ("name", [new]) => k.if_rename(ifn, new).step(what)?,
+        ("description", text) if !text.is_empty() => k.if_set_description(ifn, Some(&text.join(" "))).step(what)?,
+        ("-description", []) => k.if_set_description(ifn, None).step(what)?,
+        ("group", [g]) => k.if_add_group(ifn, g).step(what)?,
+        ("-group", [g]) => k.if_del_group(ifn, g).step(what)?,
+        ("ether", [m]) => k.if_set_mac(ifn, m.parse()?).step(what)?,
+        ("mtu", [n]) => {
+            let mtu: u32 = n.parse().map_err(|_| Error::usage(format!("mtu {n:?} is not a number")))?;
+            k.if_set_mtu(ifn, mtu).step(what)?
+        }
+        ("up", []) | ("down", []) => {
+            let f = k.if_flags(ifn).step(what)?;
+            let f = if verb == "up" { f | iff::UP } else { f & !iff::UP };
+            k.if_set_flags(ifn, f).step(what)?
+        }
+        ("destroy", []) => k.if_destroy(ifn).step(what)?,
+        _ => return Err(usage()),
+    }
+    Ok(String::new())
 }
 
 #[derive(FromArgs, Debug)]
@@ -254,6 +319,12 @@ pub fn run(args: SimArgs) -> Result<String> {
             files.save(&host)?;
             std::fs::write(&files.ops, b"")
                 .map_err(|e| Error::new(Kind::Io, format!("{}: {e}", files.ops.display())))?;
+            // A fresh host has an empty /var/run.
+            match std::fs::remove_dir_all(&files.run) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::new(Kind::Io, format!("{}: {e}", files.run.display()))),
+            }
             Ok(String::new())
         }
         SimCmd::Jail(JailArgs { cmd: JailCmd::Create(a) }) => {
@@ -367,6 +438,22 @@ pub fn run(args: SimArgs) -> Result<String> {
                 host.fail = Some(super::host::FailSpec { after: a.after, errno, kill: a.kill });
                 Ok(String::new())
             })
+        }
+        SimCmd::Ifconfig(a) => {
+            use crate::kernel::{JailRef, Jails, Vnets};
+            let mut k = super::Sim::open(&state)?;
+            match &a.jail {
+                None => ifconfig(&mut k, &a.words, true),
+                Some(j) => {
+                    let which = JailRef::parse(j)?;
+                    let info = k
+                        .jail(&which)
+                        .map_err(|e| Error::kernel(format!("look up jail {which}"), e))?
+                        .ok_or_else(|| Error::new(Kind::NoJail, format!("jail {which} not found")))?;
+                    let words = a.words.clone();
+                    k.in_jail(info.jid, move |k| ifconfig(k, &words, false))
+                }
+            }
         }
         SimCmd::Dup(a) => {
             let addr: std::net::Ipv6Addr =

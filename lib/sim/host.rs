@@ -49,6 +49,11 @@ pub enum IfKind {
         /// member NICs
         ports: Vec<String>,
     },
+    /// vlan(4), as `ifconfig vlan create` makes it: no parent or tag yet.
+    Vlan {
+        /// clone unit
+        unit: u32,
+    },
     /// if_bridge(4).
     Bridge {
         /// clone unit
@@ -65,11 +70,15 @@ impl IfKind {
             IfKind::Ether | IfKind::Eiface { .. } | IfKind::Lagg { .. } => None,
             IfKind::Epair { .. } => Some("epair"),
             IfKind::Bridge { .. } => Some("bridge"),
+            IfKind::Vlan { .. } => Some("vlan"),
         }
     }
     /// if_bridge accepts only IFT_ETHER/IFT_L2VLAN/IFT_GIF members; epair is IFT_ETHER.
     fn ethernet_like(&self) -> bool {
-        matches!(self, IfKind::Ether | IfKind::Epair { .. } | IfKind::Eiface { .. } | IfKind::Lagg { .. })
+        matches!(
+            self,
+            IfKind::Ether | IfKind::Epair { .. } | IfKind::Eiface { .. } | IfKind::Lagg { .. } | IfKind::Vlan { .. }
+        )
     }
 }
 
@@ -97,6 +106,10 @@ pub struct SimIf {
     pub vnet: VnetId,
     /// the vnet it was created in (where it returns when a vnet dies)
     pub home: VnetId,
+    /// driver name and unit (`if_dname` + `if_dunit`: `igb2`, `epair7`), which no rename
+    /// changes (IFDATA_DRIVERNAME)
+    #[serde(default)]
+    pub driver: String,
     /// kind
     pub kind: IfKind,
     /// description
@@ -203,7 +216,7 @@ pub struct Host {
     pub next_ng_id: u32,
 }
 
-const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("lo", "")];
+const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("vlan", "if_vlan"), ("lo", "")];
 
 fn split_unit(name: &str) -> Option<(&str, Option<u32>)> {
     let digits_at = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
@@ -251,6 +264,7 @@ impl Host {
             home: None,
             kind,
             descr: None,
+            driver: name.to_string(),
             groups: vec!["all".into(), "lagg".into()],
             flags: iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST,
             mac,
@@ -315,6 +329,7 @@ impl Host {
                 home: None,
                 kind: IfKind::Ether,
                 descr: None,
+                driver: name.clone(),
                 groups: vec!["all".into()],
                 flags: iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST,
                 mac: Some(Mac(mac)),
@@ -375,6 +390,7 @@ impl Host {
             home: vnet,
             kind: IfKind::Loopback { unit: 0 },
             descr: None,
+            driver: "lo0".into(),
             groups: vec!["all".into(), "lo".into()],
             flags: iff::LOOPBACK | iff::MULTICAST,
             mac: None,
@@ -537,6 +553,8 @@ impl Host {
                         home: vnet,
                         kind,
                         descr: None,
+                        // if_epair.c epair_setup_ifp: both ends are driver "epair", the pair's unit.
+                        driver: format!("epair{unit}"),
                         groups: vec!["all".into(), "epair".into()],
                         flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
                         mac: Some(Mac([0x02, u[0], u[1], u[2], u[3], last])),
@@ -548,11 +566,19 @@ impl Host {
                 a
             }
             _ => {
-                let name = format!("bridge{unit}");
+                let name = format!("{base}{unit}");
                 let index = self.alloc_index();
-                let kind = IfKind::Bridge { unit, members: vec![] };
+                let (kind, mac) = if base == "vlan" {
+                    // A vlan without a parent has no link-level address yet.
+                    (IfKind::Vlan { unit }, Mac([0; 6]))
+                } else {
+                    (
+                        IfKind::Bridge { unit, members: vec![] },
+                        Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}")),
+                    )
+                };
                 let nd6 = self.nd6_defaults(&kind);
-                let mac = Mac::derive(&self.hostuuid, "bridge", unit, &format!("{vnet:?}"));
+                let group = base.to_string();
                 self.ifaces.push(SimIf {
                     index,
                     name: name.clone(),
@@ -560,7 +586,8 @@ impl Host {
                     home: vnet,
                     kind,
                     descr: None,
-                    groups: vec!["all".into(), "bridge".into()],
+                    driver: name.clone(),
+                    groups: vec!["all".into(), group],
                     flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
                     mac: Some(mac),
                     mtu: 1500,
@@ -599,7 +626,11 @@ impl Host {
             gone.push(peer);
         }
         if let Some(cloner) = ifp.kind.cloner() {
-            if let IfKind::Epair { unit, .. } | IfKind::Bridge { unit, .. } | IfKind::Loopback { unit } = ifp.kind {
+            if let IfKind::Epair { unit, .. }
+            | IfKind::Bridge { unit, .. }
+            | IfKind::Vlan { unit }
+            | IfKind::Loopback { unit } = ifp.kind
+            {
                 let key = unit_key(ifp.home, cloner);
                 if let Some(s) = self.units.get_mut(&key) {
                     s.remove(&unit);
@@ -757,6 +788,11 @@ impl Host {
                 a.dad_start_ms = Some(now_ms);
             }
         }
+    }
+
+    /// IFDATA_DRIVERNAME.
+    pub fn driver(&self, vnet: VnetId, name: &str) -> KResult<String> {
+        Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.driver.clone())
     }
 
     /// SIOCGIFMTU.

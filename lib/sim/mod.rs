@@ -65,6 +65,8 @@ pub struct SimFiles {
     pub lock: PathBuf,
     /// the operation log (JSON lines)
     pub ops: PathBuf,
+    /// the simulated host's `/var/run/jnet` (jnet's host-side records)
+    pub run: PathBuf,
 }
 
 impl SimFiles {
@@ -75,7 +77,12 @@ impl SimFiles {
             s.push(ext);
             PathBuf::from(s)
         };
-        SimFiles { state: state.to_path_buf(), lock: with(".lock"), ops: with(".ops") }
+        SimFiles { state: state.to_path_buf(), lock: with(".lock"), ops: with(".ops"), run: with(".run") }
+    }
+
+    /// The simulated host's `/var/run/jnet`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.run.clone()
     }
 
     fn io_err(&self, what: &str, e: std::io::Error) -> Error {
@@ -354,6 +361,9 @@ impl Interfaces for Sim {
             },
         )
     }
+    fn if_driver(&mut self, name: &str) -> KResult<String> {
+        self.op("sysctl", || format!("ifdata.{name}.drivername"), |h, v, _| h.driver(v, name))
+    }
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         self.op("getifaddrs", String::new, |h, v, _| Ok(h.list(v)))
     }
@@ -570,7 +580,7 @@ impl Drop for Sim {
 
 /// Modules a FreeBSD kernel would find for `kldload`.
 const KNOWN_MODULES: &[&str] =
-    &["if_epair", "if_bridge", "netgraph", "ng_socket", "ng_bridge", "ng_eiface", "ng_ether"];
+    &["if_epair", "if_bridge", "if_vlan", "netgraph", "ng_socket", "ng_bridge", "ng_eiface", "ng_ether"];
 
 impl System for Sim {
     fn sysctl_int(&mut self, name: &str) -> KResult<i64> {
@@ -585,6 +595,9 @@ impl System for Sim {
                 _ => Err(Errno::ENOENT),
             },
         )
+    }
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.files.run_dir()
     }
     fn kld_load(&mut self, module: &str) -> KResult<()> {
         self.op(

@@ -337,6 +337,8 @@ impl Host {
             vnet,
             home: vnet,
             kind,
+            // ng_eiface.c: if_initname(ifp, "ngeth", unit).
+            driver: name.clone(),
             descr: None,
             groups: vec!["all".into()],
             flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,

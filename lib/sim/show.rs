@@ -35,6 +35,7 @@ fn kind_name(k: &IfKind) -> &'static str {
         IfKind::Bridge { .. } => "bridge",
         IfKind::Eiface { .. } => "eiface",
         IfKind::Lagg { .. } => "lagg",
+        IfKind::Vlan { .. } => "vlan",
     }
 }
 
@@ -52,6 +53,7 @@ fn iface_json(host: &Host, ifp: &SimIf) -> Value {
         "name": ifp.name,
         "index": ifp.index,
         "kind": kind_name(&ifp.kind),
+        "driver": ifp.driver,
         "description": ifp.descr,
         "groups": ifp.groups,
         "up": ifp.flags & iff::UP != 0,

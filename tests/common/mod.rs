@@ -14,6 +14,7 @@ pub fn bin(name: &str) -> &'static str {
         "jnet-ngattach" => env!("CARGO_BIN_EXE_jnet-ngattach"),
         "jnet-ip6wait" => env!("CARGO_BIN_EXE_jnet-ip6wait"),
         "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
+        "jnet-nic" => env!("CARGO_BIN_EXE_jnet-nic"),
         _ => panic!("no program {name}"),
     }
 }
@@ -57,6 +58,12 @@ impl Host {
     /// `jnet-sim show --json`.
     pub fn show(&self) -> Value {
         serde_json::from_str(&self.ok("jnet-sim", &["show", "--json"])).unwrap()
+    }
+    /// The netgraph node name jnet gives `jail`'s eiface `index` on this host (keyed with the
+    /// host's secret in its state directory).
+    pub fn node(&self, jail: &str, index: u32) -> String {
+        let key = jnet::hoststate::naming_key(&jnet::sim::SimFiles::new(&self.path).run_dir()).unwrap();
+        jnet::names::eiface_node_name(&key, jail, index)
     }
     /// The host as a kernel, to make things behind jnet's back.
     pub fn kernel(&self) -> jnet::sim::Sim {
