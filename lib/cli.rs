@@ -10,7 +10,7 @@ use argh::FromArgs;
 use serde_json::{json, Value};
 use std::ffi::CString;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The flags every program takes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,10 +47,15 @@ pub trait Program {
     fn run<K: Kernel>(self, kernel: &mut K) -> Result<Output>;
 }
 
-static SYSLOG: OnceLock<bool> = OnceLock::new();
+static SYSLOG: AtomicBool = AtomicBool::new(false);
 
 fn syslog_enabled() -> bool {
-    *SYSLOG.get().unwrap_or(&false)
+    SYSLOG.load(Ordering::Relaxed)
+}
+
+/// No more syslog from this process (a child about to enter a jail).
+pub fn disable_syslog() {
+    SYSLOG.store(false, Ordering::Relaxed);
 }
 
 /// Send one line to syslog(3) (LOG_DAEMON) if syslog logging is on.
@@ -100,7 +105,7 @@ pub fn init_logging(prog: &'static str, c: &Common) {
         // SAFETY: ident is a leaked, NUL-terminated string.
         unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
     }
-    let _ = SYSLOG.set(syslog);
+    SYSLOG.store(syslog, Ordering::Relaxed);
     let mut b = env_logger::Builder::new();
     b.filter_level(if c.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn });
     if let Ok(spec) = std::env::var("JNET_LOG") {
@@ -118,7 +123,21 @@ pub fn init_logging(prog: &'static str, c: &Common) {
 /// Parse the command line; `--help` exits 0, errors exit EX_USAGE (64), `--version` prints
 /// the version.
 pub fn parse_args<T: FromArgs>(prog: &str) -> T {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = vec![];
+    for (n, a) in std::env::args_os().skip(1).enumerate() {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(raw) => {
+                // Jail and interface names are text; a hook must not abort on one that is not.
+                eprintln!(
+                    "{prog}: argument {} ({}) is not valid UTF-8; jail and interface names must be",
+                    n + 1,
+                    escape_text(&raw.to_string_lossy())
+                );
+                std::process::exit(sysexits::USAGE);
+            }
+        }
+    }
     if args.iter().any(|a| a == "--version") {
         println!("{prog} {}", env!("CARGO_PKG_VERSION"));
         std::process::exit(0);

@@ -128,6 +128,11 @@ fn random16() -> Result<[u8; 16]> {
     Ok(k)
 }
 
+/// Is there a naming key in `dir`?
+pub fn naming_key_exists(dir: &Path) -> bool {
+    dir.join("ngkey").exists()
+}
+
 /// This host's secret for netgraph node names (`<dir>/ngkey`), made on first use. Several
 /// hooks starting at once agree on one: the first to create the file wins.
 pub fn naming_key(dir: &Path) -> Result<[u8; 16]> {

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
 
 /// A kernel answer.
 pub type KResult<T> = Result<T, Errno>;
@@ -269,6 +270,9 @@ pub trait Jails {
     fn jail_ip6(&mut self, jid: Jid) -> KResult<Vec<Ipv6Addr>>;
 }
 
+/// How long a step inside a jail (a few ioctls) may take before it is killed.
+pub const JAIL_STEP_DEADLINE: Duration = Duration::from_secs(15);
+
 /// Moving interfaces between vnets and acting inside a jail's vnet.
 pub trait Vnets: Interfaces + Sized {
     /// SIOCSIFVNET: move `name` from the caller's vnet into jail `jid`; returns its name there.
@@ -277,8 +281,18 @@ pub trait Vnets: Interfaces + Sized {
     /// from a dying jail; returns its name here.
     fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String>;
     /// Run `step` inside jail `jid`'s vnet (on FreeBSD: a forked child that attached to the
-    /// jail; its result comes back serialized). The jail must be alive.
+    /// jail; its result comes back serialized), for at most `JAIL_STEP_DEADLINE`. The jail
+    /// must be alive.
     fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
+    where
+        R: Serialize + DeserializeOwned,
+        F: FnOnce(&mut Self) -> Result<R, Error>,
+    {
+        self.in_jail_within(jid, JAIL_STEP_DEADLINE, step)
+    }
+    /// `in_jail` with another deadline. Whatever is in the jail can stop or kill the step:
+    /// past the deadline it is killed, and either way the caller gets an error for it.
+    fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: Duration, step: F) -> Result<R, Error>
     where
         R: Serialize + DeserializeOwned,
         F: FnOnce(&mut Self) -> Result<R, Error>;

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod child;
 pub mod cli;
 pub mod epair;
 pub mod errno;

@@ -277,7 +277,7 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
     match step {
         Step::Load(m) => k.kld_load(m).step(|| format!("kldload {m}")),
         Step::CreateEpair { a, b } => {
-            let name = k.if_create("epair").step(|| "create epair".into())?;
+            let name = clone_create(k, "epair")?;
             let peer = format!("{}b", &name[..name.len() - 1]);
             slots.set(*a, name);
             slots.set(*b, peer);
@@ -417,6 +417,45 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
     }
 }
 
+/// How many explicit units to try when the cloner's own choice is taken.
+const UNIT_TRIES: u32 = 256;
+
+/// Create from `cloner` ("epair", "bridge") on the next free unit. The kernel picks the
+/// lowest unit whose plain name (`epair3`) is free, then if_epair refuses with EEXIST when
+/// `epair3a` or `epair3b` exists (if_epair.c epair_handle_unit): one interface renamed to
+/// such a name, by anyone, would make every later wildcard create fail. So on EEXIST take
+/// explicit units, skipping names in use; another hook taking a unit first is EEXIST too.
+fn clone_create<K: Kernel>(k: &mut K, cloner: &str) -> Result<String> {
+    match k.if_create(cloner) {
+        Err(Errno::EEXIST) => {}
+        r => return r.step(|| format!("create {cloner}")),
+    }
+    let names: Vec<String> = k.if_list().step(|| "list interfaces".into())?.into_iter().map(|i| i.name).collect();
+    let taken = |u: u32| {
+        let base = format!("{cloner}{u}");
+        names.iter().any(|n| n.strip_prefix(base.as_str()).is_some_and(|rest| matches!(rest, "" | "a" | "b")))
+    };
+    let mut tried = 0;
+    for u in 0.. {
+        if tried == UNIT_TRIES {
+            break;
+        }
+        if taken(u) {
+            continue;
+        }
+        tried += 1;
+        match k.if_create(&format!("{cloner}{u}")) {
+            Ok(n) => return Ok(n),
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::kernel(format!("create {cloner}{u}"), e)),
+        }
+    }
+    Err(Error::new(
+        crate::error::Kind::TempFail,
+        format!("create {cloner}: every unit tried ({UNIT_TRIES} free-looking ones) was taken"),
+    ))
+}
+
 /// Is `name` an if_bridge? Some(members) if so, None if there is no such interface.
 pub fn bridge_state<K: Kernel>(k: &mut K, name: &str) -> Result<Option<Vec<String>>> {
     match k.bridge_members(name) {
@@ -454,7 +493,7 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
         }
     }
     if !created {
-        let tmp = k.if_create("bridge").step(|| "create a bridge".into())?;
+        let tmp = clone_create(k, "bridge")?;
         match k.if_rename(&tmp, name) {
             Ok(()) => {}
             Err(Errno::EEXIST) => {

@@ -390,9 +390,10 @@ impl ReleaseArgs {
         Ok(self.output(d, "jnet-release --stale", json!({ "stale_jails": stale })))
     }
 
-    /// jnet's eiface nodes that no running jail uses: not under a running jail's keyed names,
-    /// and their interface neither on the host for a running jail nor claimed inside one. If
-    /// a running jail cannot be read, nodes whose interface is not on the host are kept.
+    /// jnet's eiface nodes that no running jail uses: not under a running jail's keyed
+    /// names, and their interface not on the host as a running jail's. Nothing is read from
+    /// inside jails: a claim made there could only be the jail's word, and a jail that cannot
+    /// be read must not change what is swept.
     fn stale_nodes<K: Kernel>(&self, k: &mut K, list: &[IfInfo], running: &[&JailInfo], d: &mut Done) -> Result<()> {
         let nodes = match ng_nodes(k) {
             Ok(n) => n,
@@ -406,12 +407,23 @@ impl ReleaseArgs {
         if ours.is_empty() {
             return Ok(());
         }
+        // Without the key the nodes were named with, no node can be told apart from another.
+        if !crate::hoststate::naming_key_exists(&k.state_dir()) {
+            d.errs.push(Error::new(
+                Kind::Io,
+                format!(
+                    "{} is missing, so jnet cannot tell which jail each of its {} eiface nodes belongs to: \
+                     none was shut down (release the jails by name, or shut the nodes down with ngctl)",
+                    k.state_dir().join("ngkey").display(),
+                    ours.len()
+                ),
+            ));
+            return Ok(());
+        }
         let mut in_use: Vec<String> = vec![];
         for j in running {
             in_use.extend(ngplan::eiface_nodes(k, &j.name)?);
         }
-        // What each running VNET jail claims inside, read only when needed.
-        let mut claims: Option<(Vec<String>, bool)> = None;
         for n in ours.into_iter().filter(|n| !in_use.contains(&n.name)) {
             let path = format!("{}:", n.name);
             let ifname = match k.ng_eiface_ifname(&path) {
@@ -424,24 +436,8 @@ impl ReleaseArgs {
             };
             if list.iter().any(|i| i.name == ifname) {
                 let mark = inventory::host_mark(k, &ifname)?;
-                if mark
-                    .as_ref()
-                    .and_then(|m| m.owned())
-                    .and_then(|t| t.jail.as_deref())
-                    .is_some_and(|j| running.iter().any(|r| r.name == j))
-                {
-                    continue;
-                }
-            } else {
-                let (names_inside, complete) = match &claims {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = self.claimed_eifaces(k, running, d);
-                        claims = Some(c.clone());
-                        c
-                    }
-                };
-                if names_inside.contains(&ifname) || !complete {
+                let owner = mark.as_ref().and_then(|m| m.owned()).and_then(|t| t.jail.clone());
+                if owner.is_some_and(|j| running.iter().any(|r| r.name == j)) {
                     continue;
                 }
             }
@@ -456,24 +452,6 @@ impl ReleaseArgs {
             }
         }
         Ok(())
-    }
-
-    /// The names of the eifaces running VNET jails claim as their own, and whether every jail
-    /// could be read (the errors go into `d`).
-    fn claimed_eifaces<K: Kernel>(&self, k: &mut K, running: &[&JailInfo], d: &mut Done) -> (Vec<String>, bool) {
-        let mut names_inside = vec![];
-        let mut complete = true;
-        for j in running.iter().filter(|j| j.vnet) {
-            match inventory::scan_jail(k, j.jid, &j.name) {
-                Ok((_, inside)) => names_inside
-                    .extend(inside.into_iter().filter(|o| matches!(o.tag.role, Role::Eiface(_))).map(|o| o.name)),
-                Err(e) => {
-                    complete = false;
-                    d.errs.push(e.context("its netgraph interfaces were left alone"));
-                }
-            }
-        }
-        (names_inside, complete)
     }
 
     fn list<K: Kernel>(&self, k: &mut K, jail: Option<&str>) -> Result<Output> {

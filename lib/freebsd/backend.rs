@@ -12,7 +12,7 @@ use crate::mac::Mac;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::ffi::{CStr, CString};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -379,11 +379,15 @@ where
     F: FnOnce(&mut FreeBsd) -> Result<R, Error>,
 {
     const PIPE: RawFd = 3;
+    // Nothing from inside the jail goes to the host's syslog (the jail's /var/run/log is
+    // its root's), and the parent reports the result.
+    crate::cli::disable_syslog();
     // SAFETY: plain system calls in a freshly forked, single-threaded child.
-    unsafe {
+    let traced_off = unsafe {
         // Nothing in the jail may ptrace us once we are inside it.
         let mut disable: libc::c_int = libc::PROC_TRACE_CTL_DISABLE;
-        libc::procctl(libc::P_PID, 0, libc::PROC_TRACE_CTL, &mut disable as *mut libc::c_int as *mut libc::c_void);
+        let r =
+            libc::procctl(libc::P_PID, 0, libc::PROC_TRACE_CTL, &mut disable as *mut libc::c_int as *mut libc::c_void);
         // Keep only the result pipe: stdio goes to /dev/null, every other host
         // descriptor is closed before we enter the jail.
         // With stdio closed by the caller the pipe may sit at 0-2: lift it out of the way of
@@ -398,8 +402,15 @@ where
             libc::dup2(null, fd);
         }
         libc::closefrom(PIPE + 1);
-    }
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Errno::last())
+        }
+    };
     let result: Result<R, Error> = (|| {
+        // Never enter a jail while the jail's root could still attach a debugger to us.
+        traced_off.map_err(|e| Error::kernel("turn off tracing before entering the jail (procctl)", e))?;
         // SAFETY: jail_attach(2) changes this (child) process only.
         if unsafe { libc::jail_attach(jid) } != 0 {
             return Err(Error::kernel(format!("attach to jail {jid}"), Errno::last()));
@@ -427,47 +438,19 @@ impl Vnets for FreeBsd {
         Ok(r.get_name())
     }
 
-    fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
+    fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: std::time::Duration, step: F) -> Result<R, Error>
     where
         R: Serialize + DeserializeOwned,
         F: FnOnce(&mut Self) -> Result<R, Error>,
     {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: pipe2 fills two fresh descriptors.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(Error::kernel("pipe for a step inside a jail", Errno::last()));
-        }
-        // SAFETY: both descriptors were just created and are owned here.
-        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        // SAFETY: the programs are single-threaded; the child only makes system calls and
-        // runs `step`, then _exits.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(Error::kernel("fork a child to enter the jail", Errno::last()));
-        }
-        if pid == 0 {
-            drop(rd);
-            let raw = wr.as_raw_fd();
-            std::mem::forget(wr);
-            // The parent's sockets are closed in the child by closefrom and never used:
-            // the child _exits without running destructors.
-            jail_child(jid, raw, step)
-        }
-        drop(wr);
-        let mut body = vec![];
-        let read = std::fs::File::from(rd).read_to_end(&mut body);
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if let Err(e) = read {
-            return Err(Error::new(Kind::Internal, format!("read the result of a step inside jail {jid}: {e}")));
-        }
-        if body.is_empty() {
-            return Err(Error::new(
-                Kind::Internal,
-                format!("the step inside jail {jid} died without a result (wait status {status:#x})"),
-            ));
-        }
+        // The parent's sockets are closed in the child by closefrom and never used: the
+        // child _exits without running destructors.
+        let ended = crate::child::run(deadline, |fd| jail_child(jid, fd, step))?;
+        let body = match ended {
+            crate::child::Ended::Result(b) => b,
+            crate::child::Ended::TimedOut => return Err(crate::child::timed_out(&jid.to_string(), deadline)),
+            crate::child::Ended::Died(how) => return Err(crate::child::died(&jid.to_string(), &how)),
+        };
         serde_json::from_slice::<Result<R, Error>>(&body)
             .map_err(|e| Error::new(Kind::Protocol, format!("unreadable result from inside jail {jid}: {e}")))?
     }

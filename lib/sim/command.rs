@@ -129,6 +129,20 @@ enum JailCmd {
     Remove(JailRemoveArgs),
     Start(JailStartArgs),
     Stop(JailStopArgs),
+    Trap(JailTrapArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Play a hostile jail root: what happens to a process that enters the jail (a jnet step
+/// inside it). stop: it is stopped and never finishes; kill: it is killed; none: left alone.
+#[argh(subcommand, name = "trap")]
+struct JailTrapArgs {
+    /// jail name or jid
+    #[argh(positional)]
+    name: String,
+    /// stop, kill or none
+    #[argh(positional)]
+    what: String,
 }
 
 #[derive(FromArgs, Debug)]
@@ -394,6 +408,28 @@ pub fn run(args: SimArgs) -> Result<String> {
                 let jid = jid.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} not found", a.name)))?;
                 host.remove_jail(jid, (a.linger * 1000.0) as u64, a.stuck, now)
                     .map_err(|_| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
+                Ok(String::new())
+            })
+        }
+        SimCmd::Jail(JailArgs { cmd: JailCmd::Trap(a) }) => {
+            let trap = match a.what.as_str() {
+                "stop" => Some(super::host::Trap::Stop),
+                "kill" => Some(super::host::Trap::Kill),
+                "none" => None,
+                w => return Err(Error::usage(format!("trap {w:?}: expected stop, kill or none"))),
+            };
+            let which = crate::kernel::JailRef::parse(&a.name)?;
+            files.edit(|host, _| {
+                let jid = match which {
+                    crate::kernel::JailRef::Jid(j) => host.jail_by_jid(j).map(|j| j.jid),
+                    crate::kernel::JailRef::Name(n) => host.jail_by_name(&n).map(|j| j.jid),
+                };
+                let j = host
+                    .jails
+                    .iter_mut()
+                    .find(|j| Some(j.jid) == jid && j.state == super::host::JailState::Alive)
+                    .ok_or_else(|| Error::new(Kind::NoJail, format!("jail {:?} is not running", a.name)))?;
+                j.trap = trap;
                 Ok(String::new())
             })
         }

@@ -158,6 +158,19 @@ pub struct SimJail {
     /// ip4.addr / ip6.addr of an IP-sharing jail, with the host NIC they were put on
     #[serde(default)]
     pub ips: Vec<(String, Cidr)>,
+    /// what the jail's root does to processes that enter the jail
+    #[serde(default)]
+    pub trap: Option<Trap>,
+}
+
+/// What a hostile jail root does to a process that `jail_attach`es into his jail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trap {
+    /// SIGSTOP: it never finishes.
+    Stop,
+    /// SIGKILL: it dies without a result.
+    Kill,
 }
 
 impl SimJail {
@@ -1043,7 +1056,14 @@ impl Host {
         }
         let jid = self.next_jid;
         self.next_jid += 1;
-        self.jails.push(SimJail { jid, name: name.to_string(), vnet, state: JailState::Alive, ips: vec![] });
+        self.jails.push(SimJail {
+            jid,
+            name: name.to_string(),
+            vnet,
+            state: JailState::Alive,
+            ips: vec![],
+            trap: None,
+        });
         if vnet {
             self.attach_loopback(Some(jid));
         }

@@ -376,22 +376,30 @@ impl Vnets for Sim {
     fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String> {
         self.op("SIOCSIFRVNET", || format!("{name} {jid}"), |h, v, now| h.reclaim(v, name, jid, now))
     }
-    fn in_jail<R, F>(&mut self, jid: Jid, step: F) -> Result<R, Error>
+    fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: std::time::Duration, step: F) -> Result<R, Error>
     where
         R: Serialize + DeserializeOwned,
         F: FnOnce(&mut Self) -> Result<R, Error>,
     {
         // jail_attach(2): EINVAL unless the jail exists and is alive.
-        let vnet = self
+        let (vnet, trap) = self
             .op(
                 "jail_attach",
                 || jid.to_string(),
                 |h, _, _| match h.jail_by_jid(jid) {
-                    Some(j) if j.state == host::JailState::Alive => Ok(j.vnet_id()),
+                    Some(j) if j.state == host::JailState::Alive => Ok((j.vnet_id(), j.trap)),
                     _ => Err(Errno::EINVAL),
                 },
             )
             .map_err(|e| Error::kernel(format!("attach to jail {jid}"), e))?;
+        // What the jail's root does to a process that enters his jail (`jnet-sim jail trap`):
+        // the FreeBSD backend's child is killed at the deadline, or dies; the sim answers
+        // as it would, without the wait.
+        match trap {
+            Some(host::Trap::Stop) => return Err(crate::child::timed_out(&jid.to_string(), deadline)),
+            Some(host::Trap::Kill) => return Err(crate::child::died(&jid.to_string(), "killed by signal 9")),
+            None => {}
+        }
         let saved = std::mem::replace(&mut self.ctx, vnet);
         let r = step(self);
         self.ctx = saved;

@@ -1,0 +1,268 @@
+//! A jail's root is not trusted: each attack a hostile tenant can make from inside his VNET
+//! jail (jnet(7), THREAT MODEL), played with `jnet-sim ifconfig -j` and `jnet-sim jail trap`,
+//! and the exact host state it must leave.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+impl Host {
+    fn new(tag: &str, phys: &str) -> Host {
+        Host::init(&format!("trust-{tag}"), &["--phys", phys])
+    }
+    /// `jnet-sim ifconfig` as the jail's root (or, with "host", as the host's).
+    fn ifc(&self, vnet: &str, words: &[&str]) -> String {
+        let mut a = vec!["ifconfig"];
+        if vnet != "host" {
+            a.extend(["-j", vnet]);
+        }
+        a.extend_from_slice(words);
+        self.ok("jnet-sim", &a)
+    }
+}
+
+/// Every interface of a vnet as (name, driver, description, groups).
+fn view(s: &Value, vnet_name: &str) -> Vec<Value> {
+    vnet(s, vnet_name).iter().map(|i| json!([i["name"], i["driver"], i["description"], i["groups"], i["up"]])).collect()
+}
+
+/// 1. A description written inside the jail is never applied on the host: the NIC comes
+///    home under its own name, with its own description and groups, from the host's record.
+#[test]
+fn a_forged_nic_record_changes_nothing_on_the_host() {
+    let h = Host::new("record", "igb0,igb2,igb3");
+    h.ifc("host", &["igb2", "description", "dmz uplink"]);
+    h.ifc("host", &["igb2", "group", "dmz"]);
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2", "--interface", "igb3"]);
+    for nic in ["igb2", "igb3"] {
+        h.ifc("www", &[nic, "description", &format!("jnet-nic www bridge0 lo {nic}")]);
+        h.ifc("www", &[nic, "group", "lo"]);
+    }
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--iface", "igb3", "--", "www"]), "igb2\nigb3\n");
+    let s = h.show();
+    assert_eq!(
+        view(&s, "host"),
+        [
+            json!(["lo0", "lo0", null, ["all", "lo"], true]),
+            json!(["igb0", "igb0", null, ["all"], true]),
+            json!(["igb2", "igb2", "dmz uplink", ["all", "dmz"], true]),
+            // No record (lent by vnet.interface alone): its name from the command line, no
+            // description, no groups; down, as a move leaves it.
+            json!(["igb3", "igb3", null, ["all"], false]),
+        ]
+    );
+    // bridge0 is still free for a jail that wants it.
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "db"]);
+}
+
+/// 2. What the jail's root names like the NIC is not the NIC: inside a live jail the NIC is
+///    found by its driver; from a dying jail an impostor that comes out is moved straight
+///    back, and the release fails.
+#[test]
+fn a_substitute_under_the_nics_name_does_not_come_home() {
+    let h = Host::new("subst", "igb0,igb2");
+    jnet::kernel::System::kld_load(&mut h.kernel(), "if_epair").unwrap();
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+    // if_epair on the host serves every vnet: he clones one and takes the NIC's name.
+    assert_eq!(h.ifc("www", &["epair", "create"]), "epair0a\n");
+    h.ifc("www", &["igb2", "name", "x0"]);
+    h.ifc("www", &["epair0a", "name", "igb2"]);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "www"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "igb2")["driver"], "igb2");
+    assert_eq!(names(&s, "www"), ["lo0", "igb2", "epair0b"], "his epair stays with him");
+    assert_eq!(iface(&s, "www", "igb2")["driver"], "epair0");
+
+    // Lent again; this time the jail is dying when the release comes, so it cannot be
+    // looked into: the reclaim goes by name, and the impostor comes out.
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "db"]);
+    h.ok("jnet-sim", &["jail", "create", "db", "--vnet", "--interface", "igb2"]);
+    assert_eq!(h.ifc("db", &["epair", "create"]), "epair0a\n");
+    h.ifc("db", &["igb2", "name", "x0"]);
+    h.ifc("db", &["epair0a", "name", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "db", "--linger", "3"]);
+    let before = h.show();
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "db"], 78);
+    assert!(err.contains("igb2 taken back from jail db is epair0, not igb2's igb2"), "{err}");
+    assert!(err.contains("it was moved back into the jail, and igb2 stays there"), "{err}");
+    let after = h.show();
+    assert_eq!(view(&after, "host"), view(&before, "host"), "nothing of his is on the host");
+    assert!(names(&after, "db").contains(&"igb2".to_string()));
+    // When the vnet dies his epair dies with it, the real NIC comes home under the jail's
+    // name for it, and --stale puts it back.
+    while h.show()["jails"].as_array().unwrap().iter().any(|j| j["name"] == "db") {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "x0"]);
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(view(&s, "host")[2], json!(["igb2", "igb2", null, ["all"], true]));
+}
+
+/// 3. Interfaces that come home from a dead vnet carry whatever tags the jail's root wrote;
+///    without group jnet they are claims: not reused, not destroyed, not swept.
+#[test]
+fn forged_tags_on_interfaces_that_come_home_are_claims() {
+    let h = Host::new("tags", "igb0,igb2");
+    // An admin's epair, one end given to jail evil by vnet.interface; and a dedicated NIC.
+    assert_eq!(h.ifc("host", &["epair", "create"]), "epair0a\n");
+    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "epair0b", "--interface", "igb2"]);
+    h.ifc("evil", &["epair0b", "name", "e0b_web"]);
+    h.ifc("evil", &["e0b_web", "description", "jnet:web:epair0b"]);
+    h.ifc("evil", &["igb2", "name", "e0a_web"]);
+    h.ifc("evil", &["e0a_web", "description", "jnet:web:epair0a"]);
+    h.ok("jnet-sim", &["jail", "remove", "evil"]);
+    let before = h.show();
+    assert!(names(&before, "host").contains(&"e0a_web".to_string()));
+    // web's hook refuses to take them as its pair: nothing bridged, nothing destroyed.
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "-u", "igb0", "--", "web"], 78);
+    assert!(
+        err.contains("e0a_web on the host carries jnet's tag for jail web but is not in interface group jnet"),
+        "{err}"
+    );
+    assert_eq!(h.show(), before);
+    // Neither web's release nor the sweep touches them.
+    assert_eq!(h.ok("jnet-release", &["--", "web"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["--list"]), "");
+    assert_eq!(h.show(), before);
+
+    // Our own jail end back from a failed start is ours (the same pair as our host end, by
+    // its driver unit) and is made anew.
+    let h = Host::new("tags2", "igb0");
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "web"]);
+    h.ok("jnet-sim", &["jail", "create", "web", "--vnet", "--interface", "e0b_web"]);
+    h.ok("jnet-sim", &["jail", "remove", "web"]);
+    let back = iface(&h.show(), "host", "e0b_web");
+    assert_eq!(back["groups"], json!(["all", "epair"]), "the move cleared group jnet");
+    let j: Value = serde_json::from_str(&h.ok("jnet-epair", &["-b", "bridge0", "--json", "--", "web"])).unwrap();
+    assert_eq!(j["action"], "recreated");
+    let s = h.show();
+    for end in ["e0a_web", "e0b_web"] {
+        assert_eq!(iface(&s, "host", end)["groups"], json!(["all", "epair", "jnet"]), "{end}");
+    }
+    // But another epair that comes home as e0b_web next to our host end is not our pair.
+    h.ok("jnet-sim", &["jail", "create", "web", "--vnet", "--interface", "e0b_web"]);
+    assert_eq!(h.ifc("host", &["epair", "create"]), "epair1a\n");
+    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "epair1b"]);
+    h.ifc("web", &["e0b_web", "name", "vnet0"]);
+    h.ifc("evil", &["epair1b", "name", "e0b_web"]);
+    h.ifc("evil", &["e0b_web", "description", "jnet:web:epair0b"]);
+    h.ok("jnet-sim", &["jail", "remove", "evil"]);
+    h.ok("jnet-sim", &["jail", "remove", "web", "--linger", "60"]);
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--", "web"], 78);
+    assert!(err.contains("e0b_web is epair1, not epair0 like e0a_web"), "{err}");
+    assert_eq!(h.show(), before, "the admin's epair1 is still there, untouched");
+}
+
+/// 4. Two jails whose interface names collide (found in a second against the 35-bit short
+///    hash) cannot reach each other's netgraph node: node names carry a keyed 128-bit hash.
+#[test]
+fn colliding_interface_names_do_not_share_a_node() {
+    let (a, b) = ("tenant-310400.example", "tenant-365705.example");
+    assert_eq!(jnet::names::eiface_name(a, 0), jnet::names::eiface_name(b, 0), "the two names collide");
+    let ifname = jnet::names::eiface_name(a, 0);
+    let h = Host::new("ng", "igb0");
+    assert_eq!(h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--", a]), format!("{ifname}\n"));
+    let before = h.show();
+    let node_a = h.node(a, 0);
+    assert_ne!(node_a, h.node(b, 0));
+    // b's hook finds a's interface under its name, tagged for a: refused, nothing changed.
+    let err = h.fails("jnet-ngattach", &["--virtual", "-b", "vbr0", "--", b], 78);
+    assert!(err.contains(&format!("{ifname} already exists on the host and is not jnet's for jail {b}")), "{err}");
+    assert_eq!(h.show(), before);
+    // b's release leaves a's node and interface alone.
+    assert_eq!(h.ok("jnet-release", &["--", b]), "nothing to release\n");
+    assert_eq!(h.show(), before);
+    assert!(h.show()["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == node_a));
+    assert_eq!(h.ok("jnet-release", &["--", a]), format!("{ifname}\n"));
+}
+
+/// 5. One interface named like the next epair unit's end would make every wildcard create
+///    fail; jnet then takes an explicit unit.
+#[test]
+fn epair_unit_squatting_does_not_block_new_pairs() {
+    let h = Host::new("squat", "igb0");
+    assert_eq!(h.ifc("host", &["vlan", "create"]), "vlan0\n");
+    h.ifc("host", &["vlan0", "name", "epair0a"]);
+    assert_eq!(h.ifc("host", &["vlan", "create"]), "vlan1\n");
+    h.ifc("host", &["vlan1", "name", "epair1b"]);
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "www"]);
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "e0a_www")["driver"], "epair2");
+    assert_eq!(iface(&s, "host", "epair0a")["driver"], "vlan0", "the squatter is untouched");
+    assert_eq!(iface(&s, "host", "epair1b")["driver"], "vlan1");
+    h.ok("jnet-release", &["--", "www"]);
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "epair0a", "epair1b", "bridge0"]);
+}
+
+/// 6 and 7. A jail whose root stops or kills what enters it cannot hang or abort a sweep;
+/// what it might be using is kept; one jail's claims count for that jail only; and text
+/// from inside a jail is escaped before it is printed.
+#[test]
+fn hostile_jails_cannot_hang_a_sweep_or_forge_output() {
+    let h = Host::new("child", "igb0");
+    for j in ["good", "evil", "gone"] {
+        h.ok("jnet-sim", &["jail", "create", j, "--vnet"]);
+        h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--ifname", "vnet0", "--", j]);
+    }
+    // gone stops without a release; its vnet lingers with its eiface inside.
+    h.ok("jnet-sim", &["jail", "remove", "gone", "--linger", "60"]);
+    let gone_node = h.node("gone", 0);
+    let has_node = |n: &str| h.show()["netgraph"].as_array().unwrap().iter().any(|x| x["name"] == n);
+    // evil claims gone's interface as his own, under gone's tag, and stops whatever enters
+    // his jail. The sweep reads nothing inside jails, so neither matters to it.
+    h.ifc("evil", &["vnet0", "description", "jnet:gone:eiface0"]);
+    h.ok("jnet-sim", &["jail", "trap", "evil", "stop"]);
+    assert_eq!(h.ok("jnet-release", &["--stale"]), "vnet0\n");
+    assert!(!has_node(&gone_node), "gone's node went, evil's claim notwithstanding");
+    assert!(has_node(&h.node("good", 0)) && has_node(&h.node("evil", 0)));
+    // --list shows what it can read, says what it could not, and does not hang.
+    let o = h.run("jnet-release", &["--list"]);
+    assert_eq!(o.status.code(), Some(75));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("good eiface0 vnet0 jail:good\n"), "{out}");
+    assert!(!out.contains("jail:evil"), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did not finish within"));
+    h.ok("jnet-sim", &["jail", "trap", "evil", "kill"]);
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--ifname", "vnet1", "-i", "1", "--", "evil"], 75);
+    assert!(err.contains("ended without a result (killed by signal 9)"), "{err}");
+    h.ok("jnet-sim", &["jail", "trap", "evil", "none"]);
+
+    // Names and descriptions from inside a jail reach the terminal escaped.
+    h.ifc("evil", &["vnet0", "name", "\u{1b}[2J\nroot 0"]);
+    h.ifc("evil", &["\u{1b}[2J\nroot 0", "description", "jnet:evil:eiface0"]);
+    let out = h.ok("jnet-release", &["--list", "--", "evil"]);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("evil eiface0 \\x1b[2J\\x0aroot 0 jail:evil\n"), "{out:?}");
+    assert_eq!(out.lines().count(), 2, "{out:?}");
+    // JSON stays JSON, with the name as it is.
+    let j: Value = serde_json::from_str(&h.ok("jnet-release", &["--list", "--json", "--", "evil"])).unwrap();
+    assert_eq!(j["objects"][0]["name"], "\u{1b}[2J\nroot 0");
+}
+
+/// 8. Hooks survive any jail name: one that is not UTF-8 is refused with a message, and one
+///    that looks like an option is a name after `--`.
+#[test]
+fn odd_jail_names_on_the_command_line() {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Host::new("argv", "igb0");
+    let o = std::process::Command::new(bin("jnet-epair"))
+        .args(["-b", "bridge0", "--"])
+        .arg(std::ffi::OsStr::from_bytes(b"w\xffw"))
+        .env("JNET_SIM", &h.path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("argument 4 (w\u{fffd}w) is not valid UTF-8"));
+    // A leftover of a jail that is not running, which only --stale would sweep.
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "old"]);
+    let out = h.ok("jnet-epair", &["-b", "bridge0", "--", "--stale"]);
+    let name = out.trim();
+    assert_eq!(iface(&h.show(), "host", name)["description"], "jnet:--stale:epair0b");
+    assert_eq!(h.ok("jnet-release", &["--", "--stale"]), format!("{}\n", name.replace("e0b", "e0a")));
+    assert!(names(&h.show(), "host").contains(&"e0a_old".to_string()), "only jail --stale's pair went");
+}
