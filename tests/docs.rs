@@ -18,6 +18,7 @@ fn bin(name: &str) -> &'static str {
         "jnet-ngattach" => env!("CARGO_BIN_EXE_jnet-ngattach"),
         "jnet-ip6wait" => env!("CARGO_BIN_EXE_jnet-ip6wait"),
         "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
+        "jnet-nic" => env!("CARGO_BIN_EXE_jnet-nic"),
         _ => unreachable!(),
     }
 }
@@ -85,6 +86,7 @@ fn every_option_is_documented_and_every_documented_option_exists() {
         ("jnet-ngattach", "jnet-ngattach.8", &[&[]]),
         ("jnet-ip6wait", "jnet-ip6wait.8", &[&[]]),
         ("jnet-release", "jnet-release.8", &[&[]]),
+        ("jnet-nic", "jnet-nic.8", &[&[]]),
         (
             "jnet-sim",
             "jnet-sim.1",
@@ -95,10 +97,12 @@ fn every_option_is_documented_and_every_documented_option_exists() {
                 &["jail", "remove"],
                 &["jail", "start"],
                 &["jail", "stop"],
+                &["jail", "trap"],
                 &["show"],
                 &["fail"],
                 &["dup"],
                 &["ops"],
+                &["ifconfig"],
             ],
         ),
     ];
@@ -118,7 +122,7 @@ fn every_option_is_documented_and_every_documented_option_exists() {
 
 #[test]
 fn every_program_answers_version_and_help() {
-    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-release", "jnet-sim"] {
+    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-release", "jnet-nic", "jnet-sim"] {
         let o = Command::new(bin(p)).arg("--version").output().unwrap();
         assert!(o.status.success());
         assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("{p} {}\n", env!("CARGO_PKG_VERSION")));
@@ -166,7 +170,7 @@ fn pkg_plist_lists_exactly_the_programs_and_pages() {
             }
         }
     }
-    assert_eq!(want.len(), 5);
+    assert_eq!(want.len(), 6);
     for entry in std::fs::read_dir(root().join("man")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let section = name.rsplit('.').next().unwrap();

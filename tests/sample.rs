@@ -108,7 +108,8 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     assert_eq!(node(&s, "vbr0")["persistent"], true);
     assert!(addrs(&iface(&s, "cache", "vnet0")).iter().any(|(a, _)| a == "10.7.0.2/24"));
 
-    // Recipe 7: igb2 in dmz.
+    // Recipe 7: igb2 in dmz, recorded on the host first.
+    h.sim(&["ifconfig", "igb2", "description", "dmz uplink"]);
     start("dmz");
     let s = h.show();
     assert!(vnet(&s, "dmz").iter().any(|i| i["name"] == "igb2"));
@@ -122,6 +123,8 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     let s = h.show();
     let host: Vec<String> = vnet(&s, "host").iter().map(|i| i["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(host, ["lo0", "igb0", "igb1", "bridge0", "igb2"], "only the NICs and the shared bridge are left");
+    let igb2 = iface(&s, "host", "igb2");
+    assert_eq!((&igb2["description"], &igb2["up"]), (&json!("dmz uplink"), &json!(true)), "igb2 as it was");
     assert!(
         addrs(&iface(&s, "host", "igb0")).iter().all(|(a, _)| !a.starts_with("2001:db8::80")),
         "web's address is gone"
@@ -144,7 +147,7 @@ fn a_start_that_fails_after_prestart_leaves_what_prestart_made_as_jail8_does() {
     let conf = dir.join("jail.conf");
     std::fs::write(
         &conf,
-        "www { vnet; exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 $name\"; vnet.interface = \"e0b_$name\", \"igb9\"; exec.poststop += \"/usr/local/sbin/jnet-release $name\"; }\n",
+        "www { vnet; exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\"; vnet.interface = \"e0b_$name\", \"igb9\"; exec.poststop += \"/usr/local/sbin/jnet-release -- $name\"; }\n",
     )
     .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_jnet-sim"))
