@@ -107,7 +107,10 @@ pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailIn
     let Some(info) = list.iter().find(|i| i.name == nic) else {
         return match record_for(k, nic, jail)? {
             Some(r) if running.is_some() => Ok(Lent::Already(r.driver)),
-            _ => Err(Error::data(format!("{nic} is not on the host; nothing was changed"))),
+            _ => Err(Error::data(format!(
+                "{nic} is not on the host (if it came back from a jail under another name, \
+                 jnet-release --stale puts it back); nothing was changed"
+            ))),
         };
     };
     if info.flags & iff::LOOPBACK != 0 {

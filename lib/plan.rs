@@ -216,7 +216,8 @@ enum Undo {
     NgUnsplice(String),
     DestroyBridgeIfEmpty(String),
     Rename(String, String),
-    Reclaim(String, Jid),
+    /// Take an existing interface back from a jail: its name there, the jail, its driver.
+    Reclaim(String, Jid, String),
     BridgeDel(String, String),
     Down(String),
     DelAddr(String, Cidr),
@@ -369,9 +370,18 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::MoveToJail(r, jid) => {
             let n = slots.name(r)?;
+            // An existing interface must come back if a later step fails, and the jail's root
+            // could give its name to something else meanwhile: keep its driver, so at least
+            // an interface of another kind is not taken for it. (A clone of the same kind in
+            // the jail's vnet can have the same unit; in exec.created the jail has no
+            // processes of its own yet.)
+            let driver = match r {
+                IfRef::Name(_) => Some(k.if_driver(&n).step(|| format!("read the driver name of {n}"))?),
+                IfRef::Slot(_) => None,
+            };
             k.if_move_to_jail(&n, *jid).step(|| format!("move {n} into jail {jid}"))?;
-            if existing(r) {
-                undo.push(Undo::Reclaim(n, *jid));
+            if let Some(d) = driver {
+                undo.push(Undo::Reclaim(n, *jid, d));
             }
             Ok(())
         }
@@ -551,7 +561,21 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
         },
         Undo::NgUnsplice(bridge) => crate::ngplan::unsplice_if_unused(k, bridge).map(|_| ()),
         Undo::Rename(now, was) => k.if_rename(now, was).step(|| format!("rename {now} back to {was}")),
-        Undo::Reclaim(n, jid) => k.if_reclaim(n, *jid).map(|_| ()).step(|| format!("take {n} back from jail {jid}")),
+        Undo::Reclaim(n, jid, driver) => {
+            let back = k.if_reclaim(n, *jid).step(|| format!("take {n} back from jail {jid}"))?;
+            let got = k.if_driver(&back).step(|| format!("read the driver name of {back}"))?;
+            if &got == driver {
+                return Ok(());
+            }
+            let moved_back = k.if_move_to_jail(&back, *jid).map(|_| ()).map_err(|e| e.to_string());
+            Err(Error::conflict(format!(
+                "{n} taken back from jail {jid} is {got}, not {driver}: something in the jail took its name ({})",
+                match moved_back {
+                    Ok(()) => "moved back into the jail".to_string(),
+                    Err(e) => format!("moving it back failed: {e}"),
+                }
+            )))
+        }
         Undo::BridgeDel(b, m) => k.bridge_del(b, m).step(|| format!("remove {m} from bridge {b}")),
         Undo::Down(n) => {
             let f = k.if_flags(n).step(|| format!("read the flags of {n}"))?;
@@ -657,6 +681,39 @@ mod tests {
         assert!(addrs.contains(&"2001:db8::5/64".to_string()));
         assert!(addrs.iter().any(|a| a.starts_with("fe80::")));
         assert_eq!(h.find(None, "igb0").unwrap().descr.as_deref(), Some("uplink of www"));
+    }
+
+    #[test]
+    fn undoing_a_move_brings_back_only_what_was_moved() {
+        use crate::kernel::{Interfaces, System, Vnets};
+        let (mut k, files) = sim("undo-reclaim");
+        k.kld_load("if_epair").unwrap();
+        k.kld_load("if_vlan").unwrap();
+        let a = k.if_create("epair").unwrap();
+        let b = format!("{}b", &a[..a.len() - 1]);
+        k.if_move_to_jail(&b, 1).unwrap();
+        // Inside, the jail's root hides the real one and gives its name to his own clone.
+        k.in_jail(1, |k| {
+            k.if_rename(&b, "hidden").step(|| "rename".into())?;
+            let mine = k.if_create("vlan").step(|| "create".into())?;
+            k.if_rename(&mine, &b).step(|| "rename".into())
+        })
+        .unwrap();
+        let before: Vec<String> = files.load().unwrap().list(None).into_iter().map(|i| i.name).collect();
+        let e = rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into()), &Slots::default()).unwrap_err();
+        assert!(e.message.contains("is vlan0, not epair0") && e.message.contains("moved back into the jail"), "{e}");
+        let h = files.load().unwrap();
+        let after: Vec<String> = h.list(None).into_iter().map(|i| i.name).collect();
+        assert_eq!(after, before, "nothing of the jail's came out");
+        assert_eq!(h.find(Some(1), &b).unwrap().driver, "vlan0", "his clone is back in his jail");
+        // The real one, under its own name, comes back.
+        k.in_jail(1, |k| {
+            k.if_destroy(&b).step(|| "destroy".into())?;
+            k.if_rename("hidden", &b).step(|| "rename".into())
+        })
+        .unwrap();
+        rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into()), &Slots::default()).unwrap();
+        assert_eq!(files.load().unwrap().find(None, &b).unwrap().driver, "epair0");
     }
 
     #[test]
