@@ -216,15 +216,26 @@ pub(crate) fn hand_over(
     if inside.is_none_or(|i| i.flags & iff::UP == 0) {
         inner.push(Step::Up(bref.clone()));
     }
-    for c in addrs {
-        if !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr)) {
-            inner.push(Step::AddAddr(bref.clone(), *c));
-        }
-    }
+    let missing: Vec<&Cidr> =
+        addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
+    push_addrs(&mut inner, &bref, &missing);
     if !inner.is_empty() {
         p.push(Step::InJail(jid, inner));
     }
     target
+}
+
+/// Steps that add `addrs` to `r`, which is up or brought up by an earlier step. A new
+/// interface starts with IPv6 disabled (ND6_IFF_IFDISABLED), and an address added then is
+/// never checked for duplicates (in6.c decides TENTATIVE before it clears the flag): IPv6 is
+/// enabled first, so every address goes through DAD.
+pub(crate) fn push_addrs(steps: &mut Vec<Step>, r: &IfRef, addrs: &[&Cidr]) {
+    if addrs.iter().any(|c| c.addr.is_ipv6()) {
+        steps.push(Step::EnableInet6(r.clone()));
+    }
+    for c in addrs {
+        steps.push(Step::AddAddr(r.clone(), **c));
+    }
 }
 
 /// Where an end of an existing pair was found.
@@ -440,11 +451,9 @@ impl EpairRequest {
             if hi.flags & iff::UP == 0 {
                 p.push(Step::Up(a.clone()));
             }
-            for c in &self.host_addrs {
-                if !hi.addrs.iter().any(|x| x.addr == c.addr) {
-                    p.push(Step::AddAddr(a.clone(), *c));
-                }
-            }
+            let missing: Vec<&Cidr> =
+                self.host_addrs.iter().filter(|c| !hi.addrs.iter().any(|x| x.addr == c.addr)).collect();
+            push_addrs(&mut p.steps, &a, &missing);
         } else {
             if host_end.is_some() || jail_end != Found::Absent {
                 // One end is gone, never finished (a crash, a failed start) or back from a
@@ -481,9 +490,7 @@ impl EpairRequest {
                 p.push(Step::SetMtu(b.clone(), m));
             }
             p.push(Step::Up(a.clone()));
-            for c in &self.host_addrs {
-                p.push(Step::AddAddr(a.clone(), *c));
-            }
+            push_addrs(&mut p.steps, &a, &self.host_addrs.iter().collect::<Vec<_>>());
         }
         if let Some(br) = &self.bridge {
             // The bridge takes its MTU from its first member: the uplink goes in first.

@@ -112,6 +112,27 @@ fn a_duplicate_fails_at_once() {
     assert_eq!(v["error"]["exit_code"], 78);
 }
 
+/// A new interface starts with IPv6 disabled, and an address added then is never checked
+/// (in6.c): jnet enables IPv6 first, so a duplicate on a jail end or a host end is found.
+#[test]
+fn a_duplicate_on_a_new_epair_end_is_found() {
+    let h = Host::new("dup-epair", "igb0", 30_000);
+    h.sim(&["dup", "2001:db8::5"]);
+    h.sim(&["dup", "2001:db8::1"]);
+    h.sim(&["jail", "create", "www", "--vnet"]);
+    h.ok(
+        env!("CARGO_BIN_EXE_jnet-epair"),
+        &["-b", "bridge0", "--ifname", "vnet0", "-a", "2001:db8::5/64", "--", "www"],
+    );
+    let o = h.wait(&["--", "www"]);
+    assert_eq!(code(&o), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2001:db8::5 on vnet0 is DUPLICATED"), "{}", stderr(&o));
+    h.sim(&["jail", "create", "db", "--vnet"]);
+    h.ok(env!("CARGO_BIN_EXE_jnet-epair"), &["--host-addr", "2001:db8::1/64", "-a", "2001:db8::2/64", "--", "db"]);
+    let flags = v6_flags(&h.show(), None);
+    assert!(flags.contains(&("2001:db8::1".into(), json!(["duplicated"]))), "{flags:?}");
+}
+
 #[test]
 fn an_interface_that_is_down_or_ifdisabled_fails_at_once() {
     let h = Host::new("down", "igb0,igb1", 30_000);

@@ -845,9 +845,12 @@ impl Host {
         match cidr.addr {
             IpAddr::V4(_) => ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None }),
             IpAddr::V6(_) => {
-                // The first address clears IFDISABLED (in6_control), as ifconfig users expect.
-                ifp.nd6.flags &= !nd6f::IFDISABLED;
+                // in6_update_ifa decides TENTATIVE (in6if_do_dad) while IFDISABLED is still
+                // set: an address added to a new interface gets no DAD at all. Only then does
+                // in6_control clear IFDISABLED (sys/netinet6/in6.c; FreeBSD 13's in6.c run
+                // through F-Stack shows flags 0x0, and 0x2 once IFDISABLED was cleared first).
                 let dad = do_dad(ifp) && flags6 & (in6f::NODAD | in6f::ANYCAST) == 0;
+                ifp.nd6.flags &= !nd6f::IFDISABLED;
                 let running = ifp.flags & iff::UP != 0;
                 ifp.addrs.push(SimAddr {
                     cidr,
