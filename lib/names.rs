@@ -13,8 +13,10 @@ use std::fmt;
 
 /// Longest interface name (IFNAMSIZ 16 including the NUL, `sys/net/if.h`).
 pub const IFNAME_MAX: usize = 15;
-/// Longest netgraph node or hook name (NG_NODESIZ 32 including the NUL, `ng_message.h`).
-pub const NGNAME_MAX: usize = 31;
+/// Longest netgraph node name jnet uses. NG_NODESIZ (32 with the NUL, `ng_message.h`) allows
+/// 31, but a message goes to `name:`, and ng_socket refuses a destination address longer than
+/// 31 characters (`sg_len` > NG_NODESIZ + 2, `ng_socket.c`): so 30.
+pub const NGNAME_MAX: usize = 30;
 /// Longest jail name (MAXHOSTNAMELEN 256 including the NUL).
 pub const JAILNAME_MAX: usize = 255;
 /// Highest `--index`.
@@ -267,7 +269,8 @@ mod tests {
         assert!(check_group("jnet1").is_err());
         assert!(check_node_name("bridge", "igb0bridge").is_ok());
         assert!(check_node_name("bridge", "a.b").is_err());
-        assert!(check_node_name("bridge", &"n".repeat(32)).is_err());
+        assert!(check_node_name("bridge", &"n".repeat(30)).is_ok());
+        assert!(check_node_name("bridge", &"n".repeat(31)).is_err(), "bridge: would be a 32-character path");
         assert!(check_index(99).is_ok());
         assert!(check_index(100).is_err());
     }

@@ -221,7 +221,7 @@ fn bad_input_changes_nothing() {
         (&["-u", "igb9", "www"], 65, "uplink igb9 does not exist"),
         (&["-u", "lo0", "www"], 65, "lo0 is not an Ethernet interface"),
         (&["-u", "igb0", "-b", "igb1", "www"], 78, "netgraph node igb1 is of type ether, not a bridge"),
-        (&["--virtual", "-b", &"b".repeat(32), "www"], 65, "1 to 31 characters"),
+        (&["--virtual", "-b", &"b".repeat(31), "www"], 65, "1 to 30 characters"),
         (&["--virtual", "-b", "a.b", "www"], 65, "reserves for paths"),
         (&["-u", "igb0", "--virtual", "www"], 64, "exclude each other"),
         (&["--virtual", "www"], 64, "--virtual needs -b NAME"),

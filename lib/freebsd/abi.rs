@@ -331,8 +331,9 @@ pub mod lagg {
     pub const LOADBALANCE: u32 = 3;
     /// LAGG_PROTO_LACP
     pub const LACP: u32 = 4;
-    /// LAGG_PROTO_ETHERCHANNEL (fec)
-    pub const ETHERCHANNEL: u32 = 5;
+    /// LAGG_PROTO_BROADCAST ("broadcast"; the old "fec"/ETHERCHANNEL is gone since
+    /// FreeBSD 11, `sys/net/if_lagg.h`)
+    pub const BROADCAST: u32 = 5;
     /// ifconfig's word for a protocol.
     pub fn name(p: u32) -> &'static str {
         match p {
@@ -341,7 +342,7 @@ pub mod lagg {
             FAILOVER => "failover",
             LOADBALANCE => "loadbalance",
             LACP => "lacp",
-            ETHERCHANNEL => "fec",
+            BROADCAST => "broadcast",
             _ => "unknown",
         }
     }
@@ -757,6 +758,13 @@ impl JailGetIp6 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lagg_protocol_names() {
+        assert_eq!(lagg::parse("broadcast"), Some(lagg::BROADCAST));
+        assert_eq!(lagg::parse("fec"), None, "gone since FreeBSD 11");
+        assert_eq!(lagg::name(lagg::FAILOVER), "failover");
+    }
 
     #[test]
     fn drivername_mib() {

@@ -322,7 +322,7 @@ pub fn run(args: SimArgs) -> Result<String> {
                 names::check_ifname("lagg", name)?;
                 let proto = crate::freebsd::abi::lagg::parse(proto).ok_or_else(|| {
                     Error::usage(format!(
-                        "--lagg {l:?}: unknown protocol {proto:?} (failover, lacp, loadbalance, roundrobin, fec, none)"
+                        "--lagg {l:?}: unknown protocol {proto:?} (failover, lacp, loadbalance, roundrobin, broadcast, none)"
                     ))
                 })?;
                 let ports: Vec<String> = ports.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect();

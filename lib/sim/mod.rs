@@ -446,11 +446,17 @@ impl Sim {
     /// A netgraph operation, sent from this process's control-socket node in its vnet.
     fn ng_op<T>(
         &mut self,
+        to: &str,
         op: &str,
         args: impl Fn() -> String,
         rule: impl FnOnce(&mut Host, VnetId, u32) -> KResult<T>,
     ) -> KResult<T> {
         self.op(op, args, |h, v, _| {
+            // The destination travels in a struct sockaddr_ng, and ng_socket's sendto refuses
+            // sg_len > NG_NODESIZ + 2 (ng_socket.c): a path of at most 31 characters.
+            if to.len() > 31 {
+                return Err(Errno::EINVAL);
+            }
             let me = h.ng_socket(v, std::process::id())?;
             rule(h, v, me)
         })
@@ -469,6 +475,7 @@ impl Sim {
         field: impl FnOnce(&mut netgraph::NgKind) -> Option<&mut bool>,
     ) -> KResult<()> {
         self.ng_op(
+            path,
             op,
             || format!("{path} {}", on as u8),
             |h, v, me| match field(&mut h.ng_typed(v, me, path)?.kind) {
@@ -485,6 +492,7 @@ impl Sim {
 impl Netgraph for Sim {
     fn ng_mkpeer(&mut self, path: &str, node_type: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
         self.ng_op(
+            path,
             "NGM_MKPEER",
             || format!("{path} {node_type} {ourhook} {peerhook}"),
             |h, v, me| h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook),
@@ -492,31 +500,33 @@ impl Netgraph for Sim {
     }
     fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
         self.ng_op(
+            path,
             "NGM_CONNECT",
             || format!("{path} {peer_path} {ourhook} {peerhook}"),
             |h, v, me| h.ng_connect(v, me, path, peer_path, ourhook, peerhook),
         )
     }
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
-        self.ng_op("NGM_NAME", || format!("{path} {name}"), |h, v, me| h.ng_name(v, me, path, name))
+        self.ng_op(path, "NGM_NAME", || format!("{path} {name}"), |h, v, me| h.ng_name(v, me, path, name))
     }
     fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {
-        self.ng_op("NGM_RMHOOK", || format!("{path} {hook}"), |h, v, me| h.ng_rmhook(v, me, path, hook))
+        self.ng_op(path, "NGM_RMHOOK", || format!("{path} {hook}"), |h, v, me| h.ng_rmhook(v, me, path, hook))
     }
     fn ng_shutdown(&mut self, path: &str) -> KResult<()> {
-        self.ng_op("NGM_SHUTDOWN", || path.to_string(), |h, v, me| h.ng_shutdown(v, me, path))
+        self.ng_op(path, "NGM_SHUTDOWN", || path.to_string(), |h, v, me| h.ng_shutdown(v, me, path))
     }
     fn ng_node(&mut self, path: &str) -> KResult<NgNode> {
-        self.ng_op("NGM_NODEINFO", || path.to_string(), |h, v, me| h.ng_nodeinfo(v, me, path))
+        self.ng_op(path, "NGM_NODEINFO", || path.to_string(), |h, v, me| h.ng_nodeinfo(v, me, path))
     }
     fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)> {
-        self.ng_op("NGM_LISTHOOKS", || path.to_string(), |h, v, me| h.ng_listhooks(v, me, path))
+        self.ng_op(path, "NGM_LISTHOOKS", || path.to_string(), |h, v, me| h.ng_listhooks(v, me, path))
     }
     fn ng_nodes(&mut self) -> KResult<Vec<NgNode>> {
-        self.ng_op("NGM_LISTNODES", String::new, |h, v, _me| Ok(h.ng_listnodes(v)))
+        self.ng_op(".", "NGM_LISTNODES", String::new, |h, v, _me| Ok(h.ng_listnodes(v)))
     }
     fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String> {
         self.ng_op(
+            path,
             "NGM_EIFACE_GET_IFNAME",
             || path.to_string(),
             |h, v, me| match h.ng_typed(v, me, path)?.kind {
@@ -527,6 +537,7 @@ impl Netgraph for Sim {
     }
     fn ng_ether_ifname(&mut self, path: &str) -> KResult<String> {
         self.ng_op(
+            path,
             "NGM_ETHER_GET_IFNAME",
             || path.to_string(),
             |h, v, me| match h.ng_typed(v, me, path)?.kind {
@@ -555,6 +566,7 @@ impl Netgraph for Sim {
     }
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
         self.ng_op(
+            path,
             "NGM_BRIDGE_GET_STATS",
             || format!("{path} {link}"),
             |h, v, me| {

@@ -558,3 +558,17 @@ fn netgraph_lifetimes_eiface_and_persistent_bridge() {
     assert!(h.find(None, "ngeth1").is_some());
     assert!(h.netgraph.iter().any(|n| n.name.as_deref() == Some("vbr")));
 }
+
+#[test]
+fn netgraph_destinations_longer_than_31_characters_are_refused() {
+    use crate::kernel::{Netgraph, System};
+    let mut k = loaded(&[]);
+    for m in ["ng_socket", "ng_bridge"] {
+        k.kld_load(m).unwrap();
+    }
+    k.ng_mkpeer(".", "bridge", "jnet", "link0").unwrap();
+    k.ng_name(".:jnet", &"b".repeat(30)).unwrap();
+    assert!(k.ng_node(&format!("{}:", "b".repeat(30))).is_ok(), "31 characters are fine");
+    // ng_socket.c: sg_len > NG_NODESIZ + 2 is EINVAL, whatever the path names.
+    assert_eq!(k.ng_node(&format!("{}:x", "b".repeat(30))), Err(Errno::EINVAL));
+}
