@@ -348,7 +348,35 @@ struct Built {
     jail_mac: Option<Mac>,
 }
 
+/// The MTU a new epair end has (ETHERMTU, `sys/net/ethernet.h`).
+const ETHERMTU: u32 = 1500;
+
 impl EpairRequest {
+    /// The MTU both ends must have, if any. BRDGADD forces a member to the bridge's MTU, and
+    /// a bridge takes its first member's (`if_bridge.c` bridge_ioctl_add): when the bridge
+    /// already has members, or the uplink goes in first, the pair follows that MTU and
+    /// `--mtu` must agree, or the two ends would differ.
+    fn pair_mtu(&self, list: &[IfInfo], members: Option<&[String]>) -> Result<Option<u32>> {
+        let Some(br) = &self.bridge else { return Ok(self.mtu) };
+        let by = |name: &str| list.iter().find(|i| i.name == name).map(|i| i.mtu);
+        let set = match members {
+            Some(m) if !m.is_empty() => by(br).map(|v| (v, format!("bridge {br}"))),
+            _ => self
+                .uplink
+                .as_deref()
+                .and_then(|u| by(u).map(|v| (v, format!("uplink {u}, the bridge's first member,")))),
+        };
+        match (self.mtu, set) {
+            (Some(m), Some((v, who))) if m != v => Err(Error::conflict(format!(
+                "--mtu {m} does not match the MTU of {who} ({v}): if_bridge gives every member the bridge's MTU, \
+                 so the two ends of the pair would differ; use --mtu {v}, or change the bridge's MTU first. \
+                 Nothing was changed"
+            ))),
+            (Some(m), _) => Ok(Some(m)),
+            (None, set) => Ok(set.map(|(v, _)| v)),
+        }
+    }
+
     fn macs<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<(Option<Mac>, Option<Mac>)> {
         if self.mac == MacChoice::Kernel {
             return Ok((None, None));
@@ -417,6 +445,7 @@ impl EpairRequest {
             }
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;
+        let mtu = self.pair_mtu(&list, bridge_members.as_deref())?;
 
         let mut p = Plan::new();
         let mut action = Action::Created;
@@ -445,8 +474,19 @@ impl EpairRequest {
                 }
                 Found::Absent | Found::CameHome(_) => unreachable!("intact"),
             }
-            if let Some(m) = self.mtu {
-                p.push(Step::SetMtu(a.clone(), m));
+            if let Some(m) = mtu {
+                // Never two MTUs on one pair: converge both ends (a bridged host end already
+                // has the bridge's, which `pair_mtu` made the one wanted).
+                if hi.mtu != m {
+                    p.push(Step::SetMtu(a.clone(), m));
+                }
+                match &jail_end {
+                    Found::Host(bi) if bi.mtu != m => p.push(Step::SetMtu(b.clone(), m)),
+                    Found::Jail(bi) if bi.mtu != m => {
+                        p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMtu(b.clone(), m)]))
+                    }
+                    _ => {}
+                }
             }
             if hi.flags & iff::UP == 0 {
                 p.push(Step::Up(a.clone()));
@@ -485,7 +525,7 @@ impl EpairRequest {
                 p.push(Step::SetMac(a.clone(), ma));
                 p.push(Step::SetMac(b.clone(), mb));
             }
-            if let Some(m) = self.mtu {
+            if let Some(m) = mtu.filter(|m| *m != ETHERMTU) {
                 p.push(Step::SetMtu(a.clone(), m));
                 p.push(Step::SetMtu(b.clone(), m));
             }

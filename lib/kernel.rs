@@ -157,6 +157,9 @@ pub struct IfInfo {
     pub mac: Option<Mac>,
     /// IPv4 and IPv6 addresses.
     pub addrs: Vec<Cidr>,
+    /// MTU (`if_data.ifi_mtu` of the link-level entry).
+    #[serde(default)]
+    pub mtu: u32,
 }
 
 /// Interface operations, in the vnet the caller is in.

@@ -33,6 +33,11 @@ pub struct NicRecord {
     pub groups: Vec<String>,
     /// It was up on the host (a move brings it down).
     pub up: bool,
+    /// Its addresses on the host. An explicit move purges addresses, but a NIC that comes
+    /// home when its jail's vnet dies brings the jail's (`vnet_if_return` skips
+    /// `if_purgeaddrs`): whatever it has then that is not here came from the jail.
+    #[serde(default)]
+    pub addrs: Vec<crate::kernel::Cidr>,
 }
 
 fn dir<K: Kernel>(k: &K) -> PathBuf {
@@ -132,6 +137,7 @@ pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailIn
         descr,
         groups,
         up: info.flags & iff::UP != 0,
+        addrs: info.addrs.clone(),
     };
     save(k, &rec)?;
     let Some(j) = running else { return Ok(Lent::Recorded(driver)) };
@@ -156,6 +162,21 @@ fn restore<K: Kernel>(k: &mut K, now: &str, nic: &str, rec: Option<&NicRecord>) 
     }
     k.if_set_description(target, rec.and_then(|r| r.descr.as_deref()))
         .step(|| format!("restore the description of {target}"))?;
+    // Addresses the jail gave it, brought home by a dying vnet. (The host's own come back
+    // with rc: `service netif start`, or devd.)
+    let kept: &[crate::kernel::Cidr] = rec.map(|r| r.addrs.as_slice()).unwrap_or(&[]);
+    let list = k.if_list().step(|| "list interfaces".into())?;
+    let foreign: Vec<crate::kernel::Cidr> = list
+        .iter()
+        .filter(|i| i.name == target)
+        .flat_map(|i| i.addrs.iter().filter(|a| !kept.iter().any(|x| x.addr == a.addr)).copied())
+        .collect();
+    for a in foreign {
+        match k.if_del_addr(target, a.addr) {
+            Ok(()) | Err(Errno::EADDRNOTAVAIL) => {}
+            Err(e) => return Err(Error::kernel(format!("remove {a}, which jail gave {target}"), e)),
+        }
+    }
     if let Some(r) = rec {
         let have = k.if_groups(target).step(|| format!("read the groups of {target}"))?;
         for g in r.groups.iter().filter(|g| !have.contains(g)) {
@@ -338,6 +359,7 @@ mod tests {
             descr: Some("uplink to  switch 3".into()),
             groups: vec!["lan".into(), "dmz".into()],
             up: true,
+            addrs: vec!["192.0.2.1/24".parse().unwrap()],
         };
         let j = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<NicRecord>(&j).unwrap(), r);

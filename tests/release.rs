@@ -105,14 +105,19 @@ fn a_nic_that_comes_home_late_is_restored_from_its_record() {
     // vnet dies, and the NIC comes home under his name, with his description.
     h.ok("jnet-sim", &["ifconfig", "-j", "www", "igb2", "name", "lan0"]);
     h.ok("jnet-sim", &["ifconfig", "-j", "www", "lan0", "description", "jnet-nic www bridge0 lo pwned"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "lan0", "inet", "192.0.2.1/24"]);
     h.ok("jnet-sim", &["jail", "remove", "www"]);
-    assert!(names(&h.show(), "host").contains(&"lan0".to_string()));
+    // A dying vnet sends the NIC home with the jail's address (vnet_if_return skips
+    // if_purgeaddrs).
+    assert_eq!(iface(&h.show(), "host", "lan0")["addrs"][0]["addr"], "192.0.2.1");
     // --stale (at boot, or from cron) puts the NIC back from the host's record.
     assert_eq!(h.ok("jnet-release", &["--stale"]), "igb2\n");
     let s = h.show();
     let igb2 = iface(&s, "host", "igb2");
     assert_eq!(igb2["description"], "dmz uplink");
     assert_eq!(igb2["groups"], json!(["all"]));
+    let kept: Vec<&str> = igb2["addrs"].as_array().unwrap().iter().map(|a| a["addr"].as_str().unwrap()).collect();
+    assert!(kept.iter().all(|a| a.starts_with("fe80:")), "only the host's link-local may stay: {kept:?}");
     assert!(!names(&s, "host").contains(&"lan0".to_string()));
     assert_eq!(h.ok("jnet-release", &["--stale"]), "nothing to release\n");
 }

@@ -316,6 +316,12 @@ pub fn ifdata_drivername_mib(ifindex: u32) -> [i32; 6] {
     [CTL_NET, PF_LINK, NETLINK_GENERIC, IFMIB_IFDATA, ifindex as i32, IFDATA_DRIVERNAME]
 }
 
+/// `ifi_mtu` of a `struct if_data` (`sys/net/if.h`: six uint8_t, uint16_t ifi_datalen, then
+/// uint32_t ifi_mtu @8), as getifaddrs(3) hands it out in `ifa_data` of an AF_LINK entry.
+pub fn if_data_mtu(b: &[u8]) -> Option<u32> {
+    b.get(8..12).map(|m| u32::from_ne_bytes(m.try_into().expect("4 bytes")))
+}
+
 /// SIOCGLAGG (`sys/net/if_lagg.h`): _IOWR('i', 143, struct lagg_reqall)
 pub const SIOCGLAGG: u64 = iowr(b'i', 143, size::LAGG_REQALL);
 
@@ -764,6 +770,16 @@ mod tests {
         assert_eq!(lagg::parse("broadcast"), Some(lagg::BROADCAST));
         assert_eq!(lagg::parse("fec"), None, "gone since FreeBSD 11");
         assert_eq!(lagg::name(lagg::FAILOVER), "failover");
+    }
+
+    #[test]
+    fn if_data_mtu_is_at_byte_8() {
+        let mut d = [0u8; 152];
+        d[0] = 6; // IFT_ETHER
+        d[6..8].copy_from_slice(&152u16.to_ne_bytes());
+        d[8..12].copy_from_slice(&9000u32.to_ne_bytes());
+        assert_eq!(if_data_mtu(&d), Some(9000));
+        assert_eq!(if_data_mtu(&d[..10]), None);
     }
 
     #[test]

@@ -323,7 +323,7 @@ impl Interfaces for FreeBsd {
             let idx = match out.iter().position(|i| i.name == name) {
                 Some(i) => i,
                 None => {
-                    out.push(IfInfo { name, flags: ifa.ifa_flags, mac: None, addrs: vec![] });
+                    out.push(IfInfo { name, flags: ifa.ifa_flags, mac: None, addrs: vec![], mtu: 0 });
                     out.len() - 1
                 }
             };
@@ -337,7 +337,15 @@ impl Interfaces for FreeBsd {
                 unsafe { std::slice::from_raw_parts(ifa.ifa_netmask as *const u8, (*ifa.ifa_netmask).sa_len as usize) }
             };
             match sa.get(1).copied() {
-                Some(abi::AF_LINK) => out[idx].mac = abi::sockaddr_dl_mac(sa),
+                Some(abi::AF_LINK) => {
+                    out[idx].mac = abi::sockaddr_dl_mac(sa);
+                    if !ifa.ifa_data.is_null() {
+                        // SAFETY: an AF_LINK entry's ifa_data is the interface's struct if_data
+                        // (at least its first 12 bytes).
+                        let d = unsafe { std::slice::from_raw_parts(ifa.ifa_data as *const u8, 12) };
+                        out[idx].mtu = abi::if_data_mtu(d).unwrap_or(0);
+                    }
+                }
                 Some(abi::AF_INET) if sa.len() >= 8 => {
                     let a = Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
                     let plen = mask.get(4..8).map(abi::prefixlen).unwrap_or(32);

@@ -36,7 +36,7 @@ enum SimCmd {
 /// Act as root with ifconfig(8), on the host or with -j inside a jail's vnet: to play the
 /// administrator or a jail's root. IF name NEW | IF description TEXT | IF -description |
 /// IF group G | IF -group G | IF ether MAC | IF mtu N | IF up | IF down | IF destroy |
-/// CLONER create (epair, vlan, bridge; prints the new name).
+/// IF inet|inet6 ADDR/LEN | CLONER create (epair, vlan, bridge; prints the new name).
 #[argh(subcommand, name = "ifconfig")]
 struct IfconfigArgs {
     /// the jail whose vnet to act in (name or jid)
@@ -55,7 +55,7 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
     let usage = || {
         Error::usage(format!(
             "ifconfig {}: expected IF name NEW, IF description TEXT, IF -description, IF group G, IF -group G, \
-             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, or CLONER create",
+             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, IF inet|inet6 ADDR/LEN, or CLONER create",
             w.join(" ")
         ))
     };
@@ -91,6 +91,13 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
             k.if_set_flags(ifn, f).step(what)?
         }
         ("destroy", []) => k.if_destroy(ifn).step(what)?,
+        ("inet" | "inet6", [a] | [a, "alias"]) => {
+            let c: Cidr = a.parse()?;
+            if c.addr.is_ipv6() != (verb == "inet6") {
+                return Err(Error::usage(format!("{a} is not an {verb} address")));
+            }
+            k.if_add_addr(ifn, c, 0).step(what)?
+        }
         _ => return Err(usage()),
     }
     Ok(String::new())
@@ -382,7 +389,7 @@ pub fn run(args: SimArgs) -> Result<String> {
                     .create_jail(&a.name, a.vnet)
                     .map_err(|e| Error::kernel(format!("jail -c name={}", a.name), e))?;
                 for ifname in &a.interface {
-                    host.move_to_jail(None, ifname, jid, now)
+                    host.move_to_jail(None, ifname, jid)
                         .map_err(|e| Error::kernel(format!("jail: ifconfig {ifname} vnet {jid}"), e))?;
                 }
                 for (ifname, cidr) in &ips {

@@ -490,13 +490,13 @@ impl Host {
             .map(|j| j.jid)
             .collect();
         for jid in expired {
-            self.destroy_vnet(jid, now_ms);
+            self.destroy_vnet(jid);
         }
     }
 
     /// `vnet_destroy`: interfaces born elsewhere go home (`vnet_if_return`), those born in
     /// the vnet are destroyed (an epair goes with both ends); then the jail is gone.
-    fn destroy_vnet(&mut self, jid: Jid, now_ms: u64) {
+    fn destroy_vnet(&mut self, jid: Jid) {
         let vnet = self.jail_by_jid(jid).and_then(|j| j.vnet_id());
         if let Some(v) = vnet {
             let inside: Vec<u32> = self.ifaces.iter().filter(|i| i.vnet == Some(v)).map(|i| i.index).collect();
@@ -508,7 +508,7 @@ impl Host {
                     self.destroy_index(index);
                 } else {
                     let home = ifp.home;
-                    self.vmove(index, home, now_ms);
+                    self.vmove(index, home, false);
                 }
             }
             self.units.retain(|k, _| !k.starts_with(&format!("{jid}/")));
@@ -981,6 +981,7 @@ impl Host {
                 flags: i.flags,
                 mac: i.mac,
                 addrs: i.addrs.iter().map(|a| a.cidr).collect(),
+                mtu: i.mtu,
             })
             .collect()
     }
@@ -989,7 +990,11 @@ impl Host {
 
     /// `if_vmove`: detach (leave the bridge, lose groups but "all" and the cloner's, go down,
     /// lose addresses and ND6 state) and attach in `to`. Name, description and MAC stay.
-    fn vmove(&mut self, index: u32, to: VnetId, _now_ms: u64) {
+    /// `purge`: an explicit move (SIOCSIFVNET/SIOCSIFRVNET) purges addresses and per-AF
+    /// state; `vnet_if_return`, when a dying vnet sends interfaces home, moves them in
+    /// shutdown mode and skips `if_purgeaddrs`/`in6_ifdetach` (if.c): they keep the
+    /// addresses the jail gave them.
+    fn vmove(&mut self, index: u32, to: VnetId, purge: bool) {
         self.bridge_detach(index);
         let Some(kind) = self.by_index(index).map(|i| i.kind.clone()) else {
             return;
@@ -999,8 +1004,10 @@ impl Host {
         let cloner = kind.cloner();
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
         ifp.flags &= !(iff::UP | iff::RUNNING | iff::PROMISC);
-        ifp.addrs.clear();
-        ifp.nd6 = nd6;
+        if purge {
+            ifp.addrs.clear();
+            ifp.nd6 = nd6;
+        }
         ifp.vnet = to;
         let p = self.ifaces.iter().position(|i| i.index == index).expect("present");
         let moved = self.ifaces.remove(p);
@@ -1011,7 +1018,7 @@ impl Host {
     }
 
     /// SIOCSIFVNET from `vnet`.
-    pub fn move_to_jail(&mut self, vnet: VnetId, name: &str, jid: Jid, now_ms: u64) -> KResult<String> {
+    pub fn move_to_jail(&mut self, vnet: VnetId, name: &str, jid: Jid) -> KResult<String> {
         let p = self.pos(vnet, name)?;
         // prison_find_child: only the host sees jails (none are nested here).
         if vnet.is_some() {
@@ -1023,12 +1030,12 @@ impl Host {
             return Err(Errno::EEXIST);
         }
         let index = self.ifaces[p].index;
-        self.vmove(index, to, now_ms);
+        self.vmove(index, to, true);
         Ok(name.to_string())
     }
 
     /// SIOCSIFRVNET into `vnet` (dying jails are found too).
-    pub fn reclaim(&mut self, vnet: VnetId, name: &str, jid: Jid, now_ms: u64) -> KResult<String> {
+    pub fn reclaim(&mut self, vnet: VnetId, name: &str, jid: Jid) -> KResult<String> {
         if vnet.is_some() {
             return Err(Errno::ENXIO);
         }
@@ -1041,11 +1048,10 @@ impl Host {
             return Err(Errno::EBUSY);
         }
         let p = self.pos(from, name)?;
-        if self.find(vnet, name).is_some() {
-            return Err(Errno::EEXIST);
-        }
+        // if_vmove_reclaim does not look for the name on the host: a second interface of
+        // that name arrives beside the first (freebsd-abi.md 4.4, audit).
         let index = self.ifaces[p].index;
-        self.vmove(index, vnet, now_ms);
+        self.vmove(index, vnet, true);
         Ok(name.to_string())
     }
 

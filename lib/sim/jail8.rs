@@ -98,7 +98,7 @@ pub fn start(files: &SimFiles, conf: &JailConf, name: &str, out: &mut String) ->
         // no exec.poststop, so what prestart and created made stays behind.
         let r = files.edit(|h, now| {
             for i in moved {
-                let _ = h.reclaim(None, i, jid, now);
+                let _ = h.reclaim(None, i, jid);
             }
             let _ = h.remove_jail(jid, 0, false, now);
             Ok(())
@@ -111,8 +111,8 @@ pub fn start(files: &SimFiles, conf: &JailConf, name: &str, out: &mut String) ->
     }
     let mut moved = vec![];
     for i in list(&p, "vnet.interface") {
-        let r = files.edit(|h, now| {
-            h.move_to_jail(None, &i, jid, now)
+        let r = files.edit(|h, _| {
+            h.move_to_jail(None, &i, jid)
                 .map_err(|e| Error::kernel(format!("jail: {name}: ifconfig {i} vnet {jid}"), e))
         });
         match r {

@@ -371,10 +371,10 @@ impl Interfaces for Sim {
 
 impl Vnets for Sim {
     fn if_move_to_jail(&mut self, name: &str, jid: Jid) -> KResult<String> {
-        self.op("SIOCSIFVNET", || format!("{name} {jid}"), |h, v, now| h.move_to_jail(v, name, jid, now))
+        self.op("SIOCSIFVNET", || format!("{name} {jid}"), |h, v, _| h.move_to_jail(v, name, jid))
     }
     fn if_reclaim(&mut self, name: &str, jid: Jid) -> KResult<String> {
-        self.op("SIOCSIFRVNET", || format!("{name} {jid}"), |h, v, now| h.reclaim(v, name, jid, now))
+        self.op("SIOCSIFRVNET", || format!("{name} {jid}"), |h, v, _| h.reclaim(v, name, jid))
     }
     fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: std::time::Duration, step: F) -> Result<R, Error>
     where

@@ -1,0 +1,98 @@
+//! Where FreeBSD's kernel does something other than the first simulated host did, jnet
+//! behaves as on FreeBSD 14 (each rule cites its source in lib/sim/host.rs or
+//! lib/sim/netgraph.rs).
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+impl Host {
+    fn new(tag: &str, phys: &str) -> Host {
+        Host::init(&format!("sem-{tag}"), &["--phys", phys])
+    }
+}
+
+fn mtu(s: &Value, vnet_name: &str, name: &str) -> u64 {
+    iface(s, vnet_name, name)["mtu"].as_u64().unwrap()
+}
+
+/// BRDGADD gives a member the bridge's MTU: a pair never ends with two MTUs, --mtu that the
+/// bridge cannot have is refused before anything changes, and a run again converges.
+#[test]
+fn mtu_with_a_bridge_is_one_mtu_for_the_pair() {
+    let h = Host::new("mtu", "igb0");
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "-u", "igb0", "--mtu", "9000", "--", "www"], 78);
+    assert!(err.contains("--mtu 9000 does not match the MTU of uplink igb0"), "{err}");
+    assert_eq!(h.show(), before, "nothing changed");
+    // A bridge jnet creates without an uplink takes the pair's MTU.
+    h.ok("jnet-epair", &["-b", "jbr", "--mtu", "9000", "--", "www"]);
+    let s = h.show();
+    assert_eq!((mtu(&s, "host", "jbr"), mtu(&s, "host", "e0a_www"), mtu(&s, "host", "e0b_www")), (9000, 9000, 9000));
+    let j: Value =
+        serde_json::from_str(&h.ok("jnet-epair", &["-b", "jbr", "--mtu", "9000", "--json", "--", "www"])).unwrap();
+    assert_eq!(j["action"], "reused");
+    assert_eq!(h.show(), s, "the second run changes nothing (no EOPNOTSUPP on a member's MTU)");
+    // Another jail on it without --mtu follows the bridge.
+    h.ok("jnet-epair", &["-b", "jbr", "--", "db"]);
+    let s = h.show();
+    assert_eq!((mtu(&s, "host", "e0a_db"), mtu(&s, "host", "e0b_db")), (9000, 9000));
+    // A jail end moved in and changed inside converges back from the host.
+    h.ok("jnet-sim", &["jail", "create", "db", "--vnet", "--interface", "e0b_db"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "db", "e0b_db", "mtu", "1500"]);
+    h.ok("jnet-epair", &["-b", "jbr", "--", "db"]);
+    assert_eq!(mtu(&h.show(), "db", "e0b_db"), 9000);
+    let err = h.fails("jnet-epair", &["-b", "jbr", "--mtu", "1500", "--", "app"], 78);
+    assert!(err.contains("does not match the MTU of bridge jbr (9000)"), "{err}");
+}
+
+/// SIOCSIFRVNET does not look at names on the host: jnet does, and refuses before moving.
+#[test]
+fn a_nic_whose_name_is_taken_on_the_host_is_not_reclaimed() {
+    let h = Host::new("dupname", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+    // The jail calls it lan0, and so does an interface on the host.
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "igb2", "name", "lan0"]);
+    assert_eq!(h.ok("jnet-sim", &["ifconfig", "bridge", "create"]), "bridge0\n");
+    h.ok("jnet-sim", &["ifconfig", "bridge0", "name", "lan0"]);
+    let before = h.show();
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "www"], 78);
+    assert!(err.contains("igb2 is called lan0 inside jail www, and the host has an interface of that name"), "{err}");
+    assert_eq!(h.show(), before, "nothing was moved");
+    h.ok("jnet-sim", &["ifconfig", "lan0", "destroy"]);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "www"]), "igb2\n");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "igb2"]);
+}
+
+/// A NIC comes back from exec.poststop up again if it was up, with what the host gave it and
+/// nothing the jail gave it.
+#[test]
+fn a_reclaimed_nic_is_up_again_without_the_jails_addresses() {
+    let h = Host::new("up", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "igb2", "up"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "www", "igb2", "inet", "198.51.100.7/24"]);
+    h.ok("jnet-sim", &["jail", "remove", "www", "--linger", "60"]);
+    // exec.poststop: an explicit reclaim purges the jail's addresses; the NIC is brought up.
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "--", "www"]), "igb2\n");
+    let igb2 = iface(&h.show(), "host", "igb2");
+    assert_eq!(igb2["up"], true);
+    assert!(!igb2["addrs"].as_array().unwrap().iter().any(|a| a["addr"] == "198.51.100.7"));
+}
+
+/// Netgraph node names are capped so that every path jnet sends fits ng_socket's 31
+/// characters; lagg protocol 5 is "broadcast".
+#[test]
+fn netgraph_paths_fit_and_lagg_protocols_are_named_as_in_freebsd() {
+    let h = Host::init("sem-lagg", &["--phys", "igb0,igb1", "--lagg", "lagg0:broadcast:igb0,igb1"]);
+    assert_eq!(h.show()["vnets"][0]["interfaces"][3]["kind"], "lagg");
+    let err = h.fails("jnet-sim", &["init", "--phys", "igb0", "--lagg", "lagg0:fec:igb0"], 64);
+    assert!(err.contains("unknown protocol \"fec\""), "{err}");
+    let h = Host::new("paths", "igb0");
+    let b30 = "b".repeat(30);
+    h.ok("jnet-ngattach", &["--virtual", "-b", &b30, "--", "www"]);
+    assert!(h.show()["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == json!(b30)));
+    h.fails("jnet-ngattach", &["--virtual", "-b", &"b".repeat(31), "--", "db"], 65);
+}
