@@ -96,3 +96,34 @@ fn netgraph_paths_fit_and_lagg_protocols_are_named_as_in_freebsd() {
     assert!(h.show()["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == json!(b30)));
     h.fails("jnet-ngattach", &["--virtual", "-b", &"b".repeat(31), "--", "db"], 65);
 }
+
+/// ng_ether gives every Ethernet-like ifnet a node (epair, if_bridge, vlan, lagg), not only
+/// NICs: a netgraph bridge cannot take such a name, and any of them can be an uplink.
+#[test]
+fn ng_ether_nodes_for_every_ethernet_interface() {
+    let h = Host::new("ngether", "igb0");
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "www"]);
+    assert_eq!(h.ok("jnet-sim", &["ifconfig", "vlan", "create"]), "vlan0\n");
+    let before = h.show();
+    let err = h.fails("jnet-ngattach", &["--virtual", "-b", "bridge0", "--", "db"], 78);
+    assert!(err.contains("netgraph node bridge0 is of type ether, not a bridge"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"], "no interface changed");
+    let graph = h.show()["netgraph"].clone();
+    for n in ["igb0", "bridge0", "e0a_www", "e0b_www", "vlan0"] {
+        assert!(
+            graph.as_array().unwrap().iter().any(|x| x["name"] == n && x["type"] == "ether"),
+            "{n} has an ng_ether node: {graph}"
+        );
+    }
+    // An if_bridge and a vlan are valid uplinks.
+    assert_eq!(h.ok("jnet-ngattach", &["-u", "bridge0", "--", "db"]), "ng0_db\n");
+    assert_eq!(h.ok("jnet-ngattach", &["-u", "vlan0", "--", "app"]), "ng0_app\n");
+    let graph = h.show()["netgraph"].clone();
+    let hooks = |name: &str| -> Vec<String> {
+        let n = graph.as_array().unwrap().iter().find(|x| x["name"] == name).unwrap();
+        n["hooks"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(hooks("bridge0bridge"), ["link0", "link1", "link2"]);
+    assert_eq!(hooks("bridge0"), ["lower", "upper"], "the if_bridge's ng_ether is spliced");
+    assert_eq!(hooks("vlan0"), ["lower", "upper"]);
+}

@@ -544,6 +544,7 @@ impl Host {
                 .find(|u| !used.contains(u) && self.find(vnet, &format!("{base}{u}")).is_none())
                 .expect("a free unit"),
         };
+        let first_new = self.next_index;
         let name = match base {
             "epair" => {
                 let (a, b) = (format!("epair{unit}a"), format!("epair{unit}b"));
@@ -611,6 +612,10 @@ impl Host {
             }
         };
         self.units.entry(key).or_default().insert(unit);
+        // ether_ifattach of each new ifnet: ng_ether gives it a node.
+        for index in first_new..self.next_index {
+            self.ng_ether_attach(index);
+        }
         Ok(name)
     }
 
@@ -655,6 +660,7 @@ impl Host {
         }
         for g in &gone {
             self.bridge_detach(*g);
+            self.ng_ifnet_detached(*g);
         }
         self.ifaces.retain(|i| !gone.contains(&i.index));
     }
@@ -1014,7 +1020,7 @@ impl Host {
         self.ifaces.push(moved);
         // if_detach/if_attach: an ng_ether node goes and is made anew in the new vnet.
         self.ng_ifnet_detached(index);
-        self.ng_ether_attach_all();
+        self.ng_ether_attach(index);
     }
 
     /// SIOCSIFVNET from `vnet`.

@@ -632,8 +632,9 @@ impl System for Sim {
                     return Err(Errno::ENOENT);
                 }
                 // Already loaded is EEXIST from the kernel; the trait's contract is "loaded".
-                h.modules.insert(module.to_string());
-                if module == "ng_ether" {
+                // Loading ng_ether attaches it to every Ethernet ifnet there is (its
+                // MOD_LOAD); loading it again does nothing.
+                if h.modules.insert(module.to_string()) && module == "ng_ether" {
                     h.ng_ether_attach_all();
                 }
                 Ok(())

@@ -185,33 +185,42 @@ impl Host {
 
     /// ng_ether attaches a node to every Ethernet ifnet of the vnet (once loaded).
     pub fn ng_ether_attach_all(&mut self) {
+        let all: Vec<u32> = self.ifaces.iter().map(|i| i.index).collect();
+        for index in all {
+            self.ng_ether_attach(index);
+        }
+    }
+
+    /// `ng_ether_attach`, run for every Ethernet-like ifnet as it attaches (ether_ifattach,
+    /// and again in the new vnet after a move) once ng_ether is loaded: NICs, laggs, epairs,
+    /// if_bridges and vlans (IFT_ETHER, IFT_L2VLAN, IFT_BRIDGE; `ng_ether.c`), and an
+    /// eiface's ifnet too, whose own node usually holds the name already. The node is named
+    /// after the interface; it is skipped when that name is taken.
+    pub fn ng_ether_attach(&mut self, ifindex: u32) {
         if !self.modules.contains("ng_ether") {
             return;
         }
-        let nics: Vec<(u32, String, VnetId)> = self
-            .ifaces
-            .iter()
-            .filter(|i| matches!(i.kind, IfKind::Ether | IfKind::Lagg { .. }))
-            .map(|i| (i.index, i.name.clone(), i.vnet))
-            .collect();
-        for (ifindex, name, vnet) in nics {
-            if self.netgraph.iter().any(|n| matches!(n.kind, NgKind::Ether { ifindex: x, .. } if x == ifindex)) {
-                continue;
-            }
-            let nname = ether_node_name(&name);
-            // Skipped when the name is taken (ng_ether_attach).
-            if self.netgraph.iter().any(|n| n.vnet == vnet && n.name.as_deref() == Some(&nname)) {
-                continue;
-            }
-            let id = self.ng_alloc_id();
-            self.netgraph.push(SimNgNode {
-                id,
-                name: Some(nname),
-                kind: NgKind::Ether { ifindex, promisc: false, autosrc: true },
-                vnet,
-                hooks: vec![],
-            });
+        let Some((name, vnet)) = self.ifaces.iter().find(|i| i.index == ifindex).and_then(|i| match i.kind {
+            IfKind::Loopback { .. } => None,
+            _ => Some((i.name.clone(), i.vnet)),
+        }) else {
+            return;
+        };
+        if self.netgraph.iter().any(|n| matches!(n.kind, NgKind::Ether { ifindex: x, .. } if x == ifindex)) {
+            return;
         }
+        let nname = ether_node_name(&name);
+        if self.netgraph.iter().any(|n| n.vnet == vnet && n.name.as_deref() == Some(&nname)) {
+            return;
+        }
+        let id = self.ng_alloc_id();
+        self.netgraph.push(SimNgNode {
+            id,
+            name: Some(nname),
+            kind: NgKind::Ether { ifindex, promisc: false, autosrc: true },
+            vnet,
+            hooks: vec![],
+        });
     }
 
     /// An ifnet was renamed: its ng_ether node follows.
@@ -244,8 +253,10 @@ impl Host {
             self.ng_unhook(h.peer, &h.peer_hook);
         }
         if let NgKind::Eiface { ifindex } = node.kind {
-            // NGM_SHUTDOWN of an eiface destroys its ifnet, in whatever vnet it is.
+            // NGM_SHUTDOWN of an eiface destroys its ifnet, in whatever vnet it is (and
+            // with it the ng_ether node a move may have given it).
             self.ifaces.retain(|i| i.index != ifindex);
+            self.ng_ifnet_detached(ifindex);
         }
     }
 
@@ -356,6 +367,8 @@ impl Host {
             vnet,
             hooks: vec![],
         });
+        // ether_ifattach, after the node took the name: ng_ether is skipped then.
+        self.ng_ether_attach(index);
         id
     }
 
