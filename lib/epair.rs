@@ -348,6 +348,25 @@ struct Built {
     jail_mac: Option<Mac>,
 }
 
+/// FreeBSD 15.0's if_bridge refuses a member that carries IP addresses while
+/// net.link.bridge.member_ifaddrs is 0, its default (if_bridge(4)); 14.x has no such sysctl.
+/// Say so before anything changes, rather than fail half-way with EINVAL.
+fn check_member_ifaddrs<K: Kernel>(k: &mut K, uplink: &IfInfo, bridge: &str) -> Result<()> {
+    match k.sysctl_int("net.link.bridge.member_ifaddrs") {
+        Ok(0) => {}
+        Ok(_) | Err(crate::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::kernel("read net.link.bridge.member_ifaddrs", e)),
+    }
+    let addrs: Vec<String> = uplink.addrs.iter().map(|a| a.to_string()).collect();
+    Err(Error::conflict(format!(
+        "uplink {u} carries addresses ({a}) and net.link.bridge.member_ifaddrs is 0, so if_bridge will not take it \
+         as a member: put the host's addresses on {bridge} instead of {u} (ifconfig_{bridge}=... in rc.conf), or \
+         set net.link.bridge.member_ifaddrs=1; nothing was changed",
+        u = uplink.name,
+        a = addrs.join(", ")
+    )))
+}
+
 /// The MTU a new epair end has (ETHERMTU, `sys/net/ethernet.h`).
 const ETHERMTU: u32 = 1500;
 
@@ -440,8 +459,12 @@ impl EpairRequest {
             None => None,
         };
         if let Some(u) = &self.uplink {
-            if !list.iter().any(|i| &i.name == u) {
+            let Some(ui) = list.iter().find(|i| &i.name == u) else {
                 return Err(Error::data(format!("uplink {u} does not exist on the host")));
+            };
+            let joins = !bridge_members.as_ref().is_some_and(|m| m.contains(u));
+            if joins && !ui.addrs.is_empty() {
+                check_member_ifaddrs(k, ui, self.bridge.as_deref().unwrap_or_default())?;
             }
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;

@@ -127,3 +127,24 @@ fn ng_ether_nodes_for_every_ethernet_interface() {
     assert_eq!(hooks("bridge0"), ["lower", "upper"], "the if_bridge's ng_ether is spliced");
     assert_eq!(hooks("vlan0"), ["lower", "upper"]);
 }
+
+/// FreeBSD 15.0's if_bridge takes no member with IP addresses while
+/// net.link.bridge.member_ifaddrs is 0: said before anything changes.
+#[test]
+fn an_addressed_uplink_on_freebsd_15_is_refused_clearly() {
+    let h = Host::new("ifaddrs", "igb0");
+    h.ok("jnet-sim", &["sysctl", "net.link.bridge.member_ifaddrs=0"]);
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "-u", "igb0", "--", "www"], 78);
+    assert!(err.contains("uplink igb0 carries addresses (fe80::"), "{err}");
+    assert!(err.contains("net.link.bridge.member_ifaddrs=1"), "{err}");
+    assert_eq!(h.show(), before);
+    // The kernel says the same to anyone who tries.
+    h.ok("jnet-sim", &["ifconfig", "bridge", "create"]);
+    let err = h.fails("jnet-sim", &["ifconfig", "bridge0", "addm", "igb0"], 71);
+    assert!(err.contains("ifconfig bridge0 addm igb0: Invalid argument (EINVAL)"), "{err}");
+    h.ok("jnet-sim", &["ifconfig", "bridge0", "destroy"]);
+    h.ok("jnet-sim", &["sysctl", "net.link.bridge.member_ifaddrs=1"]);
+    h.ok("jnet-epair", &["-b", "bridge0", "-u", "igb0", "--", "www"]);
+    assert_eq!(iface(&h.show(), "host", "bridge0")["members"], json!(["igb0", "e0a_www"]));
+}

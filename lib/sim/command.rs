@@ -30,13 +30,25 @@ enum SimCmd {
     Dup(DupArgs),
     Ops(OpsArgs),
     Ifconfig(IfconfigArgs),
+    Sysctl(SysctlArgs),
+}
+
+#[derive(FromArgs, Debug)]
+/// Read or set an integer sysctl of the host, e.g. net.link.bridge.member_ifaddrs=0 to
+/// behave as FreeBSD 15.0 does.
+#[argh(subcommand, name = "sysctl")]
+struct SysctlArgs {
+    /// NAME or NAME=VALUE
+    #[argh(positional)]
+    setting: String,
 }
 
 #[derive(FromArgs, Debug)]
 /// Act as root with ifconfig(8), on the host or with -j inside a jail's vnet: to play the
 /// administrator or a jail's root. IF name NEW | IF description TEXT | IF -description |
 /// IF group G | IF -group G | IF ether MAC | IF mtu N | IF up | IF down | IF destroy |
-/// IF inet|inet6 ADDR/LEN | CLONER create (epair, vlan, bridge; prints the new name).
+/// IF inet|inet6 ADDR/LEN | BRIDGE addm|deletem IF | CLONER create (epair, vlan, bridge;
+/// prints the new name).
 #[argh(subcommand, name = "ifconfig")]
 struct IfconfigArgs {
     /// the jail whose vnet to act in (name or jid)
@@ -55,7 +67,8 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
     let usage = || {
         Error::usage(format!(
             "ifconfig {}: expected IF name NEW, IF description TEXT, IF -description, IF group G, IF -group G, \
-             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, IF inet|inet6 ADDR/LEN, or CLONER create",
+             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, IF inet|inet6 ADDR/LEN, BRIDGE addm|deletem IF, \
+             or CLONER create",
             w.join(" ")
         ))
     };
@@ -91,6 +104,8 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
             k.if_set_flags(ifn, f).step(what)?
         }
         ("destroy", []) => k.if_destroy(ifn).step(what)?,
+        ("addm", [m]) => k.bridge_add(ifn, m).step(what)?,
+        ("deletem", [m]) => k.bridge_del(ifn, m).step(what)?,
         ("inet" | "inet6", [a] | [a, "alias"]) => {
             let c: Cidr = a.parse()?;
             if c.addr.is_ipv6() != (verb == "inet6") {
@@ -498,6 +513,17 @@ pub fn run(args: SimArgs) -> Result<String> {
                 }
             }
         }
+        SimCmd::Sysctl(a) => files.edit(|host, _| match a.setting.split_once('=') {
+            Some((name, v)) => {
+                let v: i64 = v.parse().map_err(|_| Error::usage(format!("{v:?} is not an integer")))?;
+                host.sysctls.insert(name.to_string(), v);
+                Ok(String::new())
+            }
+            None => match host.sysctls.get(&a.setting) {
+                Some(v) => Ok(format!("{}: {v}\n", a.setting)),
+                None => Err(Error::new(Kind::Data, format!("unknown oid '{}'", a.setting))),
+            },
+        }),
         SimCmd::Dup(a) => {
             let addr: std::net::Ipv6Addr =
                 a.addr.parse().map_err(|_| Error::usage(format!("{:?} is not an IPv6 address", a.addr)))?;

@@ -942,6 +942,12 @@ impl Host {
         if !self.ifaces[mp].kind.ethernet_like() {
             return Err(Errno::EINVAL);
         }
+        // FreeBSD 15.0 (net.link.bridge.member_ifaddrs=0, its default): a member may carry no
+        // IPv4 or IPv6 address (if_bridge.c bridge_ioctl_add; if_bridge(4)). Without the
+        // sysctl (14.x) members may.
+        if self.sysctls.get("net.link.bridge.member_ifaddrs") == Some(&0) && !self.ifaces[mp].addrs.is_empty() {
+            return Err(Errno::EINVAL);
+        }
         let first = matches!(&self.ifaces[bp].kind, IfKind::Bridge { members, .. } if members.is_empty());
         if first {
             self.ifaces[bp].mtu = self.ifaces[mp].mtu;
