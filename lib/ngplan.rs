@@ -11,6 +11,36 @@ use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Result};
 use crate::kernel::Kernel;
 
+/// How long a queued shutdown may take to be applied.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// NGM_SHUTDOWN, and wait until the node is gone. The kernel queues a shutdown and a netgraph
+/// thread applies it a moment later (ng_base.c); until then the node keeps its name, its
+/// hooks and, for an eiface, its interface, and what comes next (pruning its bridge, a new
+/// node or interface of the same name) would find them. Ok(false) if it was gone already.
+pub fn shut_down<K: Kernel>(k: &mut K, path: &str) -> std::result::Result<bool, Errno> {
+    let id = match k.ng_node(path) {
+        Ok(n) => n.id,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match k.ng_shutdown(path) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let by_id = format!("[{id:x}]:");
+    let start = std::time::Instant::now();
+    loop {
+        match k.ng_node(&by_id) {
+            Err(Errno::ENOENT) => return Ok(true),
+            Err(e) => return Err(e),
+            Ok(_) if start.elapsed() >= SHUTDOWN_WAIT => return Err(Errno::ETIMEDOUT),
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
 /// Our temporary hook on our own socket node.
 pub const NG_TMP_HOOK: &str = "jnet";
 /// How many link numbers to try before giving up.
@@ -152,8 +182,8 @@ pub fn make_eiface<K: Kernel>(
         Ok(x) => x.id,
         Err(e) => {
             let err = Error::kernel("look up the new ng_eiface", e);
-            return Err(match k.ng_shutdown(&born) {
-                Ok(()) => err,
+            return Err(match shut_down(k, &born) {
+                Ok(_) => err,
                 Err(d) => err.context(format!("and shut it down through {born}: {d}")),
             });
         }
@@ -253,7 +283,7 @@ pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
         return Ok(false);
     }
     let ethers: Vec<u32> = hooks.iter().filter(|h| h.peer.node_type == "ether").map(|h| h.peer.id).collect();
-    k.ng_shutdown(&path).step(|| format!("shut down bridge {bridge}"))?;
+    shut_down(k, &path).step(|| format!("shut down bridge {bridge}"))?;
     let mut seen = vec![];
     for id in ethers {
         if seen.contains(&id) {

@@ -421,7 +421,9 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             slots.set(*slot, ifname);
             Ok(())
         }
-        Step::NgShutdown(path) => k.ng_shutdown(path).step(|| format!("shut down netgraph node {path}")),
+        Step::NgShutdown(path) => {
+            crate::ngplan::shut_down(k, path).map(|_| ()).step(|| format!("shut down netgraph node {path}"))
+        }
         Step::NgRmhook(path, hook) => k.ng_rmhook(path, hook).step(|| format!("remove hook {hook} of {path}")),
         Step::NgLink { node, bridge, first_link } => crate::ngplan::link(k, node, bridge, *first_link),
     }
@@ -555,8 +557,8 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
             }
             Ok(())
         }
-        Undo::NgShutdown(path) => match k.ng_shutdown(path) {
-            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Undo::NgShutdown(path) => match crate::ngplan::shut_down(k, path) {
+            Ok(_) => Ok(()),
             Err(e) => Err(Error::kernel(format!("shut down netgraph node {path}"), e)),
         },
         Undo::NgUnsplice(bridge) => crate::ngplan::unsplice_if_unused(k, bridge).map(|_| ()),

@@ -281,9 +281,9 @@ impl ReleaseArgs {
             if self.dry_run {
                 continue;
             }
-            match k.ng_shutdown(&path) {
-                Ok(()) => d.released.push(ifname),
-                Err(Errno::ENOENT) => {}
+            match ngplan::shut_down(k, &path) {
+                Ok(true) => d.released.push(ifname),
+                Ok(false) => {}
                 Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
             }
         }
@@ -370,9 +370,9 @@ impl ReleaseArgs {
                 continue;
             }
             let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
-            match k.ng_shutdown(&path) {
-                Ok(()) => d.released.push(ifname),
-                Err(Errno::ENOENT) => {}
+            match ngplan::shut_down(k, &path) {
+                Ok(true) => d.released.push(ifname),
+                Ok(false) => {}
                 Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
             }
         }
@@ -445,9 +445,9 @@ impl ReleaseArgs {
             if self.dry_run {
                 continue;
             }
-            match k.ng_shutdown(&path) {
-                Ok(()) => d.released.push(ifname),
-                Err(Errno::ENOENT) => {}
+            match ngplan::shut_down(k, &path) {
+                Ok(true) => d.released.push(ifname),
+                Ok(false) => {}
                 Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
             }
         }

@@ -148,3 +148,37 @@ fn an_addressed_uplink_on_freebsd_15_is_refused_clearly() {
     h.ok("jnet-epair", &["-b", "bridge0", "-u", "igb0", "--", "www"]);
     assert_eq!(iface(&h.show(), "host", "bridge0")["members"], json!(["igb0", "e0a_www"]));
 }
+
+/// FreeBSD queues netgraph shutdowns and tears vnets down later: with the simulated host
+/// asynchronous too, --prune still finds the bridge free, a restart finds the old node gone,
+/// and NICs come back from exec.poststop or with --wait.
+#[test]
+fn releases_and_restarts_on_an_asynchronous_host() {
+    let h = Host::init("sem-async", &["--phys", "igb0,igb2", "--async-ms", "300"]);
+    let graph = |h: &Host| -> Vec<String> {
+        h.show()["netgraph"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect()
+    };
+    h.ok("jnet-sim", &["jail", "create", "app", "--vnet"]);
+    h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--ifname", "vnet0", "--", "app"]);
+    // exec.poststop: the eiface's shutdown is queued; --prune waits for it, then the bridge
+    // has no jail left and goes too.
+    h.ok("jnet-sim", &["jail", "remove", "app"]);
+    assert_eq!(h.ok("jnet-release", &["--prune", "--", "app"]), "vnet0\nvbr0\n");
+    assert_eq!(graph(&h), ["igb0", "igb2"], "eiface, vbr0 and the nursery are gone");
+    // A quick restart: the old node (same name) is gone before the new one is made.
+    h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--", "db"]);
+    h.ok("jnet-release", &["--", "db"]);
+    assert_eq!(h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--", "db"]), "ng0_db\n");
+    // A NIC from a jail whose vnet is still being torn down: reclaimed in exec.poststop...
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz"]);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]), "igb2\n");
+    // ...or, from a vnet already shutting down, waited for.
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz2"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz2", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz2", "--stuck"]);
+    h.fails("jnet-release", &["--iface", "igb2", "--", "dmz2"], 75);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "--", "dmz2"]), "nothing to release\n");
+    assert!(names(&h.show(), "host").contains(&"igb2".to_string()));
+}

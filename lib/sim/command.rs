@@ -128,6 +128,10 @@ struct InitArgs {
     /// IPv6 DAD probe interval (the ND retrans timer) in ms; DAD takes dad_count times this
     #[argh(option, default = "1000")]
     dad_ms: u32,
+    /// netgraph shutdowns and vnet teardowns complete this many ms after they are asked for,
+    /// as FreeBSD queues them (default 0: at once)
+    #[argh(option, default = "0")]
+    async_ms: u64,
     /// the host's kern.hostuuid (default: a new random one)
     #[argh(option)]
     hostuuid: Option<String>,
@@ -336,6 +340,7 @@ pub fn run(args: SimArgs) -> Result<String> {
             }
             let _lock = files.lock()?;
             let mut host = Host::new(a.hostuuid.unwrap_or_else(random_uuid), &phys, a.dad_ms);
+            host.ng_async_ms = a.async_ms;
             for l in &a.lagg {
                 let parts: Vec<&str> = l.splitn(3, ':').collect();
                 let [name, proto, ports] = parts[..] else {

@@ -227,6 +227,10 @@ pub struct Host {
     /// next netgraph node id
     #[serde(default)]
     pub next_ng_id: u32,
+    /// Netgraph shutdowns and vnet teardowns complete this long after they are asked for,
+    /// as on FreeBSD where they are queued (`jnet-sim init --async-ms`); 0: at once.
+    #[serde(default)]
+    pub ng_async_ms: u64,
 }
 
 const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("vlan", "if_vlan"), ("lo", "")];
@@ -310,6 +314,7 @@ impl Host {
             fail: None,
             netgraph: vec![],
             next_ng_id: 1,
+            ng_async_ms: 0,
         };
         let lo = h.attach_loopback(None);
         let lo = h.by_index_mut(lo).expect("lo0");
@@ -483,6 +488,7 @@ impl Host {
             }
         }
         self.ng_sweep_dead_sockets();
+        self.ng_settle(now_ms);
         let expired: Vec<Jid> = self
             .jails
             .iter()
@@ -1095,6 +1101,8 @@ impl Host {
     /// (and the interfaces in it) is released after `linger_ms`. A `stuck` vnet is already
     /// shutting down, so nothing can be reclaimed from it before then.
     pub fn remove_jail(&mut self, jid: Jid, linger_ms: u64, stuck: bool, now_ms: u64) -> KResult<()> {
+        // A vnet is torn down asynchronously too: never sooner than the async delay.
+        let linger_ms = linger_ms.max(self.ng_async_ms);
         let j = self.jails.iter_mut().find(|j| j.jid == jid && j.state == JailState::Alive).ok_or(Errno::ENOENT)?;
         j.state = JailState::Dying { until_ms: now_ms + linger_ms, stuck };
         let ips = std::mem::take(&mut j.ips);

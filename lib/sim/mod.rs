@@ -449,16 +449,16 @@ impl Sim {
         to: &str,
         op: &str,
         args: impl Fn() -> String,
-        rule: impl FnOnce(&mut Host, VnetId, u32) -> KResult<T>,
+        rule: impl FnOnce(&mut Host, VnetId, u32, u64) -> KResult<T>,
     ) -> KResult<T> {
-        self.op(op, args, |h, v, _| {
+        self.op(op, args, |h, v, now| {
             // The destination travels in a struct sockaddr_ng, and ng_socket's sendto refuses
             // sg_len > NG_NODESIZ + 2 (ng_socket.c): a path of at most 31 characters.
             if to.len() > 31 {
                 return Err(Errno::EINVAL);
             }
             let me = h.ng_socket(v, std::process::id())?;
-            rule(h, v, me)
+            rule(h, v, me, now)
         })
     }
 }
@@ -478,7 +478,7 @@ impl Sim {
             path,
             op,
             || format!("{path} {}", on as u8),
-            |h, v, me| match field(&mut h.ng_typed(v, me, path)?.kind) {
+            |h, v, me, _| match field(&mut h.ng_typed(v, me, path)?.kind) {
                 Some(f) => {
                     *f = on;
                     Ok(())
@@ -495,7 +495,7 @@ impl Netgraph for Sim {
             path,
             "NGM_MKPEER",
             || format!("{path} {node_type} {ourhook} {peerhook}"),
-            |h, v, me| h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook),
+            |h, v, me, _| h.ng_mkpeer(v, me, path, node_type, ourhook, peerhook),
         )
     }
     fn ng_connect(&mut self, path: &str, peer_path: &str, ourhook: &str, peerhook: &str) -> KResult<()> {
@@ -503,33 +503,33 @@ impl Netgraph for Sim {
             path,
             "NGM_CONNECT",
             || format!("{path} {peer_path} {ourhook} {peerhook}"),
-            |h, v, me| h.ng_connect(v, me, path, peer_path, ourhook, peerhook),
+            |h, v, me, _| h.ng_connect(v, me, path, peer_path, ourhook, peerhook),
         )
     }
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
-        self.ng_op(path, "NGM_NAME", || format!("{path} {name}"), |h, v, me| h.ng_name(v, me, path, name))
+        self.ng_op(path, "NGM_NAME", || format!("{path} {name}"), |h, v, me, _| h.ng_name(v, me, path, name))
     }
     fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {
-        self.ng_op(path, "NGM_RMHOOK", || format!("{path} {hook}"), |h, v, me| h.ng_rmhook(v, me, path, hook))
+        self.ng_op(path, "NGM_RMHOOK", || format!("{path} {hook}"), |h, v, me, _| h.ng_rmhook(v, me, path, hook))
     }
     fn ng_shutdown(&mut self, path: &str) -> KResult<()> {
-        self.ng_op(path, "NGM_SHUTDOWN", || path.to_string(), |h, v, me| h.ng_shutdown(v, me, path))
+        self.ng_op(path, "NGM_SHUTDOWN", || path.to_string(), |h, v, me, now| h.ng_shutdown(v, me, path, now))
     }
     fn ng_node(&mut self, path: &str) -> KResult<NgNode> {
-        self.ng_op(path, "NGM_NODEINFO", || path.to_string(), |h, v, me| h.ng_nodeinfo(v, me, path))
+        self.ng_op(path, "NGM_NODEINFO", || path.to_string(), |h, v, me, _| h.ng_nodeinfo(v, me, path))
     }
     fn ng_hooks(&mut self, path: &str) -> KResult<(NgNode, Vec<NgHook>)> {
-        self.ng_op(path, "NGM_LISTHOOKS", || path.to_string(), |h, v, me| h.ng_listhooks(v, me, path))
+        self.ng_op(path, "NGM_LISTHOOKS", || path.to_string(), |h, v, me, _| h.ng_listhooks(v, me, path))
     }
     fn ng_nodes(&mut self) -> KResult<Vec<NgNode>> {
-        self.ng_op(".", "NGM_LISTNODES", String::new, |h, v, _me| Ok(h.ng_listnodes(v)))
+        self.ng_op(".", "NGM_LISTNODES", String::new, |h, v, _me, _| Ok(h.ng_listnodes(v)))
     }
     fn ng_eiface_ifname(&mut self, path: &str) -> KResult<String> {
         self.ng_op(
             path,
             "NGM_EIFACE_GET_IFNAME",
             || path.to_string(),
-            |h, v, me| match h.ng_typed(v, me, path)?.kind {
+            |h, v, me, _| match h.ng_typed(v, me, path)?.kind {
                 netgraph::NgKind::Eiface { ifindex } => h.ng_ifname(ifindex),
                 _ => Err(Errno::EINVAL),
             },
@@ -540,7 +540,7 @@ impl Netgraph for Sim {
             path,
             "NGM_ETHER_GET_IFNAME",
             || path.to_string(),
-            |h, v, me| match h.ng_typed(v, me, path)?.kind {
+            |h, v, me, _| match h.ng_typed(v, me, path)?.kind {
                 netgraph::NgKind::Ether { ifindex, .. } => h.ng_ifname(ifindex),
                 _ => Err(Errno::EINVAL),
             },
@@ -569,7 +569,7 @@ impl Netgraph for Sim {
             path,
             "NGM_BRIDGE_GET_STATS",
             || format!("{path} {link}"),
-            |h, v, me| {
+            |h, v, me, _| {
                 let node = h.ng_typed(v, me, path)?;
                 let hook = if link < 0 { format!("uplink{}", -link) } else { format!("link{link}") };
                 match node.kind {

@@ -74,6 +74,9 @@ pub struct SimNgNode {
     pub vnet: VnetId,
     /// hooks
     pub hooks: Vec<SimNgHook>,
+    /// NGM_SHUTDOWN was queued: the node goes at this time (`Host::ng_async_ms`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dying_until: Option<u64>,
 }
 
 /// Module each creatable type comes from.
@@ -145,7 +148,14 @@ impl Host {
             return Err(Errno::EAFNOSUPPORT);
         }
         let id = self.ng_alloc_id();
-        self.netgraph.push(SimNgNode { id, name: None, kind: NgKind::Socket { pid }, vnet, hooks: vec![] });
+        self.netgraph.push(SimNgNode {
+            id,
+            name: None,
+            kind: NgKind::Socket { pid },
+            vnet,
+            hooks: vec![],
+            dying_until: None,
+        });
         Ok(id)
     }
 
@@ -220,6 +230,7 @@ impl Host {
             kind: NgKind::Ether { ifindex, promisc: false, autosrc: true },
             vnet,
             hooks: vec![],
+            dying_until: None,
         });
     }
 
@@ -366,6 +377,7 @@ impl Host {
             kind: NgKind::Eiface { ifindex: index },
             vnet,
             hooks: vec![],
+            dying_until: None,
         });
         // ether_ifattach, after the node took the name: ng_ether is skipped then.
         self.ng_ether_attach(index);
@@ -412,7 +424,7 @@ impl Host {
         let id = match node_type {
             "bridge" => {
                 let id = self.ng_alloc_id();
-                self.netgraph.push(SimNgNode { id, name: None, kind: probe, vnet, hooks: vec![] });
+                self.netgraph.push(SimNgNode { id, name: None, kind: probe, vnet, hooks: vec![], dying_until: None });
                 id
             }
             _ => self.ng_new_eiface(vnet),
@@ -458,7 +470,7 @@ impl Host {
     }
 
     /// NGM_SHUTDOWN: ng_ether only resets (loses its hooks), others go.
-    pub fn ng_shutdown(&mut self, vnet: VnetId, me: u32, path: &str) -> KResult<()> {
+    pub fn ng_shutdown(&mut self, vnet: VnetId, me: u32, path: &str, now_ms: u64) -> KResult<()> {
         let x = self.ng_resolve(vnet, me, path)?;
         let node = self.ng(x).cloned().expect("resolved");
         if let NgKind::Ether { ifindex, .. } = node.kind {
@@ -471,8 +483,27 @@ impl Host {
             }
             return Ok(());
         }
+        // On FreeBSD the shutdown is an item on the node's queue, applied by a netgraph
+        // thread a moment later (ng_base.c); with `jnet-sim init --async-ms` the node, its
+        // name, hooks and interface stay until then.
+        if self.ng_async_ms > 0 {
+            let at = now_ms + self.ng_async_ms;
+            if let Some(n) = self.ng_mut(x) {
+                n.dying_until.get_or_insert(at);
+            }
+            return Ok(());
+        }
         self.ng_remove(x);
         Ok(())
+    }
+
+    /// Apply the shutdowns whose time has come.
+    pub fn ng_settle(&mut self, now_ms: u64) {
+        let due: Vec<u32> =
+            self.netgraph.iter().filter(|n| n.dying_until.is_some_and(|t| t <= now_ms)).map(|n| n.id).collect();
+        for id in due {
+            self.ng_remove(id);
+        }
     }
 
     fn ng_info(&self, id: u32) -> NgNode {
