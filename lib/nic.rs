@@ -255,58 +255,68 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // Without a record the NIC must still carry its driver name as its host name (igb2).
     let driver = rec.as_ref().map(|r| r.driver.clone()).unwrap_or_else(|| nic.to_string());
     let list = k.if_list().step(|| "list interfaces".into())?;
-    // At home already (the vnet died), under its name or the one the jail gave it.
-    let scan_all = jail.is_none_or(|j| j.dying);
-    let home = if scan_all {
-        on_host(k, &list, nic, &driver)?
-    } else {
-        on_host(k, &list.iter().filter(|i| i.name == nic).cloned().collect::<Vec<_>>(), nic, &driver)?
-    };
-    if let Some(now) = home {
+    let named: Vec<IfInfo> = list.iter().filter(|i| i.name == nic).cloned().collect();
+    if let Some(now) = on_host(k, &named, nic, &driver)? {
         restore(k, &now, nic, rec.as_ref())?;
         return Ok(NicOutcome::Home);
     }
-    let Some(j) = jail else {
-        return Ok(NicOutcome::Away(format!(
-            "{nic} ({driver}) is not on the host and jail {jail_name} is gone: its vnet has not released it yet"
-        )));
-    };
-    let inside = if j.dying {
-        // A dying jail cannot be entered to look: try the name it was lent under.
-        rec.as_ref().map(|r| r.host_name.clone()).unwrap_or_else(|| nic.to_string())
-    } else {
-        let want = driver.clone();
-        let found = k
-            .in_jail(j.jid, move |k| {
-                for i in k.if_list().step(|| "list interfaces".into())? {
-                    match k.if_driver(&i.name) {
-                        Ok(d) if d == want => return Ok(Some(i.name)),
-                        Ok(_) | Err(Errno::ENXIO) => {}
-                        Err(e) => return Err(Error::kernel(format!("read the driver name of {}", i.name), e)),
-                    }
+    let away = match jail {
+        Some(j) if !j.dying => {
+            let inside = find_inside(k, j, &driver, nic)?;
+            return match take_back(k, &inside, j, &driver, nic) {
+                Ok(back) => {
+                    restore(k, &back, nic, rec.as_ref())?;
+                    Ok(NicOutcome::Reclaimed)
                 }
-                Ok(None)
-            })
-            .map_err(|e| e.context(format!("inside jail {jail_name}")))?;
-        match found {
-            Some(n) => n,
-            None => {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("{nic} ({driver}) is neither on the host nor in jail {jail_name}"),
-                ))
+                Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => Ok(NicOutcome::Away(e.message)),
+                Err(e) => Err(e),
+            };
+        }
+        Some(j) => {
+            // A dying jail cannot be entered to look: try the name it was lent under.
+            let lent_as = rec.as_ref().map(|r| r.host_name.clone()).unwrap_or_else(|| nic.to_string());
+            match take_back(k, &lent_as, j, &driver, nic) {
+                Ok(back) => {
+                    restore(k, &back, nic, rec.as_ref())?;
+                    return Ok(NicOutcome::Reclaimed);
+                }
+                // Not there under that name (renamed inside, or home already), or the vnet
+                // is already going away.
+                Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => e.message,
+                Err(e) => return Err(e),
             }
         }
+        None => format!(
+            "{nic} ({driver}) is not on the host and jail {jail_name} is gone: its vnet has not released it yet"
+        ),
     };
-    match take_back(k, &inside, j, &driver, nic) {
-        Ok(back) => {
-            restore(k, &back, nic, rec.as_ref())?;
-            Ok(NicOutcome::Reclaimed)
-        }
-        // Not there (a dying jail, renamed inside) or the vnet is already going away.
-        Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => Ok(NicOutcome::Away(e.message)),
-        Err(e) => Err(e),
+    // Home already under the name the jail gave it (its vnet died): only then is every host
+    // interface's driver read.
+    if let Some(now) = on_host(k, &list, nic, &driver)? {
+        restore(k, &now, nic, rec.as_ref())?;
+        return Ok(NicOutcome::Home);
     }
+    Ok(NicOutcome::Away(away))
+}
+
+/// The name the NIC with driver `driver` has inside the running jail `j`.
+fn find_inside<K: Kernel>(k: &mut K, j: &JailInfo, driver: &str, nic: &str) -> Result<String> {
+    let want = driver.to_string();
+    let found = k
+        .in_jail(j.jid, move |k| {
+            for i in k.if_list().step(|| "list interfaces".into())? {
+                match k.if_driver(&i.name) {
+                    Ok(d) if d == want => return Ok(Some(i.name)),
+                    Ok(_) | Err(Errno::ENXIO) => {}
+                    Err(e) => return Err(Error::kernel(format!("read the driver name of {}", i.name), e)),
+                }
+            }
+            Ok(None)
+        })
+        .map_err(|e| e.context(format!("inside jail {}", j.name)))?;
+    found.ok_or_else(|| {
+        Error::new(Kind::Data, format!("{nic} ({driver}) is neither on the host nor in jail {}", j.name))
+    })
 }
 
 /// Bring `nic` home from `jail_name`, waiting up to `wait` for it to come back.
