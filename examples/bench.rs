@@ -162,8 +162,11 @@ fn main() {
                 h.run("jnet-sim", &["jail", "create", "cache", "--vnet"]);
             },
         ),
-        ("7", "jnet-release --iface igb2 dmz (prestop)", "jnet-release", &["--iface", "igb2", "dmz"], |h| {
+        ("7", "jnet-nic --iface igb2 dmz (prestart)", "jnet-nic", &["--iface", "igb2", "dmz"], |_| {}),
+        ("7", "jnet-release --iface igb2 dmz (poststop, jail dying)", "jnet-release", &["--iface", "igb2", "dmz"], |h| {
+            h.run("jnet-nic", &["--iface", "igb2", "dmz"]);
             h.run("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+            h.run("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
         }),
         ("2", "jnet-release www (poststop)", "jnet-release", &["www"], |h| {
             h.run("jnet-epair", &["-b", "bridge0", "-u", "igb0", "www"]);
@@ -291,6 +294,7 @@ fn main() {
     let mut times = vec![];
     for i in 0..9 {
         let h = Host::new(&format!("nic{i}"), &["--phys", "igb0,igb2"]);
+        h.run("jnet-nic", &["--iface", "igb2", "dmz"]);
         h.run("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
         h.run("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
         let t = Instant::now();
@@ -307,7 +311,7 @@ fn main() {
     println!("| program | Linux x86_64 (bytes) | FreeBSD x86_64, dynamic (bytes) |");
     println!("|---|---|---|");
     let fb = bindir().parent().unwrap().join("x86_64-unknown-freebsd/release");
-    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-release", "jnet-sim"] {
+    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-nic", "jnet-release", "jnet-sim"] {
         let size =
             |d: &Path| std::fs::metadata(d.join(p)).map(|m| m.len().to_string()).unwrap_or_else(|_| "not built".into());
         println!("| {p} | {} | {} |", size(&bindir()), size(&fb));
