@@ -226,8 +226,10 @@ pub fn escape_text(s: &str) -> String {
 }
 
 /// Run a program against the kernel this process should use: the simulated host when
-/// `JNET_SIM` is set, else FreeBSD's; elsewhere a clear refusal.
+/// `JNET_SIM` is set (builds with the `sim` feature only), else FreeBSD's; elsewhere a clear
+/// refusal.
 pub fn dispatch<P: Program>(p: P) -> Result<Output> {
+    #[cfg(feature = "sim")]
     if let Some(path) = std::env::var_os(crate::sim::ENV) {
         let mut k = crate::sim::Sim::open(std::path::Path::new(&path))?;
         return p.run(&mut k);
@@ -239,16 +241,18 @@ pub fn dispatch<P: Program>(p: P) -> Result<Output> {
     }
     #[cfg(not(target_os = "freebsd"))]
     {
+        let _ = p;
         Err(Error::new(
             Kind::Unavailable,
-            format!(
-                "{} talks to the FreeBSD kernel and this is not FreeBSD; set {}=FILE to use the simulated host (see jnet-sim(1))",
-                P::NAME,
-                crate::sim::ENV
-            ),
+            format!("{} talks to the FreeBSD kernel and this is not FreeBSD{}", P::NAME, SIM_HINT),
         ))
     }
 }
+
+#[cfg(all(not(target_os = "freebsd"), feature = "sim"))]
+const SIM_HINT: &str = "; set JNET_SIM=FILE to use the simulated host (see jnet-sim(1))";
+#[cfg(all(not(target_os = "freebsd"), not(feature = "sim")))]
+const SIM_HINT: &str = " (and this build has no simulated host)";
 
 /// A whole program's main: parse, log, run, print, exit.
 pub fn main<P: Program + FromArgs>() -> ! {

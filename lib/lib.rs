@@ -25,4 +25,5 @@ pub mod nic;
 pub mod owner;
 pub mod plan;
 pub mod release;
+#[cfg(feature = "sim")]
 pub mod sim;

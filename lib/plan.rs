@@ -600,7 +600,7 @@ impl fmt::Display for Plan {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
     use crate::sim::host::Host;
