@@ -160,8 +160,8 @@ pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) ->
             // interface comes up, and a margin.
             let mut retrans = 1000u64;
             for (_, n, _) in &scope {
-                if let Ok(ndi) = k.if_nd6(n) {
-                    retrans = retrans.max(u64::from(ndi.retrans));
+                if let Ok(nd6) = k.if_nd6(n) {
+                    retrans = retrans.max(u64::from(nd6.retrans_ms));
                 }
             }
             timeout_ms = Some(dad_count * retrans + UP_DELAY_MS + MARGIN_MS);

@@ -7,7 +7,6 @@
 
 use crate::errno::Errno;
 use crate::error::Error;
-use crate::freebsd::abi::NdIfInfo;
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -146,6 +145,24 @@ impl std::str::FromStr for Cidr {
     }
 }
 
+/// A lagg(4) as SIOCGLAGG reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lagg {
+    /// Its protocol, as ifconfig(8) names it (`failover`, `lacp`, `broadcast`, ...).
+    pub proto: String,
+    /// Its ports.
+    pub ports: Vec<String>,
+}
+
+/// An interface's IPv6 neighbour-discovery settings that jnet uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nd6 {
+    /// ND6_IFF_* flags (`nd6f`).
+    pub flags: u32,
+    /// The retransmission timer (ms): one DAD probe interval.
+    pub retrans_ms: u32,
+}
+
 /// An interface as listed (getifaddrs: name, flags, link-level address, addresses).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IfInfo {
@@ -198,9 +215,11 @@ pub trait Interfaces {
     /// SIOCGIFAFLAG_IN6.
     fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32>;
     /// SIOCGIFINFO_IN6.
-    fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo>;
-    /// SIOCSIFINFO_IN6, with a struct as read by `if_nd6` and then modified.
-    fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()>;
+    fn if_nd6(&mut self, name: &str) -> KResult<Nd6>;
+    /// SIOCSIFINFO_IN6: these ND6 flags, every other IPv6 setting of the interface as it is.
+    /// (On FreeBSD the settings are read first: SIOCSIFINFO_IN6 applies every field it is
+    /// given.)
+    fn if_set_nd6_flags(&mut self, name: &str, flags: u32) -> KResult<()>;
     /// SIOCSDRVSPEC BRDGADD.
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()>;
     /// SIOCSDRVSPEC BRDGDEL.
@@ -215,7 +234,7 @@ pub trait Interfaces {
     fn if_driver(&mut self, name: &str) -> KResult<String>;
     /// SIOCGLAGG: the lagg(4) protocol (LAGG_PROTO_*) and ports of `name`; None if it is
     /// not a lagg.
-    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>>;
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<Lagg>>;
 }
 
 /// A jail, as jail_get(2) reports it.

@@ -8,7 +8,6 @@ use crate::epair::{
 };
 use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Result};
-use crate::freebsd::abi::lagg;
 use crate::inventory;
 use crate::kernel::{iff, Cidr, JailRef, Kernel};
 use crate::mac::Mac;
@@ -151,13 +150,13 @@ impl Request {
             // The seed article's trap: a failover lagg drops frames that arrive on a port
             // other than the active one, and once netgraph is spliced in the host can no
             // longer reach the jails bridged into it over that lagg.
-            if let Some((proto, ports)) = k.if_lagg(u).step(|| format!("ask {u} whether it is a lagg"))? {
-                if proto == lagg::FAILOVER && !self.force {
+            if let Some(lagg) = k.if_lagg(u).step(|| format!("ask {u} whether it is a lagg"))? {
+                if lagg.proto == "failover" && !self.force {
                     return Err(Error::conflict(format!(
                         "uplink {u} is a lagg in failover mode (ports {}): it drops frames that arrive on the \
                          inactive port, so with a netgraph bridge spliced onto it the host cannot talk to the jails \
                          behind it. Give the jails a lagg (or NIC) of their own, use laggproto lacp, or pass --force",
-                        ports.join(", ")
+                        lagg.ports.join(", ")
                     )));
                 }
             }

@@ -336,14 +336,11 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
         }
         Step::EnableInet6(r) => {
             let n = slots.name(r)?;
-            let mut ndi = k.if_nd6(&n).step(|| format!("read the IPv6 settings of {n}"))?;
-            if ndi.flags & nd6f::IFDISABLED == 0 {
+            let nd6 = k.if_nd6(&n).step(|| format!("read the IPv6 settings of {n}"))?;
+            if nd6.flags & nd6f::IFDISABLED == 0 {
                 return Ok(());
             }
-            // Written back exactly as read but for the one flag: SIOCSIFINFO_IN6 applies
-            // every non-zero field it is given.
-            ndi.flags &= !nd6f::IFDISABLED;
-            k.if_set_nd6(&n, &ndi).step(|| format!("enable IPv6 on {n}"))
+            k.if_set_nd6_flags(&n, nd6.flags & !nd6f::IFDISABLED).step(|| format!("enable IPv6 on {n}"))
         }
         Step::AddAddr(r, c) => {
             let n = slots.name(r)?;

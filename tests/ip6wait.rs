@@ -145,9 +145,8 @@ fn an_interface_that_is_down_or_ifdisabled_fails_at_once() {
 
     let a: std::net::Ipv6Addr = "2001:db8::a".parse().unwrap();
     k.if_add_addr("igb0", Cidr { addr: a.into(), prefixlen: 64 }, 0).unwrap();
-    let mut ndi = k.if_nd6("igb0").unwrap();
-    ndi.flags |= nd6f::IFDISABLED;
-    k.if_set_nd6("igb0", &ndi).unwrap();
+    let flags = k.if_nd6("igb0").unwrap().flags;
+    k.if_set_nd6_flags("igb0", flags | nd6f::IFDISABLED).unwrap();
     let o = h.wait(&["-i", "igb0"]);
     assert_eq!(code(&o), Some(69));
     assert!(stderr(&o).contains("IPv6 is disabled on igb0 (ifdisabled)"), "{}", stderr(&o));

@@ -1,12 +1,12 @@
 //! The FreeBSD kernel backend: ioctls on ordinary sockets, jail_get(2), jail_attach(2),
 //! sysctlbyname(3) and kldload(2). Requests are the byte encodings of `abi`.
 
-use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq, NdIfInfo};
+use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq};
 use super::ngabi;
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Netgraph, NgHook, NgNode, System, Vnets,
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Nd6, Netgraph, NgHook, NgNode, System, Vnets,
 };
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
@@ -228,15 +228,22 @@ impl Interfaces for FreeBsd {
         Ok(r.get_flags6())
     }
 
-    fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo> {
+    fn if_nd6(&mut self, name: &str) -> KResult<Nd6> {
         let mut r = In6NdiReq::new(name, None);
         ioctl(self.inet6()?, abi::SIOCGIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
-        Ok(r.ndi())
+        let ndi = r.ndi();
+        Ok(Nd6 { flags: ndi.flags, retrans_ms: ndi.retrans })
     }
 
-    fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()> {
-        let mut r = In6NdiReq::new(name, Some(ndi));
-        ioctl(self.inet6()?, abi::SIOCSIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)
+    fn if_set_nd6_flags(&mut self, name: &str, flags: u32) -> KResult<()> {
+        // Written back exactly as read but for the flags: SIOCSIFINFO_IN6 applies every
+        // non-zero field it is given (nd6.c nd6_ioctl).
+        let mut r = In6NdiReq::new(name, None);
+        ioctl(self.inet6()?, abi::SIOCGIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
+        let mut ndi = r.ndi();
+        ndi.flags = flags;
+        let mut w = In6NdiReq::new(name, Some(&ndi));
+        ioctl(self.inet6()?, abi::SIOCSIFINFO_IN6, w.0.as_mut_ptr() as *mut libc::c_void)
     }
 
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
@@ -293,7 +300,7 @@ impl Interfaces for FreeBsd {
         Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
     }
 
-    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>> {
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<Lagg>> {
         let mut ports = vec![0u8; 32 * abi::size::LAGG_REQPORT];
         let mut r = abi::lagg_reqall(name, ports.len(), ports.as_mut_ptr() as usize);
         match ioctl(self.inet(), abi::SIOCGLAGG, r.as_mut_ptr() as *mut libc::c_void) {
@@ -302,7 +309,8 @@ impl Interfaces for FreeBsd {
             Err(e) => Err(e),
             Ok(()) => {
                 let (proto, count) = abi::lagg_reqall_answer(&r);
-                Ok(Some((proto, abi::parse_lagg_ports(&ports, count))))
+                let proto = abi::lagg::name(proto).to_string();
+                Ok(Some(Lagg { proto, ports: abi::parse_lagg_ports(&ports, count) }))
             }
         }
     }

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
 
-/// A vnet: None is the host's, Some(jid) the vnet of VNET jail `jid`.
-pub type VnetId = Option<Jid>;
+pub use super::VnetId;
 
 /// What kind of interface, with its kind-specific state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +222,7 @@ pub struct Host {
     pub fail: Option<FailSpec>,
     /// netgraph nodes, every vnet's
     #[serde(default)]
-    pub netgraph: Vec<super::netgraph::SimNgNode>,
+    pub netgraph: Vec<super::ngnode::SimNgNode>,
     /// next netgraph node id
     #[serde(default)]
     pub next_ng_id: u32,

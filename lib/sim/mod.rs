@@ -7,21 +7,24 @@
 //! leaves the previous state intact. One operation is atomic, as one ioctl is; a sequence
 //! is not, so races between processes are as real as on FreeBSD.
 
+/// A vnet: None is the host's, Some(jid) the vnet of VNET jail `jid`.
+pub type VnetId = Option<crate::kernel::Jid>;
+
 pub mod command;
 pub mod host;
 pub mod jail8;
 pub mod jailconf;
 pub mod netgraph;
+pub mod ngnode;
 pub mod show;
 
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
-use crate::freebsd::abi::NdIfInfo;
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Netgraph, NgHook, NgNode, System, Vnets,
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Nd6, Netgraph, NgHook, NgNode, System, Vnets,
 };
 use crate::mac::Mac;
-use host::{Host, VnetId};
+use host::Host;
 use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -329,14 +332,22 @@ impl Interfaces for Sim {
     fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32> {
         self.op("SIOCGIFAFLAG_IN6", || format!("{name} {addr}"), |h, v, _| h.addr6_flags(v, name, addr))
     }
-    fn if_nd6(&mut self, name: &str) -> KResult<NdIfInfo> {
-        self.op("SIOCGIFINFO_IN6", || name.to_string(), |h, v, _| h.nd6(v, name))
+    fn if_nd6(&mut self, name: &str) -> KResult<Nd6> {
+        self.op(
+            "SIOCGIFINFO_IN6",
+            || name.to_string(),
+            |h, v, _| h.nd6(v, name).map(|n| Nd6 { flags: n.flags, retrans_ms: n.retrans }),
+        )
     }
-    fn if_set_nd6(&mut self, name: &str, ndi: &NdIfInfo) -> KResult<()> {
+    fn if_set_nd6_flags(&mut self, name: &str, flags: u32) -> KResult<()> {
         self.op(
             "SIOCSIFINFO_IN6",
-            || format!("{name} flags={:#x}", ndi.flags),
-            |h, v, now| h.set_nd6(v, name, ndi, now),
+            || format!("{name} flags={flags:#x}"),
+            |h, v, now| {
+                let mut ndi = h.nd6(v, name)?;
+                ndi.flags = flags;
+                h.set_nd6(v, name, &ndi, now)
+            },
         )
     }
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
@@ -348,14 +359,17 @@ impl Interfaces for Sim {
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>> {
         self.op("BRDGGIFS", || bridge.to_string(), |h, v, _| h.bridge_members(v, bridge))
     }
-    fn if_lagg(&mut self, name: &str) -> KResult<Option<(u32, Vec<String>)>> {
+    fn if_lagg(&mut self, name: &str) -> KResult<Option<crate::kernel::Lagg>> {
         self.op(
             "SIOCGLAGG",
             || name.to_string(),
             |h, v, _| {
                 let ifp = h.find(v, name).ok_or(Errno::ENXIO)?;
                 Ok(match &ifp.kind {
-                    host::IfKind::Lagg { proto, ports } => Some((*proto, ports.clone())),
+                    host::IfKind::Lagg { proto, ports } => Some(crate::kernel::Lagg {
+                        proto: crate::freebsd::abi::lagg::name(*proto).to_string(),
+                        ports: ports.clone(),
+                    }),
                     _ => None,
                 })
             },

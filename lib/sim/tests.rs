@@ -332,11 +332,10 @@ fn ifdisabled_holds_dad_and_first_address_clears_it() {
     k.if_set_flags("epair0a", iff::UP).unwrap();
     // IFDISABLED by default: no link-local appears when it goes up.
     assert!(state(&k).find(None, "epair0a").unwrap().addrs.is_empty());
-    let mut ndi = k.if_nd6("epair0a").unwrap();
-    assert_eq!(ndi.flags & nd6f::IFDISABLED, nd6f::IFDISABLED);
-    assert_eq!(ndi.retrans, 1000);
-    ndi.flags &= !nd6f::IFDISABLED;
-    k.if_set_nd6("epair0a", &ndi).unwrap();
+    let nd6 = k.if_nd6("epair0a").unwrap();
+    assert_eq!(nd6.flags & nd6f::IFDISABLED, nd6f::IFDISABLED);
+    assert_eq!(nd6.retrans_ms, 1000);
+    k.if_set_nd6_flags("epair0a", nd6.flags & !nd6f::IFDISABLED).unwrap();
     let h = state(&k);
     let ifp = h.find(None, "epair0a").unwrap();
     assert_eq!(ifp.addrs.len(), 1, "auto link-local once enabled and up");
@@ -359,13 +358,11 @@ fn setting_ifdisabled_makes_addresses_tentative_until_cleared() {
     k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(60));
     assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), 0);
-    let mut ndi = k.if_nd6("igb0").unwrap();
-    ndi.flags |= nd6f::IFDISABLED;
-    k.if_set_nd6("igb0", &ndi).unwrap();
+    let flags = k.if_nd6("igb0").unwrap().flags;
+    k.if_set_nd6_flags("igb0", flags | nd6f::IFDISABLED).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(60));
     assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), in6f::TENTATIVE, "held while disabled");
-    ndi.flags &= !nd6f::IFDISABLED;
-    k.if_set_nd6("igb0", &ndi).unwrap();
+    k.if_set_nd6_flags("igb0", flags).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(60));
     assert_eq!(k.if_addr6_flags("igb0", a).unwrap(), 0);
 }
