@@ -410,6 +410,34 @@ impl EpairRequest {
     }
 
     fn build<K: Kernel>(&self, k: &mut K) -> Result<Built> {
+        let x = self.look(k)?;
+        let mut p = Plan::new();
+        let (action, a, b) = if x.intact() { self.plan_reuse(&x, &mut p) } else { self.plan_create(&x, &mut p) };
+        self.plan_bridge(&x, &mut p, &a);
+        let inside_info = match &x.jail_end {
+            Found::Jail(i) => Some(i),
+            _ => None,
+        };
+        let jail_end = match x.jid {
+            Some(jid) => hand_over(&mut p, jid, &b, &x.jname, inside_info, self.ifname.as_deref(), &self.addrs),
+            None => x.jname.clone(),
+        };
+        Ok(Built {
+            plan: p,
+            action,
+            jid: x.jid,
+            inside: x.jid.is_some(),
+            host_mac: x.mac_a,
+            jail_mac: x.mac_b,
+            jail: x.jail,
+            host: x.host,
+            jail_end,
+        })
+    }
+
+    /// Look before touching anything: the jail, our ends, foreign names, the bridge, the
+    /// uplink; refuse what cannot be done.
+    fn look<K: Kernel>(&self, k: &mut K) -> Result<Existing> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
         if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty()) {
@@ -422,8 +450,6 @@ impl EpairRequest {
         let jname = names::epair_name(&jail, self.index, End::B);
         let (tag_a, tag_b) =
             (Tag::jail(&jail, Role::EpairHost(self.index)), Tag::jail(&jail, Role::EpairJail(self.index)));
-
-        // Look before touching anything: our ends, foreign names, the bridge, the uplink.
         let list = k.if_list().step(|| "list interfaces".into())?;
         let host_end = check_owned(k, &list, &host, &tag_a, &jail, "on the host")?;
         let mut jail_end = jail_end_on_host(k, &list, &jname, &tag_b, host_end.as_ref().map(|_| host.as_str()), &jail)?;
@@ -469,132 +495,150 @@ impl EpairRequest {
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;
         let mtu = self.pair_mtu(&list, bridge_members.as_deref())?;
-
-        let mut p = Plan::new();
-        let mut action = Action::Created;
-        let (a, b): (IfRef, IfRef);
-        let intact = host_end.is_some() && matches!(jail_end, Found::Host(_) | Found::Jail(_)) && !split;
-        if intact {
-            action = Action::Reused;
-            let hi = host_end.clone().expect("intact");
-            a = IfRef::Name(host.clone());
-            if let Some(m) = mac_a.filter(|m| hi.mac != Some(*m)) {
-                p.push(Step::SetMac(a.clone(), m));
-            }
-            match &jail_end {
-                Found::Host(bi) => {
-                    b = IfRef::Name(jname.clone());
-                    if let Some(m) = mac_b.filter(|m| bi.mac != Some(*m)) {
-                        p.push(Step::SetMac(b.clone(), m));
-                    }
-                }
-                Found::Jail(bi) => {
-                    b = IfRef::Name(bi.name.clone());
-                    if mac_b.is_some_and(|m| bi.mac != Some(m)) {
-                        // Inside the jail the MAC can only change from there.
-                        p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMac(b.clone(), mac_b.expect("some"))]));
-                    }
-                }
-                Found::Absent | Found::CameHome(_) => unreachable!("intact"),
-            }
-            if let Some(m) = mtu {
-                // Never two MTUs on one pair: converge both ends (a bridged host end already
-                // has the bridge's, which `pair_mtu` made the one wanted).
-                if hi.mtu != m {
-                    p.push(Step::SetMtu(a.clone(), m));
-                }
-                match &jail_end {
-                    Found::Host(bi) if bi.mtu != m => p.push(Step::SetMtu(b.clone(), m)),
-                    Found::Jail(bi) if bi.mtu != m => {
-                        p.push(Step::InJail(jid.expect("inside"), vec![Step::SetMtu(b.clone(), m)]))
-                    }
-                    _ => {}
-                }
-            }
-            if hi.flags & iff::UP == 0 {
-                p.push(Step::Up(a.clone()));
-            }
-            let missing: Vec<&Cidr> =
-                self.host_addrs.iter().filter(|c| !hi.addrs.iter().any(|x| x.addr == c.addr)).collect();
-            push_addrs(&mut p.steps, &a, &missing);
-        } else {
-            if host_end.is_some() || jail_end != Found::Absent {
-                // One end is gone, never finished (a crash, a failed start) or back from a
-                // vnet: the rest of the pair is ours and broken. Destroying either end takes
-                // both, and only ends with the kernel's marks are destroyed from here.
-                action = Action::Recreated;
-                if host_end.is_some() {
-                    p.push(Step::Destroy(IfRef::Name(host.clone())));
-                }
-                if matches!(jail_end, Found::Host(_)) && (host_end.is_none() || split) {
-                    p.push(Step::Destroy(IfRef::Name(jname.clone())));
-                }
-            }
-            p.push(Step::Load("if_epair".into()));
-            let (sa, sb) = (p.slot(), p.slot());
-            a = IfRef::Slot(sa);
-            b = IfRef::Slot(sb);
-            p.push(Step::CreateEpair { a: sa, b: sb });
-            // The kernel's mark first, then the tag, then the names: a crash at any point
-            // after the group leaves interfaces that are recognisably jnet's, which
-            // `jnet-release --stale` can then sweep.
-            p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
-            p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
-            p.push(Step::Describe(a.clone(), tag_a.description()));
-            p.push(Step::Describe(b.clone(), tag_b.description()));
-            p.push(Step::Rename(a.clone(), host.clone()));
-            p.push(Step::Rename(b.clone(), jname.clone()));
-            if let (Some(ma), Some(mb)) = (mac_a, mac_b) {
-                p.push(Step::SetMac(a.clone(), ma));
-                p.push(Step::SetMac(b.clone(), mb));
-            }
-            if let Some(m) = mtu.filter(|m| *m != ETHERMTU) {
-                p.push(Step::SetMtu(a.clone(), m));
-                p.push(Step::SetMtu(b.clone(), m));
-            }
-            p.push(Step::Up(a.clone()));
-            push_addrs(&mut p.steps, &a, &self.host_addrs.iter().collect::<Vec<_>>());
-        }
-        if let Some(br) = &self.bridge {
-            // The bridge takes its MTU from its first member: the uplink goes in first.
-            let mut steps = vec![];
-            if bridge_members.is_none() {
-                steps.push(Step::EnsureBridge(br.clone()));
-            }
-            let members = bridge_members.unwrap_or_default();
-            if let Some(u) = &self.uplink {
-                if !members.contains(u) {
-                    steps.push(Step::BridgeAdd(br.clone(), IfRef::Name(u.clone())));
-                }
-                if list.iter().any(|i| &i.name == u && i.flags & iff::UP == 0) {
-                    steps.push(Step::Up(IfRef::Name(u.clone())));
-                }
-            }
-            // Bridge and uplink first, the epair's host end last.
-            p.steps.splice(0..0, steps);
-            if !members.contains(&host) {
-                p.push(Step::BridgeAdd(br.clone(), a.clone()));
-            }
-        }
-        let inside_info = match &jail_end {
-            Found::Jail(i) => Some(i),
-            _ => None,
-        };
-        let jail_end_name = match jid {
-            Some(jid) => hand_over(&mut p, jid, &b, &jname, inside_info, self.ifname.as_deref(), &self.addrs),
-            None => jname.clone(),
-        };
-        Ok(Built {
-            plan: p,
-            action,
+        Ok(Existing {
             jail,
             jid,
             host,
-            jail_end: jail_end_name,
-            inside: jid.is_some(),
-            host_mac: mac_a,
-            jail_mac: mac_b,
+            jname,
+            tag_a,
+            tag_b,
+            list,
+            host_end,
+            jail_end,
+            split,
+            bridge_members,
+            mac_a,
+            mac_b,
+            mtu,
         })
+    }
+
+    /// Our pair is whole: converge its MACs, MTUs, state and host addresses.
+    fn plan_reuse(&self, x: &Existing, p: &mut Plan) -> (Action, IfRef, IfRef) {
+        let hi = x.host_end.as_ref().expect("intact");
+        let a = IfRef::Name(x.host.clone());
+        if let Some(m) = x.mac_a.filter(|m| hi.mac != Some(*m)) {
+            p.push(Step::SetMac(a.clone(), m));
+        }
+        let (b, bi) = match &x.jail_end {
+            Found::Host(bi) => (IfRef::Name(x.jname.clone()), bi),
+            Found::Jail(bi) => (IfRef::Name(bi.name.clone()), bi),
+            Found::Absent | Found::CameHome(_) => unreachable!("intact"),
+        };
+        // Inside the jail the jail end can only be changed from there.
+        let on_b = |s: Step| match (&x.jail_end, x.jid) {
+            (Found::Jail(_), Some(jid)) => Step::InJail(jid, vec![s]),
+            _ => s,
+        };
+        if let Some(m) = x.mac_b.filter(|m| bi.mac != Some(*m)) {
+            p.push(on_b(Step::SetMac(b.clone(), m)));
+        }
+        if let Some(m) = x.mtu {
+            // Never two MTUs on one pair: converge both ends (a bridged host end already has
+            // the bridge's, which `pair_mtu` made the one wanted).
+            if hi.mtu != m {
+                p.push(Step::SetMtu(a.clone(), m));
+            }
+            if bi.mtu != m {
+                p.push(on_b(Step::SetMtu(b.clone(), m)));
+            }
+        }
+        if hi.flags & iff::UP == 0 {
+            p.push(Step::Up(a.clone()));
+        }
+        let missing: Vec<&Cidr> =
+            self.host_addrs.iter().filter(|c| !hi.addrs.iter().any(|x| x.addr == c.addr)).collect();
+        push_addrs(&mut p.steps, &a, &missing);
+        (Action::Reused, a, b)
+    }
+
+    /// No pair, or a broken one: destroy what is left of ours, make a new one.
+    fn plan_create(&self, x: &Existing, p: &mut Plan) -> (Action, IfRef, IfRef) {
+        let mut action = Action::Created;
+        if x.host_end.is_some() || x.jail_end != Found::Absent {
+            // One end is gone, never finished (a crash, a failed start) or back from a vnet:
+            // the rest of the pair is ours and broken. Destroying either end takes both, and
+            // only ends with the kernel's marks are destroyed from here.
+            action = Action::Recreated;
+            if x.host_end.is_some() {
+                p.push(Step::Destroy(IfRef::Name(x.host.clone())));
+            }
+            if matches!(x.jail_end, Found::Host(_)) && (x.host_end.is_none() || x.split) {
+                p.push(Step::Destroy(IfRef::Name(x.jname.clone())));
+            }
+        }
+        p.push(Step::Load("if_epair".into()));
+        let (sa, sb) = (p.slot(), p.slot());
+        let (a, b) = (IfRef::Slot(sa), IfRef::Slot(sb));
+        p.push(Step::CreateEpair { a: sa, b: sb });
+        // The kernel's mark first, then the tag, then the names: a crash at any point after
+        // the group leaves interfaces that are recognisably jnet's, which
+        // `jnet-release --stale` can then sweep.
+        p.push(Step::AddGroup(a.clone(), owner::GROUP.into()));
+        p.push(Step::AddGroup(b.clone(), owner::GROUP.into()));
+        p.push(Step::Describe(a.clone(), x.tag_a.description()));
+        p.push(Step::Describe(b.clone(), x.tag_b.description()));
+        p.push(Step::Rename(a.clone(), x.host.clone()));
+        p.push(Step::Rename(b.clone(), x.jname.clone()));
+        if let (Some(ma), Some(mb)) = (x.mac_a, x.mac_b) {
+            p.push(Step::SetMac(a.clone(), ma));
+            p.push(Step::SetMac(b.clone(), mb));
+        }
+        if let Some(m) = x.mtu.filter(|m| *m != ETHERMTU) {
+            p.push(Step::SetMtu(a.clone(), m));
+            p.push(Step::SetMtu(b.clone(), m));
+        }
+        p.push(Step::Up(a.clone()));
+        push_addrs(&mut p.steps, &a, &self.host_addrs.iter().collect::<Vec<_>>());
+        (action, a, b)
+    }
+
+    /// The bridge (made if missing) and the uplink first, so the bridge takes the uplink's
+    /// MTU; the epair's host end joins last.
+    fn plan_bridge(&self, x: &Existing, p: &mut Plan, a: &IfRef) {
+        let Some(br) = &self.bridge else { return };
+        let mut steps = vec![];
+        if x.bridge_members.is_none() {
+            steps.push(Step::EnsureBridge(br.clone()));
+        }
+        let members = x.bridge_members.clone().unwrap_or_default();
+        if let Some(u) = &self.uplink {
+            if !members.contains(u) {
+                steps.push(Step::BridgeAdd(br.clone(), IfRef::Name(u.clone())));
+            }
+            if x.list.iter().any(|i| &i.name == u && i.flags & iff::UP == 0) {
+                steps.push(Step::Up(IfRef::Name(u.clone())));
+            }
+        }
+        p.steps.splice(0..0, steps);
+        if !members.contains(&x.host) {
+            p.push(Step::BridgeAdd(br.clone(), a.clone()));
+        }
+    }
+}
+
+/// What `look` found.
+struct Existing {
+    jail: String,
+    jid: Option<i32>,
+    host: String,
+    jname: String,
+    tag_a: Tag,
+    tag_b: Tag,
+    list: Vec<IfInfo>,
+    host_end: Option<IfInfo>,
+    jail_end: Found,
+    split: bool,
+    bridge_members: Option<Vec<String>>,
+    mac_a: Option<Mac>,
+    mac_b: Option<Mac>,
+    mtu: Option<u32>,
+}
+
+impl Existing {
+    /// Both ends there and one pair: reuse it.
+    fn intact(&self) -> bool {
+        self.host_end.is_some() && matches!(self.jail_end, Found::Host(_) | Found::Jail(_)) && !self.split
     }
 }
 
