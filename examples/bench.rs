@@ -17,14 +17,13 @@ fn bindir() -> PathBuf {
 
 struct Host {
     path: PathBuf,
+    _dir: jnet::sim::ScratchDir,
 }
 
 impl Host {
     fn new(tag: &str, args: &[&str]) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-bench-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
+        let dir = jnet::sim::ScratchDir::new(&format!("bench-{tag}"));
+        let h = Host { path: dir.path().join("host.json"), _dir: dir };
         let mut a = vec!["init"];
         a.extend_from_slice(args);
         h.run("jnet-sim", &a);

@@ -25,6 +25,78 @@ pub struct Common {
     pub syslog: bool,
 }
 
+/// Declare a program's argument struct with the flags every program takes, once (argh has no
+/// `flatten`): `-n/--dry-run` (its help is given, as each program's dry run shows something
+/// else), `--json`, `-v/--verbose`, `--syslog`, and `common_flags()` to read them. With
+/// `jail_end;`, also the options that configure the interface a jail gets, shared by
+/// jnet-epair and jnet-ngattach: `-i/--index`, `--ifname`, `-a/--addr`, `--mac`, `--mtu`.
+#[macro_export]
+macro_rules! program_args {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($fields:tt)* }
+        dry_run = $dry:literal;
+        jail_end;
+    ) => {
+        $crate::program_args! {
+            $(#[$meta])*
+            pub struct $name {
+                $($fields)*
+                /// which of the jail's interfaces (default 0)
+                #[argh(option, short = 'i', default = "0")]
+                pub index: u32,
+                /// the interface's name inside the jail (e.g. vnet0)
+                #[argh(option)]
+                pub ifname: Option<String>,
+                /// address for the interface, set inside the jail (repeatable)
+                #[argh(option, short = 'a')]
+                pub addr: Vec<String>,
+                /// MAC: auto (derived, the default), kernel, or the address for the jail's interface
+                #[argh(option, default = "String::from(\"auto\")")]
+                pub mac: String,
+                /// MTU of the interface (of both ends of an epair)
+                #[argh(option)]
+                pub mtu: Option<u32>,
+            }
+            dry_run = $dry;
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($fields:tt)* }
+        dry_run = $dry:literal;
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($fields)*
+            #[doc = $dry]
+            #[argh(switch, short = 'n')]
+            pub dry_run: bool,
+            /// print the result (or the error) as one JSON object
+            #[argh(switch)]
+            pub json: bool,
+            /// log each step on stderr
+            #[argh(switch, short = 'v')]
+            pub verbose: bool,
+            /// also log to syslog
+            #[argh(switch)]
+            pub syslog: bool,
+        }
+
+        impl $name {
+            /// The flags every program takes.
+            pub fn common_flags(&self) -> $crate::cli::Common {
+                $crate::cli::Common {
+                    dry_run: self.dry_run,
+                    json: self.json,
+                    verbose: self.verbose,
+                    syslog: self.syslog,
+                }
+            }
+        }
+    };
+}
+
 /// What a program prints when it succeeds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Output {

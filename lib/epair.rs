@@ -15,6 +15,7 @@ use crate::plan::{bridge_state, IfRef, Plan, Step};
 use argh::FromArgs;
 use serde_json::json;
 
+crate::program_args! {
 #[derive(FromArgs, Debug)]
 /// Create an epair for a VNET jail: the host end on an if_bridge (or point-to-point), the
 /// jail end handed over to the jail. Run it from exec.prestart or exec.created.
@@ -31,33 +32,9 @@ pub struct EpairArgs {
     /// address for the host end (point-to-point mode; repeatable)
     #[argh(option)]
     pub host_addr: Vec<String>,
-    /// which of the jail's interfaces (default 0)
-    #[argh(option, short = 'i', default = "0")]
-    pub index: u32,
-    /// name of the jail end inside the jail (e.g. vnet0)
-    #[argh(option)]
-    pub ifname: Option<String>,
-    /// address for the jail end, set inside the jail (repeatable)
-    #[argh(option, short = 'a')]
-    pub addr: Vec<String>,
-    /// MAC addresses: auto (derived, the default), kernel, or the jail end's address
-    #[argh(option, default = "String::from(\"auto\")")]
-    pub mac: String,
-    /// MTU of both ends
-    #[argh(option)]
-    pub mtu: Option<u32>,
-    /// print the plan as ifconfig(8) commands and change nothing
-    #[argh(switch, short = 'n')]
-    pub dry_run: bool,
-    /// print the result (or the error) as one JSON object
-    #[argh(switch)]
-    pub json: bool,
-    /// log each step on stderr
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// also log to syslog
-    #[argh(switch)]
-    pub syslog: bool,
+}
+dry_run = "print the plan as ifconfig(8) commands and change nothing";
+jail_end;
 }
 
 /// How the MACs are chosen.
@@ -646,7 +623,7 @@ impl Program for EpairArgs {
     const NAME: &'static str = "jnet-epair";
 
     fn common(&self) -> Common {
-        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+        self.common_flags()
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {

@@ -154,6 +154,7 @@ pub fn naming_key(dir: &Path) -> Result<[u8; 16]> {
 mod tests {
     use super::*;
 
+    /// A directory path of its own (the tests make and remove it).
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("jnet-hoststate-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);

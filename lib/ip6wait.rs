@@ -23,6 +23,7 @@ const UP_DELAY_MS: u64 = 1000;
 /// Slack on top of the computed DAD time.
 const MARGIN_MS: u64 = 1000;
 
+crate::program_args! {
 #[derive(FromArgs, Debug)]
 /// Wait until IPv6 duplicate address detection has finished for the host, an IP-sharing
 /// jail's ip6.addr, or a VNET jail's addresses. Run it from exec.created or exec.start.
@@ -39,18 +40,8 @@ pub struct Ip6WaitArgs {
     /// give up after this many seconds (default: from dad_count and the ND retrans timer)
     #[argh(option, short = 't')]
     pub timeout: Option<f64>,
-    /// print the plan and change nothing (jnet-ip6wait changes nothing anyway)
-    #[argh(switch, short = 'n')]
-    pub dry_run: bool,
-    /// print the result (or the error) as one JSON object
-    #[argh(switch)]
-    pub json: bool,
-    /// log each step on stderr
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// also log to syslog
-    #[argh(switch)]
-    pub syslog: bool,
+}
+dry_run = "print the plan and change nothing (jnet-ip6wait changes nothing anyway)";
 }
 
 /// What is waited for, after validation.
@@ -232,7 +223,7 @@ impl Program for Ip6WaitArgs {
     const NAME: &'static str = "jnet-ip6wait";
 
     fn common(&self) -> Common {
-        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+        self.common_flags()
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {

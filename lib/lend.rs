@@ -9,6 +9,7 @@ use crate::nic::{self, Lent};
 use argh::FromArgs;
 use serde_json::json;
 
+crate::program_args! {
 #[derive(FromArgs, Debug)]
 /// Lend a NIC to a VNET jail: record on the host how it looks (name, description, groups,
 /// up), then, if the jail runs, move it in. Run it from exec.prestart (then
@@ -20,25 +21,15 @@ pub struct NicArgs {
     /// the NIC to lend, by its host name (repeatable)
     #[argh(option)]
     pub iface: Vec<String>,
-    /// print what would be done and change nothing
-    #[argh(switch, short = 'n')]
-    pub dry_run: bool,
-    /// print the result (or the error) as one JSON object
-    #[argh(switch)]
-    pub json: bool,
-    /// log each step on stderr
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// also log to syslog
-    #[argh(switch)]
-    pub syslog: bool,
+}
+dry_run = "print what would be done and change nothing";
 }
 
 impl Program for NicArgs {
     const NAME: &'static str = "jnet-nic";
 
     fn common(&self) -> Common {
-        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+        self.common_flags()
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {

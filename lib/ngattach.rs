@@ -18,6 +18,7 @@ use crate::plan::{IfRef, Plan, Step};
 use argh::FromArgs;
 use serde_json::json;
 
+crate::program_args! {
 #[derive(FromArgs, Debug)]
 /// Give a VNET jail a netgraph interface: an ng_eiface on an ng_bridge spliced onto a NIC
 /// (--uplink) or on a standalone bridge (--virtual). Run it from exec.prestart or
@@ -35,36 +36,12 @@ pub struct NgAttachArgs {
     /// bridge node name (default <uplink>bridge; required with --virtual)
     #[argh(option, short = 'b')]
     pub bridge: Option<String>,
-    /// which of the jail's interfaces (default 0)
-    #[argh(option, short = 'i', default = "0")]
-    pub index: u32,
-    /// name of the interface inside the jail (e.g. vnet0)
-    #[argh(option)]
-    pub ifname: Option<String>,
-    /// address for the interface, set inside the jail (repeatable)
-    #[argh(option, short = 'a')]
-    pub addr: Vec<String>,
-    /// MAC address: auto (derived, the default), kernel, or an address
-    #[argh(option, default = "String::from(\"auto\")")]
-    pub mac: String,
-    /// MTU of the interface
-    #[argh(option)]
-    pub mtu: Option<u32>,
     /// splice onto a lagg in failover mode all the same
     #[argh(switch)]
     pub force: bool,
-    /// print the plan as ngctl(8)/ifconfig(8) commands and change nothing
-    #[argh(switch, short = 'n')]
-    pub dry_run: bool,
-    /// print the result (or the error) as one JSON object
-    #[argh(switch)]
-    pub json: bool,
-    /// log each step on stderr
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// also log to syslog
-    #[argh(switch)]
-    pub syslog: bool,
+}
+dry_run = "print the plan as ngctl(8)/ifconfig(8) commands and change nothing";
+jail_end;
 }
 
 struct Request {
@@ -306,7 +283,7 @@ impl Program for NgAttachArgs {
     const NAME: &'static str = "jnet-ngattach";
 
     fn common(&self) -> Common {
-        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+        self.common_flags()
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {

@@ -601,17 +601,16 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::sim::host::Host;
-    use crate::sim::{Sim, SimFiles};
+    use crate::sim::{ScratchDir, Sim, SimFiles};
 
     fn sim(tag: &str) -> (Sim, SimFiles) {
-        let dir = std::env::temp_dir().join(format!("jnet-plan-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("host.json");
+        let dir = ScratchDir::new(&format!("plan-{tag}"));
+        let path = dir.path().join("host.json");
         let files = SimFiles::new(&path);
         let mut h = Host::new("u".into(), &["igb0".to_string()], 1000);
         h.create_jail("www", true).unwrap();
         files.save(&h).unwrap();
-        (Sim::open(&path).unwrap(), files)
+        (Sim::open(&path).unwrap().in_scratch(dir), files)
     }
 
     fn sample() -> Plan {

@@ -19,6 +19,7 @@ use argh::FromArgs;
 use serde_json::json;
 use std::time::Duration;
 
+crate::program_args! {
 #[derive(FromArgs, Debug)]
 /// Release what jnet made for a jail: destroy its epairs (from the host, even while the
 /// jail is dying). Run it from exec.poststop, or by hand.
@@ -41,18 +42,8 @@ pub struct ReleaseArgs {
     /// release everything tagged for jails that are not running (no JAIL)
     #[argh(switch)]
     pub stale: bool,
-    /// print what would be done as ifconfig(8) commands and change nothing
-    #[argh(switch, short = 'n')]
-    pub dry_run: bool,
-    /// print the result (or the error) as one JSON object
-    #[argh(switch)]
-    pub json: bool,
-    /// log each step on stderr
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// also log to syslog
-    #[argh(switch)]
-    pub syslog: bool,
+}
+dry_run = "print what would be done as ifconfig(8) commands and change nothing";
 }
 
 /// The jail's name: given, or looked up from its jid.
@@ -529,7 +520,7 @@ impl Program for ReleaseArgs {
     const NAME: &'static str = "jnet-release";
 
     fn common(&self) -> Common {
-        Common { dry_run: self.dry_run, json: self.json, verbose: self.verbose, syslog: self.syslog }
+        self.common_flags()
     }
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {

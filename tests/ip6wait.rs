@@ -7,13 +7,13 @@ use std::process::{Command, Output};
 
 struct Host {
     path: PathBuf,
+    _dir: jnet::sim::ScratchDir,
 }
 
 impl Host {
     fn new(tag: &str, phys: &str, dad_ms: u32) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-ip6-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
+        let dir = jnet::sim::ScratchDir::new(&format!("ip6-{tag}"));
+        let h = Host { path: dir.path().join("host.json"), _dir: dir };
         h.ok(env!("CARGO_BIN_EXE_jnet-sim"), &["init", "--phys", phys, "--dad-ms", &dad_ms.to_string()]);
         h
     }

@@ -57,9 +57,8 @@ fn node(s: &Value, name: &str) -> Value {
 
 #[test]
 fn every_sample_jail_starts_and_stops_as_its_comment_says() {
-    let dir = std::env::temp_dir().join(format!("jnet-sample-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let h = Host { path: dir.join("host.json") };
+    let dir = jnet::sim::ScratchDir::new("sample");
+    let h = Host { path: dir.path().join("host.json") };
     h.sim(&["init", "--phys", "igb0,igb1,igb2", "--dad-ms", "100"]);
     let f = sample();
     let start = |j: &str| h.sim(&["jail", "start", j, "-f", &f]);
@@ -140,8 +139,8 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
 
 #[test]
 fn a_start_that_fails_after_prestart_leaves_what_prestart_made_as_jail8_does() {
-    let dir = std::env::temp_dir().join(format!("jnet-sample-fail-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = jnet::sim::ScratchDir::new("sample-fail");
+    let dir = scratch.path();
     let h = Host { path: dir.join("host.json") };
     h.sim(&["init", "--phys", "igb0"]);
     let conf = dir.join("jail.conf");

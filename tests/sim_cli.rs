@@ -6,13 +6,13 @@ use std::process::{Command, Output};
 
 struct Host {
     path: PathBuf,
+    _dir: jnet::sim::ScratchDir,
 }
 
 impl Host {
     fn new(tag: &str) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-it-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Host { path: dir.join("host.json") }
+        let dir = jnet::sim::ScratchDir::new(&format!("it-{tag}"));
+        Host { path: dir.path().join("host.json"), _dir: dir }
     }
     fn sim(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_jnet-sim")).args(args).env("JNET_SIM", &self.path).output().unwrap()

@@ -182,11 +182,41 @@ impl SimFiles {
     }
 }
 
+/// A directory of its own for one simulated host, in the system's temporary directory,
+/// removed with everything in it when dropped: tests and the benchmark make hundreds.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// A new, empty directory named after `tag`, this process and a counter.
+    pub fn new(tag: &str) -> ScratchDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("jnet-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        ScratchDir(dir)
+    }
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The simulated kernel as seen by one process, in one vnet.
 #[derive(Debug)]
 pub struct Sim {
     files: SimFiles,
     ctx: VnetId,
+    /// A unit test's host lives in a scratch directory that goes with it.
+    #[cfg(test)]
+    scratch: Option<ScratchDir>,
 }
 
 impl Sim {
@@ -194,7 +224,19 @@ impl Sim {
     pub fn open(path: &Path) -> Result<Sim, Error> {
         let files = SimFiles::new(path);
         files.require()?;
-        Ok(Sim { files, ctx: None })
+        Ok(Sim {
+            files,
+            ctx: None,
+            #[cfg(test)]
+            scratch: None,
+        })
+    }
+
+    /// A unit test's host, with the scratch directory it lives in.
+    #[cfg(test)]
+    pub(crate) fn in_scratch(mut self, dir: ScratchDir) -> Sim {
+        self.scratch = Some(dir);
+        self
     }
 
     /// The files behind this host.

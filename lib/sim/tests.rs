@@ -3,20 +3,14 @@
 use super::host::{Host, IfKind};
 use super::*;
 use crate::kernel::{iff, in6f, nd6f};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static N: AtomicUsize = AtomicUsize::new(0);
-
 /// A fresh host in its own temporary state file.
 fn host(phys: &[&str], dad_ms: u32) -> Sim {
-    let dir =
-        std::env::temp_dir().join(format!("jnet-simtest-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("host.json");
+    let dir = ScratchDir::new("simtest");
+    let path = dir.path().join("host.json");
     let files = SimFiles::new(&path);
     let phys: Vec<String> = phys.iter().map(|s| s.to_string()).collect();
     files.save(&Host::new("test-uuid".into(), &phys, dad_ms)).unwrap();
-    Sim::open(&path).unwrap()
+    Sim::open(&path).unwrap().in_scratch(dir)
 }
 
 fn state(k: &Sim) -> Host {
@@ -522,8 +516,9 @@ fn netgraph_addressing_names_and_hook_rules() {
 #[test]
 fn netgraph_lifetimes_eiface_and_persistent_bridge() {
     use crate::kernel::Netgraph;
-    let path = {
+    let (path, _dir) = {
         let mut k = ng_host(&[]);
+        let dir = k.scratch.take();
         let jid = jail(&k, "www", true);
         k.ng_mkpeer(".", "bridge", "b", "link0").unwrap();
         k.ng_name(".:b", "vbr").unwrap();
@@ -548,7 +543,7 @@ fn netgraph_lifetimes_eiface_and_persistent_bridge() {
         k.ng_shutdown("jnet-ng0_www:").unwrap();
         assert_eq!(names_in(&k, Some(jid)), ["lo0"]);
         assert_eq!(k.ng_hooks("vbr:").unwrap().1.len(), 0);
-        k.files().state.clone()
+        (k.files().state.clone(), dir)
     };
     // The Sim is dropped: our socket closed; ngeth1 (hooked to it) stays, as eifaces do.
     let h = SimFiles::new(&path).load().unwrap();

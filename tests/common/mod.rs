@@ -19,19 +19,18 @@ pub fn bin(name: &str) -> &'static str {
     }
 }
 
-/// A simulated host.
+/// A simulated host, in a directory removed with it.
 pub struct Host {
     /// its state file
     pub path: PathBuf,
+    _dir: jnet::sim::ScratchDir,
 }
 
 impl Host {
     /// A fresh host in its own directory, made with `jnet-sim init ARGS`.
     pub fn init(tag: &str, args: &[&str]) -> Host {
-        let dir = std::env::temp_dir().join(format!("jnet-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let h = Host { path: dir.join("host.json") };
+        let dir = jnet::sim::ScratchDir::new(tag);
+        let h = Host { path: dir.path().join("host.json"), _dir: dir };
         let mut a = vec!["init"];
         a.extend_from_slice(args);
         h.ok("jnet-sim", &a);
