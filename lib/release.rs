@@ -111,6 +111,20 @@ fn epairs_of<K: Kernel>(k: &mut K, list: &[IfInfo], jail: &str, also: &[String])
 }
 
 impl ReleaseArgs {
+    /// Shut down the netgraph node at `path` (its interface, `ifname`, goes with it), or in a
+    /// dry run only say so.
+    fn shut_down_node<K: Kernel>(&self, k: &mut K, path: &str, ifname: String, d: &mut Done) {
+        d.cmds.push(format!("ngctl shutdown {path}"));
+        if self.dry_run {
+            return;
+        }
+        match ngplan::shut_down(k, path) {
+            Ok(true) => d.released.push(ifname),
+            Ok(false) => {}
+            Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
+        }
+    }
+
     /// Bring the `--iface` NICs home from `jail` first, at once.
     fn reclaim_nics<K: Kernel>(&self, k: &mut K, jail: &str, d: &mut Done) {
         let wait = self.wait.map(Duration::from_secs_f64);
@@ -268,15 +282,7 @@ impl ReleaseArgs {
                     continue;
                 }
             }
-            d.cmds.push(format!("ngctl shutdown {path}"));
-            if self.dry_run {
-                continue;
-            }
-            match ngplan::shut_down(k, &path) {
-                Ok(true) => d.released.push(ifname),
-                Ok(false) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
-            }
+            self.shut_down_node(k, &path, ifname, d);
         }
         Ok(ng_bridges)
     }
@@ -356,16 +362,8 @@ impl ReleaseArgs {
         self.stale_nodes(k, &list, &running, &mut d)?;
         // Eifaces a crash left on the nursery before they were named.
         for path in ngplan::orphans(k)? {
-            d.cmds.push(format!("ngctl shutdown {path}"));
-            if self.dry_run {
-                continue;
-            }
             let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
-            match ngplan::shut_down(k, &path) {
-                Ok(true) => d.released.push(ifname),
-                Ok(false) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
-            }
+            self.shut_down_node(k, &path, ifname, &mut d);
         }
         // NICs that came home when their jail's vnet died, restored from their records.
         if self.dry_run {
@@ -432,15 +430,7 @@ impl ReleaseArgs {
                     continue;
                 }
             }
-            d.cmds.push(format!("ngctl shutdown {path}"));
-            if self.dry_run {
-                continue;
-            }
-            match ngplan::shut_down(k, &path) {
-                Ok(true) => d.released.push(ifname),
-                Ok(false) => {}
-                Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {}", n.name), e)),
-            }
+            self.shut_down_node(k, &path, ifname, d);
         }
         Ok(())
     }
