@@ -228,3 +228,31 @@ fn bad_release_options() {
     }
     assert_eq!(h.show(), before);
 }
+
+#[test]
+fn jnet_nic_refuses_bad_input_and_changes_nothing() {
+    let h = Host::new("nic-bad", "igb0,igb2");
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "ip", "--ip4", "igb0|192.0.2.9/24"]);
+    let before = h.show();
+    let records = || std::fs::read_dir(jnet::sim::SimFiles::new(&h.path).run_dir().join("nic")).map(|d| d.count());
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["--", "db"], 64, "which NIC?"),
+        (&["--iface", "igb2", "--iface", "igb2", "--", "db"], 64, "given twice"),
+        (&["--iface", "igb9", "--", "db"], 65, "igb9 is not on the host"),
+        (&["--iface", "lo0", "--", "db"], 65, "loopback"),
+        (&["--iface", "e0a_www", "--", "db"], 78, "jnet's own interface"),
+        (&["--iface", "igb2", "--", "77"], 68, "no running jail with jid 77"),
+        (&["--iface", "igb2", "--", "ip"], 68, "has no vnet of its own"),
+        (&["--iface", "a/b", "--", "db"], 65, "contains '/'"),
+    ];
+    for (args, code, msg) in cases {
+        let err = h.fails("jnet-nic", args, *code);
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert_eq!(h.show(), before, "{args:?}");
+        assert!(records().map_or(true, |n| n == 0), "{args:?} left a record");
+    }
+    // A dry run says what it would do and records nothing.
+    assert_eq!(h.ok("jnet-nic", &["-n", "--iface", "igb2", "--", "db"]), "# record igb2 on the host for jail db\n");
+    assert!(records().map_or(true, |n| n == 0));
+}
