@@ -181,6 +181,9 @@ struct JailStartArgs {
     /// the jail.conf to read
     #[argh(option, short = 'f')]
     file: PathBuf,
+    /// where the jnet programs are installed on the host the file is for
+    #[argh(option, default = "String::from(\"/usr/local/sbin\")")]
+    prefix: String,
 }
 
 #[derive(FromArgs, Debug)]
@@ -196,12 +199,15 @@ struct JailStopArgs {
     /// seconds the removed jail keeps its vnet
     #[argh(option, default = "0.0")]
     linger: f64,
+    /// where the jnet programs are installed on the host the file is for
+    #[argh(option, default = "String::from(\"/usr/local/sbin\")")]
+    prefix: String,
 }
 
 fn read_conf(path: &std::path::Path) -> Result<super::jailconf::JailConf> {
-    let src = std::fs::read_to_string(path).map_err(|e| Error::new(Kind::Io, format!("{}: {e}", path.display())))?;
-    super::jailconf::parse(&src, path.parent().unwrap_or(std::path::Path::new(".")))
-        .map_err(|e| Error::data(format!("{}: {e}", path.display())))
+    // The file itself unreadable is an I/O error (74); what it says, or includes, data (65).
+    std::fs::metadata(path).map_err(|e| Error::new(Kind::Io, format!("{}: {e}", path.display())))?;
+    super::jailconf::read(path).map_err(|e| Error::data(e.0))
 }
 
 #[derive(FromArgs, Debug)]
@@ -463,7 +469,8 @@ pub fn run(args: SimArgs) -> Result<String> {
         SimCmd::Jail(JailArgs { cmd: JailCmd::Start(a) }) => {
             let conf = read_conf(&a.file)?;
             let mut out = String::new();
-            match super::jail8::start(&files, &conf, &a.name, &mut out) {
+            let emu = super::jail8::Emulation { prefix: a.prefix };
+            match emu.start(&files, &conf, &a.name, &mut out) {
                 Ok(_) => Ok(out),
                 Err(e) => {
                     print!("{out}");
@@ -477,7 +484,8 @@ pub fn run(args: SimArgs) -> Result<String> {
             }
             let conf = read_conf(&a.file)?;
             let mut out = String::new();
-            match super::jail8::stop(&files, &conf, &a.name, (a.linger * 1000.0) as u64, &mut out) {
+            let emu = super::jail8::Emulation { prefix: a.prefix };
+            match emu.stop(&files, &conf, &a.name, (a.linger * 1000.0) as u64, &mut out) {
                 Ok(()) => Ok(out),
                 Err(e) => {
                     print!("{out}");

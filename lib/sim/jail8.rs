@@ -1,6 +1,16 @@
 //! jail(8) played on the simulated host: `jnet-sim jail start|stop NAME -f FILE` reads a
-//! jail.conf and runs its hooks in jail(8)'s order, running the `jnet-*` programs for real
-//! against the simulated host, and undoing on a failed start only what jail(8) undoes.
+//! jail.conf (`jailconf`) and runs what FreeBSD 14's jail(8) runs, in its order
+//! (usr.sbin/jail: command.c `next_command`, jail.c, state.c): for a start, `depend` and the
+//! parent first, ip4.addr/ip6.addr on their host interfaces, exec.prepare, exec.prestart, the
+//! jail, exec.created, vnet.interface, exec.start (inside the jail: not emulated),
+//! exec.poststart; for a stop, children and dependents first, exec.prestop, exec.stop (not
+//! emulated), the removal, exec.poststop, the addresses, exec.release.
+//!
+//! Hook commands run as jail(8) runs them: with a shell metacharacter through `/bin/sh -c`,
+//! otherwise split into words and executed directly; `exec.clean` gives them a clean
+//! environment with PATH=/bin:/usr/bin. Programs under the install prefix (default
+//! `/usr/local/sbin`) are the built jnet programs, and every command gets JNET_SIM, so the
+//! hooks act on the simulated host.
 //!
 //! This is the one place in the project that starts processes: it stands in for jail(8),
 //! whose job that is. The jnet programs themselves never do.
@@ -14,12 +24,46 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Characters that make jail(8) run a command through /bin/sh -c (command.c).
+const SHELL_CHARS: &str = "!\"$&'()*;<>?[\\]`{|}~";
+
+/// How the emulation runs: where jnet is installed on the host it stands for.
+#[derive(Clone, Debug)]
+pub struct Emulation {
+    /// the install prefix of the jnet programs (`/usr/local/sbin`)
+    pub prefix: String,
+}
+
+impl Default for Emulation {
+    fn default() -> Emulation {
+        Emulation { prefix: "/usr/local/sbin".into() }
+    }
+}
+
 fn list(p: &Params, key: &str) -> Vec<String> {
     p.get(key).cloned().unwrap_or_default()
 }
 
-fn is_vnet(p: &Params) -> bool {
-    p.get("vnet").is_some_and(|v| v.iter().any(|x| x == "true" || x == "new"))
+/// A boolean parameter as `bool_param` reads it: present and empty, "true" or a non-zero
+/// number (a `no` prefix on the last component inverts it).
+fn boolean(p: &Params, key: &str) -> bool {
+    match p.get(key) {
+        None => false,
+        Some(v) => v.last().is_none_or(|s| s.eq_ignore_ascii_case("true") || s.parse::<i64>().is_ok_and(|n| n != 0)),
+    }
+}
+
+/// `vnet` is a jailsys parameter: bare, `new` or 1 give the jail its own vnet; `inherit`,
+/// `disable` or 0 do not; anything else (`true`) is refused as jail(8) refuses it.
+fn vnet(name: &str, p: &Params) -> Result<bool> {
+    let Some(v) = p.get("vnet") else { return Ok(false) };
+    match v.last().map(String::as_str) {
+        None | Some("new") | Some("1") => Ok(true),
+        Some("inherit") | Some("disable") | Some("0") => Ok(false),
+        Some(x) => {
+            Err(Error::data(format!("jail: {name}: vnet: unknown value \"{x}\" (vnet takes new, inherit or disable)")))
+        }
+    }
 }
 
 /// The directory of the jnet programs: beside jnet-sim.
@@ -27,130 +71,273 @@ fn bindir() -> PathBuf {
     std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.to_path_buf())).unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Run one hook's commands as jail(8) would; only `jnet-*` programs are run (from beside
-/// jnet-sim, whatever directory the command names), anything else is reported and skipped.
-fn hook(files: &SimFiles, name: &str, param: &str, p: &Params, out: &mut String) -> Result<()> {
-    for cmd in list(p, param) {
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        let Some(prog) = words.first() else { continue };
-        let base = prog.rsplit('/').next().unwrap_or(prog);
-        if !base.starts_with("jnet-") || base == "jnet-sim" {
-            let _ = writeln!(out, "{name}: {param}: {cmd}  (not a jnet program: not run here)");
-            continue;
-        }
-        let _ = writeln!(out, "{name}: {param}: {cmd}");
-        let o = Command::new(bindir().join(base))
-            .args(&words[1..])
-            .env(super::ENV, &files.state)
-            .output()
-            .map_err(|e| Error::new(Kind::Internal, format!("{name}: {param}: cannot run {base}: {e}")))?;
-        for l in String::from_utf8_lossy(&o.stdout).lines() {
-            let _ = writeln!(out, "    {l}");
-        }
-        if !o.status.success() {
-            let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-            return Err(Error::new(
-                Kind::Kernel,
-                format!(
-                    "jail: {name}: {param}: {cmd}: failed ({}): {err}",
-                    o.status.code().map(|c| c.to_string()).unwrap_or("killed".into())
-                ),
-            ));
-        }
+impl Emulation {
+    /// `{prefix}/jnet-x` in a command becomes the built program.
+    fn map(&self, word: &str) -> String {
+        let pre = format!("{}/jnet-", self.prefix.trim_end_matches('/'));
+        word.replace(&pre, &format!("{}/jnet-", bindir().display()))
     }
-    Ok(())
+
+    /// Run one hook's commands as jail(8) would.
+    fn hook(&self, files: &SimFiles, name: &str, param: &str, p: &Params, out: &mut String) -> Result<()> {
+        for cmd in list(p, param) {
+            let _ = writeln!(out, "{name}: {param}: {cmd}");
+            let mut c = if cmd.contains(|c| SHELL_CHARS.contains(c)) {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(self.map(&cmd));
+                c
+            } else {
+                let words: Vec<String> = cmd.split_whitespace().map(|w| self.map(w)).collect();
+                let Some(prog) = words.first() else { continue };
+                let mut c = Command::new(prog);
+                c.args(&words[1..]);
+                c
+            };
+            if boolean(p, "exec.clean") {
+                c.env_clear().env("PATH", "/bin:/usr/bin").env("HOME", "/root").env("SHELL", "/bin/sh");
+            }
+            c.env(super::ENV, &files.state);
+            let o =
+                c.output().map_err(|e| Error::new(Kind::Unavailable, format!("jail: {name}: {param}: {cmd}: {e}")))?;
+            for l in String::from_utf8_lossy(&o.stdout).lines() {
+                let _ = writeln!(out, "    {l}");
+            }
+            if !o.status.success() {
+                let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+                return Err(Error::new(
+                    Kind::Kernel,
+                    format!(
+                        "jail: {name}: {param}: {cmd}: failed ({}): {err}",
+                        o.status.code().map(|c| c.to_string()).unwrap_or("killed".into())
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
-fn ips(p: &Params) -> Result<Vec<(String, Cidr)>> {
+/// ip4.addr / ip6.addr as jail(8) takes them: `IF|ADDR` or ADDR with `interface`, a `/LEN`
+/// or a netmask, and ifconfig words after the address (ignored here).
+fn ips(name: &str, p: &Params) -> Result<Vec<(String, Cidr)>> {
+    let default_if = list(p, "interface").last().cloned();
     let mut v = vec![];
     for key in ["ip4.addr", "ip6.addr"] {
         for item in list(p, key) {
-            let (ifname, addr) = item
-                .split_once('|')
-                .ok_or_else(|| Error::data(format!("{key} {item:?}: jnet-sim needs IF|ADDR/LEN")))?;
-            v.push((ifname.to_string(), addr.parse::<Cidr>()?));
+            let (ifname, rest) = match item.split_once('|') {
+                Some((i, r)) => (i.to_string(), r),
+                None => match &default_if {
+                    Some(i) => (i.clone(), item.as_str()),
+                    // Without an interface jail(8) adds no address: the jail just uses it.
+                    None => continue,
+                },
+            };
+            let mut words = rest.split_whitespace();
+            let addr = words.next().unwrap_or_default();
+            let cidr = match words.next() {
+                Some("netmask") => {
+                    let m: std::net::Ipv4Addr = words
+                        .next()
+                        .and_then(|m| m.parse().ok())
+                        .ok_or_else(|| Error::data(format!("jail: {name}: {key} {item:?}: bad netmask")))?;
+                    format!("{addr}/{}", u32::from(m).count_ones())
+                }
+                _ if addr.contains('/') => addr.to_string(),
+                _ => format!("{addr}/{}", if key == "ip4.addr" { 32 } else { 128 }),
+            };
+            let c: Cidr = cidr.parse().map_err(|e: Error| e.context(format!("jail: {name}: {key}")))?;
+            v.push((ifname, c));
         }
     }
     Ok(v)
 }
 
-/// jail -c NAME: prepare, prestart, create, created, vnet.interface, start, poststart.
-pub fn start(files: &SimFiles, conf: &JailConf, name: &str, out: &mut String) -> Result<i32> {
-    let p = conf.resolve(name).map_err(|e| Error::usage(e.0))?;
-    let vnet = is_vnet(&p);
-    let addrs = ips(&p)?;
-    hook(files, name, "exec.prepare", &p, out)?;
-    hook(files, name, "exec.prestart", &p, out)?;
-    let jid = files.edit(|h, now| {
-        let jid = h.create_jail(name, vnet).map_err(|e| Error::kernel(format!("jail: {name}: create"), e))?;
-        for (ifname, c) in &addrs {
-            h.add_addr(None, ifname, *c, 0, now)
-                .map_err(|e| Error::kernel(format!("jail: {name}: add {c} to {ifname}"), e))?;
-        }
-        if let Some(j) = h.jails.iter_mut().find(|j| j.jid == jid) {
-            j.ips = addrs.clone();
-        }
-        Ok(jid)
-    })?;
-    let _ = writeln!(out, "{name}: created, jid {jid}");
-    let undo = |moved: &[String], out: &mut String| {
-        // A failed start: jail(8) gives vnet.interface back and removes the jail; it runs
-        // no exec.poststop, so what prestart and created made stays behind.
-        let r = files.edit(|h, now| {
-            for i in moved {
-                let _ = h.reclaim(None, i, jid);
-            }
-            let _ = h.remove_jail(jid, 0, false, now);
-            Ok(())
-        });
-        let _ = writeln!(out, "{name}: start failed: jail removed{}", if r.is_ok() { "" } else { " (with errors)" });
-    };
-    if let Err(e) = hook(files, name, "exec.created", &p, out) {
-        undo(&[], out);
-        return Err(e);
-    }
-    let mut moved = vec![];
-    for i in list(&p, "vnet.interface") {
-        let r = files.edit(|h, _| {
-            h.move_to_jail(None, &i, jid)
-                .map_err(|e| Error::kernel(format!("jail: {name}: ifconfig {i} vnet {jid}"), e))
-        });
-        match r {
-            Ok(_) => {
-                let _ = writeln!(out, "{name}: vnet.interface {i} moved in");
-                moved.push(i);
-            }
-            Err(e) => {
-                undo(&moved, out);
-                return Err(e);
-            }
-        }
-    }
-    let _ = writeln!(out, "{name}: exec.start runs inside the jail: not emulated");
-    if let Err(e) = hook(files, name, "exec.poststart", &p, out) {
-        undo(&moved, out);
-        return Err(e);
-    }
-    Ok(jid)
+fn running(files: &SimFiles, name: &str) -> Result<Option<i32>> {
+    files.edit(|h, _| Ok(h.jails.iter().find(|j| j.name == name && j.state == JailState::Alive).map(|j| j.jid)))
 }
 
-/// jail -r NAME: prestop, stop, remove, poststop, release.
-pub fn stop(files: &SimFiles, conf: &JailConf, name: &str, linger_ms: u64, out: &mut String) -> Result<()> {
-    let p = conf.resolve(name).map_err(|e| Error::usage(e.0))?;
-    let running =
-        files.edit(|h, _| Ok(h.jails.iter().find(|j| j.name == name && j.state == JailState::Alive).map(|j| j.jid)))?;
-    let jid = running.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {name} is not running")))?;
-    hook(files, name, "exec.prestop", &p, out)?;
-    let _ = writeln!(out, "{name}: exec.stop runs inside the jail: not emulated");
-    files.edit(|h, now| {
-        h.remove_jail(jid, linger_ms, false, now).map_err(|e| Error::kernel(format!("jail: {name}: remove"), e))
+/// The running jails whose name is `name.` followed by more, deepest first.
+fn children(files: &SimFiles, name: &str) -> Result<Vec<String>> {
+    let pre = format!("{name}.");
+    let mut v: Vec<String> = files.edit(|h, _| {
+        Ok(h.jails
+            .iter()
+            .filter(|j| j.state == JailState::Alive && j.name.starts_with(&pre))
+            .map(|j| j.name.clone())
+            .collect())
     })?;
-    let _ = writeln!(
-        out,
-        "{name}: removed{}",
-        if linger_ms > 0 { format!(", its vnet lingers {} s", linger_ms / 1000) } else { String::new() }
-    );
-    hook(files, name, "exec.poststop", &p, out)?;
-    hook(files, name, "exec.release", &p, out)?;
-    Ok(())
+    v.sort_by_key(|n| std::cmp::Reverse(n.matches('.').count()));
+    Ok(v)
+}
+
+impl Emulation {
+    /// jail -c NAME.
+    pub fn start(&self, files: &SimFiles, conf: &JailConf, name: &str, out: &mut String) -> Result<i32> {
+        self.start_with(files, conf, name, out, &mut vec![])
+    }
+
+    fn start_with(
+        &self,
+        files: &SimFiles,
+        conf: &JailConf,
+        name: &str,
+        out: &mut String,
+        seen: &mut Vec<String>,
+    ) -> Result<i32> {
+        if seen.iter().any(|s| s == name) {
+            return Err(Error::data(format!("jail: {name}: dependency loop")));
+        }
+        seen.push(name.to_string());
+        let p = conf.resolve(name).map_err(|e| Error::data(e.0))?;
+        if let Some(jid) = running(files, name)? {
+            return Err(Error::new(Kind::Conflict, format!("jail: {name}: already exists (jid {jid})")));
+        }
+        // A child needs its parent: jail(8) creates it inside the running parent.
+        if let Some((parent, _)) = name.rsplit_once('.') {
+            if running(files, parent)?.is_none() {
+                return Err(Error::new(
+                    Kind::NoJail,
+                    format!("jail: {name}: parent jail \"{parent}\" is not running (a name with a dot is a child)"),
+                ));
+            }
+        }
+        for dep in list(&p, "depend") {
+            if running(files, &dep)?.is_none() {
+                let _ = writeln!(out, "{name}: depends on {dep}: starting it first");
+                self.start_with(files, conf, &dep, out, seen)?;
+            }
+        }
+        let vnet = vnet(name, &p)?;
+        let addrs = ips(name, &p)?;
+        // The addresses go on their host interfaces before exec.prestart (IP__IP4_IFADDR
+        // comes first in jail(8)'s list of start steps).
+        files.edit(|h, now| {
+            for (ifname, c) in &addrs {
+                h.add_addr(None, ifname, *c, 0, now)
+                    .map_err(|e| Error::kernel(format!("jail: {name}: ifconfig {ifname} {c} alias"), e))?;
+            }
+            Ok(())
+        })?;
+        let drop_addrs = |out: &mut String| {
+            let _ = files.edit(|h, _| {
+                for (ifname, c) in &addrs {
+                    let _ = h.del_addr(None, ifname, c.addr);
+                }
+                Ok(())
+            });
+            if !addrs.is_empty() {
+                let _ = writeln!(out, "{name}: addresses removed");
+            }
+        };
+        if let Err(e) = self
+            .hook(files, name, "exec.prepare", &p, out)
+            .and_then(|_| self.hook(files, name, "exec.prestart", &p, out))
+        {
+            drop_addrs(out);
+            return Err(e);
+        }
+        let jid = match files.edit(|h, _| {
+            let jid = h.create_jail(name, vnet).map_err(|e| Error::kernel(format!("jail: {name}: create"), e))?;
+            if let Some(j) = h.jails.iter_mut().find(|j| j.jid == jid) {
+                j.ips = addrs.clone();
+            }
+            Ok(jid)
+        }) {
+            Ok(j) => j,
+            Err(e) => {
+                drop_addrs(out);
+                return Err(e);
+            }
+        };
+        let _ = writeln!(out, "{name}: created, jid {jid}");
+        let undo = |moved: &[String], out: &mut String| {
+            // A failed start: jail(8) gives vnet.interface back and removes the jail; it runs
+            // no exec.poststop, so what prestart and created made stays behind.
+            let r = files.edit(|h, now| {
+                for i in moved {
+                    let _ = h.reclaim(None, i, jid);
+                }
+                let _ = h.remove_jail(jid, 0, false, now);
+                Ok(())
+            });
+            let _ =
+                writeln!(out, "{name}: start failed: jail removed{}", if r.is_ok() { "" } else { " (with errors)" });
+        };
+        if let Err(e) = self.hook(files, name, "exec.created", &p, out) {
+            undo(&[], out);
+            return Err(e);
+        }
+        let mut moved = vec![];
+        for i in list(&p, "vnet.interface") {
+            let r = files.edit(|h, _| {
+                h.move_to_jail(None, &i, jid).map_err(|e| {
+                    let hint = if vnet {
+                        String::new()
+                    } else {
+                        // SIOCSIFVNET into a jail without a vnet of its own answers EEXIST.
+                        " (the jail has no vnet of its own: add `vnet;` to it)".into()
+                    };
+                    Error::kernel(format!("jail: {name}: ifconfig {i} vnet {jid}{hint}"), e)
+                })
+            });
+            match r {
+                Ok(_) => {
+                    let _ = writeln!(out, "{name}: vnet.interface {i} moved in");
+                    moved.push(i);
+                }
+                Err(e) => {
+                    undo(&moved, out);
+                    return Err(e);
+                }
+            }
+        }
+        let _ = writeln!(out, "{name}: exec.start runs inside the jail: not emulated");
+        if let Err(e) = self.hook(files, name, "exec.poststart", &p, out) {
+            undo(&moved, out);
+            return Err(e);
+        }
+        Ok(jid)
+    }
+
+    /// jail -r NAME: its children and the running jails that depend on it first.
+    pub fn stop(&self, files: &SimFiles, conf: &JailConf, name: &str, linger_ms: u64, out: &mut String) -> Result<()> {
+        let p = conf.resolve(name).map_err(|e| Error::data(e.0))?;
+        let jid =
+            running(files, name)?.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {name} is not running")))?;
+        for child in children(files, name)? {
+            let _ = writeln!(out, "{name}: stopping its child {child} first");
+            self.stop(files, conf, &child, linger_ms, out)?;
+        }
+        for other in conf.names() {
+            let depends = conf.resolve(&other).map(|q| list(&q, "depend").contains(&name.to_string()));
+            if other != name && depends.unwrap_or(false) && running(files, &other)?.is_some() {
+                let _ = writeln!(out, "{name}: {other} depends on it: stopping {other} first");
+                self.stop(files, conf, &other, linger_ms, out)?;
+            }
+        }
+        self.hook(files, name, "exec.prestop", &p, out)?;
+        let _ = writeln!(out, "{name}: exec.stop runs inside the jail: not emulated");
+        let ips = files.edit(|h, now| {
+            // Taken off the jail so the removal leaves them: they go after exec.poststop.
+            let ips = h.jails.iter_mut().find(|j| j.jid == jid).map(|j| std::mem::take(&mut j.ips)).unwrap_or_default();
+            h.remove_jail(jid, linger_ms, false, now).map_err(|e| Error::kernel(format!("jail: {name}: remove"), e))?;
+            Ok(ips)
+        })?;
+        let _ = writeln!(
+            out,
+            "{name}: removed{}",
+            if linger_ms > 0 { format!(", its vnet lingers {} s", linger_ms / 1000) } else { String::new() }
+        );
+        // A failing exec.poststop does not stop the rest of the removal (jail(8) goes on to
+        // the addresses and exec.release, and reports the failure).
+        let poststop = self.hook(files, name, "exec.poststop", &p, out);
+        files.edit(|h, _| {
+            for (ifname, c) in &ips {
+                let _ = h.del_addr(None, ifname, c.addr);
+            }
+            Ok(())
+        })?;
+        let release = self.hook(files, name, "exec.release", &p, out);
+        poststop.and(release)
+    }
 }

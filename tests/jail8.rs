@@ -1,0 +1,212 @@
+//! `jnet-sim jail start|stop` as a dry run of FreeBSD 14's jail(8): jail.conf files written the
+//! way administrators write them start and stop as on FreeBSD, and broken ones fail as there.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+impl Host {
+    fn new(tag: &str) -> Host {
+        Host::init(&format!("j8-{tag}"), &["--phys", "igb0,igb1"])
+    }
+    /// Write `files` (name, text) beside the host's state; returns the path of the first.
+    fn conf(&self, files: &[(&str, &str)]) -> String {
+        let dir = self.path.parent().unwrap();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir.join(files[0].0).display().to_string()
+    }
+    fn start(&self, name: &str, f: &str) -> std::process::Output {
+        self.run("jnet-sim", &["jail", "start", name, "-f", f])
+    }
+    fn stop(&self, name: &str, f: &str) -> std::process::Output {
+        self.run("jnet-sim", &["jail", "stop", name, "-f", f])
+    }
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn jails(h: &Host) -> Vec<(String, String)> {
+    h.show()["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["name"].as_str().unwrap().to_string(), j["state"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The Handbook's layout: /etc/jail.conf with the common lines and an .include of
+/// /etc/jail.conf.d/*.conf, one file per jail, hooks with `--` before $name.
+#[test]
+fn the_handbook_layout_starts_and_stops() {
+    let h = Host::new("handbook");
+    let f = h.conf(&[
+        (
+            "jail.conf",
+            "exec.clean;\nmount.devfs;\npath = \"/usr/local/jails/containers/${name}\";\nhost.hostname = ${name};\n\
+             .include \"jail.conf.d/*.conf\";\n",
+        ),
+        (
+            "jail.conf.d/web.conf",
+            "web {\n  vnet;\n  $bridge = bridge0;\n  vnet.interface = \"e0b_${name}\";\n  \
+             exec.prestart += \"/usr/local/sbin/jnet-epair -b ${bridge} -u igb0 -- $name\";\n  \
+             exec.poststop += \"/usr/local/sbin/jnet-release -- $name\";\n}\n",
+        ),
+        ("jail.conf.d/db.conf", "db {\n  vnet = new;\n  vnet.interface = e0b_$name;\n  exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\";\n  exec.poststop += \"/usr/local/sbin/jnet-release -- $name\";\n}\n"),
+    ]);
+    for j in ["web", "db"] {
+        let o = h.start(j, &f);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let s = h.show();
+    assert_eq!(names(&s, "web"), ["lo0", "e0b_web"]);
+    assert_eq!(names(&s, "db"), ["lo0", "e0b_db"]);
+    assert_eq!(iface(&s, "host", "bridge0")["members"], serde_json::json!(["igb0", "e0a_web", "e0a_db"]));
+    let o = h.start("web", &f);
+    assert_eq!(o.status.code(), Some(78), "a running jail is not started again: {}", text(&o));
+    assert!(text(&o).contains("jail: web: already exists"));
+    for j in ["web", "db"] {
+        let o = h.stop(j, &f);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "igb1", "bridge0"]);
+}
+
+/// Hooks run as jail(8) runs them: a command with a shell metacharacter through /bin/sh -c,
+/// others directly; exec.clean leaves PATH=/bin:/usr/bin, so a bare program name or another
+/// prefix is not found.
+#[test]
+fn hook_commands_run_as_jail8_runs_them() {
+    let h = Host::new("hooks");
+    let f = h.conf(&[(
+        "jail.conf",
+        "exec.clean;\nwww { vnet; vnet.interface = e0b_$name;\n\
+         exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name && echo made by sh\";\n\
+         exec.poststop += \"/usr/local/sbin/jnet-release -- $name\"; }\n\
+         bare { vnet; exec.prestart += \"jnet-epair -b bridge0 -- $name\"; }\n\
+         other { vnet; exec.prestart += \"/usr/local/bin/jnet-epair -b bridge0 -- $name\"; }\n",
+    )]);
+    let o = h.start("www", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("    made by sh"), "{}", text(&o));
+    for j in ["bare", "other"] {
+        let before = h.show();
+        let o = h.start(j, &f);
+        assert!(!o.status.success(), "{j}: {}", text(&o));
+        assert!(text(&o).contains(&format!("jail: {j}: exec.prestart")), "{}", text(&o));
+        assert_eq!(h.show(), before, "{j}: nothing was made");
+    }
+    // --prefix names where the programs are on the host the file is for.
+    let o = h.run("jnet-sim", &["jail", "start", "other", "-f", &f, "--prefix", "/usr/local/bin"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// vnet as jail(8) takes it; vnet.interface without a vnet fails with the reason.
+#[test]
+fn vnet_values_and_a_missing_vnet() {
+    let h = Host::new("vnet");
+    let f = h.conf(&[(
+        "jail.conf",
+        "t { vnet = true; }\ni { vnet = inherit; }\nn { vnet = 1; }\n\
+         novnet { exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\"; vnet.interface = e0b_$name; }\n",
+    )]);
+    let o = h.start("t", &f);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(text(&o).contains("vnet: unknown value \"true\""), "{}", text(&o));
+    assert!(h.start("i", &f).status.success());
+    assert!(h.start("n", &f).status.success());
+    let vnets: Vec<(String, bool)> = h.show()["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["name"].as_str().unwrap().to_string(), j["vnet"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(vnets, [("i".to_string(), false), ("n".to_string(), true)]);
+    let o = h.start("novnet", &f);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("the jail has no vnet of its own: add `vnet;` to it"), "{}", text(&o));
+}
+
+/// ip4.addr/ip6.addr go on their interfaces before exec.prestart and come off after
+/// exec.poststop; a failing exec.poststop does not stop the rest.
+#[test]
+fn addresses_and_the_order_of_a_stop() {
+    let h = Host::new("order");
+    let f = h.conf(&[(
+        "jail.conf",
+        "web { interface = igb1; ip4.addr = \"192.0.2.7 netmask 255.255.255.0\", \"igb0|198.51.100.7/24\";\n\
+         exec.prestart += \"/usr/local/sbin/jnet-sim show --json\";\n\
+         exec.poststop += \"/usr/local/sbin/jnet-sim show --json\";\n\
+         exec.poststop += /bin/false;\n\
+         exec.release += \"/usr/local/sbin/jnet-sim show --json\"; }\n",
+    )]);
+    let addrs_at = |out: &str, which: usize| -> Vec<String> {
+        // The n-th `show --json` a hook printed: the host's IPv4 addresses then.
+        let blocks: Vec<&str> = out.split("jnet-sim show --json\n").skip(1).collect();
+        let json: String =
+            blocks[which].lines().take_while(|l| l.starts_with("    ")).map(|l| &l[4..]).collect::<Vec<_>>().join("\n");
+        let s: Value = serde_json::from_str(&json).unwrap();
+        vnet(&s, "host")
+            .iter()
+            .flat_map(|i| i["addrs"].as_array().unwrap().clone())
+            .map(|a| a["addr"].as_str().unwrap().to_string())
+            .filter(|a| a.contains('.') && !a.starts_with("127."))
+            .collect()
+    };
+    let o = h.start("web", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(addrs_at(&text(&o), 0), ["198.51.100.7", "192.0.2.7"], "on the host before exec.prestart");
+    let o = h.stop("web", &f);
+    assert!(!o.status.success(), "exec.poststop failed");
+    let out = text(&o);
+    assert!(out.contains("jail: web: exec.poststop: /bin/false: failed"), "{out}");
+    assert_eq!(addrs_at(&out, 0), ["198.51.100.7", "192.0.2.7"], "still there in exec.poststop");
+    assert!(addrs_at(&out, 1).is_empty(), "gone before exec.release, which still ran");
+}
+
+/// depend starts what it names first and stops it last; a name with a dot is a child.
+#[test]
+fn depend_and_parent_child_jails() {
+    let h = Host::new("depend");
+    let f = h.conf(&[("jail.conf", "db { }\nweb { depend = db; }\na { }\na.b { }\nlonely.c { }\n")]);
+    let o = h.start("web", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("web: depends on db: starting it first"));
+    assert_eq!(jails(&h), [("db".into(), "alive".into()), ("web".into(), "alive".into())]);
+    let o = h.stop("db", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("db: web depends on it: stopping web first"));
+    assert!(jails(&h).is_empty());
+    let o = h.start("lonely.c", &f);
+    assert_eq!(o.status.code(), Some(68));
+    assert!(text(&o).contains("parent jail \"lonely\" is not running"), "{}", text(&o));
+    assert!(h.start("a", &f).status.success());
+    assert!(h.start("a.b", &f).status.success());
+    let o = h.stop("a", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("a: stopping its child a.b first"));
+    assert!(jails(&h).is_empty());
+}
+
+/// Broken files fail as jail(8) fails them.
+#[test]
+fn broken_files_fail() {
+    let h = Host::new("broken");
+    for (name, src, want) in [
+        ("loop", ".include \"loop.conf\";\nwww { }\n", "maximum include depth exceeded"),
+        ("missing", ".include \"nope.conf\";\nwww { }\n", "nope.conf"),
+        ("var", "www { path = \"/j/$nope\"; }\n", "variable \"nope\" not found"),
+        ("brace", "www { vnet;\n", "block www is not closed"),
+    ] {
+        let f = h.conf(&[(&format!("{name}.conf"), src)]);
+        let o = h.start("www", &f);
+        assert_eq!(o.status.code(), Some(65), "{name}: {}", text(&o));
+        assert!(text(&o).contains(want), "{name}: {}", text(&o));
+    }
+    assert!(jails(&h).is_empty());
+}
