@@ -29,7 +29,8 @@ pub struct Common {
 /// `flatten`): `-n/--dry-run` (its help is given, as each program's dry run shows something
 /// else), `--json`, `-v/--verbose`, `--syslog`, and `common_flags()` to read them. With
 /// `jail_end;`, also the options that configure the interface a jail gets, shared by
-/// jnet-epair and jnet-ngattach: `-i/--index`, `--ifname`, `-a/--addr`, `--mac`, `--mtu`.
+/// jnet-epair and jnet-ngattach: `-i/--index`, `--short`, `--ifname`, `-a/--addr`, `--mac`,
+/// `--mtu`.
 #[macro_export]
 macro_rules! program_args {
     (
@@ -45,6 +46,9 @@ macro_rules! program_args {
                 /// which of the jail's interfaces (default 0)
                 #[argh(option, short = 'i', default = "0")]
                 pub index: u32,
+                /// name the interfaces after this instead of the jail (e0b_NAME, ng0_NAME): for long jail names
+                #[argh(option)]
+                pub short: Option<String>,
                 /// the interface's name inside the jail (e.g. vnet0)
                 #[argh(option)]
                 pub ifname: Option<String>,

@@ -56,6 +56,7 @@ pub struct EpairRequest {
     uplink: Option<String>,
     host_addrs: Vec<Cidr>,
     index: u32,
+    short: Option<String>,
     ifname: Option<String>,
     addrs: Vec<Cidr>,
     mac: MacChoice,
@@ -99,6 +100,9 @@ impl EpairArgs {
     pub fn validate(&self) -> Result<EpairRequest> {
         let jail = JailRef::parse(&self.jail)?;
         names::check_index(self.index)?;
+        if let Some(short) = &self.short {
+            names::check_short(short, self.index)?;
+        }
         if let Some(b) = &self.bridge {
             names::check_ifname("bridge", b)?;
         }
@@ -132,6 +136,7 @@ impl EpairArgs {
             uplink: self.uplink.clone(),
             host_addrs,
             index: self.index,
+            short: self.short.clone(),
             ifname: self.ifname.clone(),
             addrs,
             mac: parse_mac_choice(&self.mac)?,
@@ -423,8 +428,11 @@ impl EpairRequest {
                  call jnet-epair from exec.created (or by hand once the jail runs)"
             )));
         }
-        let host = names::epair_name(&jail, self.index, End::A);
-        let jname = names::epair_name(&jail, self.index, End::B);
+        // Interface names come from --short if given (checked plain and short enough, so
+        // never hashed); the tags always name the jail.
+        let stem = self.short.as_deref().unwrap_or(&jail);
+        let host = names::epair_name(stem, self.index, End::A);
+        let jname = names::epair_name(stem, self.index, End::B);
         let (tag_a, tag_b) =
             (Tag::jail(&jail, Role::EpairHost(self.index)), Tag::jail(&jail, Role::EpairJail(self.index)));
         let list = k.if_list().step(|| "list interfaces".into())?;

@@ -93,10 +93,18 @@ impl Ip6WaitArgs {
             }
             addrs.push(v6);
         }
+        if self.timeout == Some(0.0) {
+            return Err(Error::data(
+                "--timeout 0 would give up before DAD could finish: give seconds above 0 (at most 86400), \
+                 or leave --timeout out to wait as long as dad_count and the ND timer need",
+            ));
+        }
         let timeout_ms = match self.timeout {
             None => None,
             Some(t) if t.is_finite() && t > 0.0 && t <= 86400.0 => Some((t * 1000.0) as u64),
-            Some(t) => return Err(Error::data(format!("--timeout {t} is not a number of seconds from 0 to 86400"))),
+            Some(t) => {
+                return Err(Error::data(format!("--timeout {t} is not a number of seconds above 0 and at most 86400")))
+            }
         };
         Ok(WaitSpec { ifaces: self.iface.clone(), addrs, timeout_ms })
     }

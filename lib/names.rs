@@ -75,6 +75,25 @@ fn derive(head: &str, jail: &str) -> String {
     format!("{head}{stem}-{}", hash7(jail))
 }
 
+/// Check a `--short` name: interface names made from it are used as they are, never
+/// shortened, so it must be plain (`[A-Za-z0-9_]`) and short enough for every name jnet
+/// makes from it at `index` (`e<i>a_`, `ng<i>_`).
+pub fn check_short(short: &str, index: u32) -> Result<(), NameError> {
+    if short.is_empty() || !simple(short) {
+        return Err(NameError(format!("--short {short:?} must be letters, digits and _ only")));
+    }
+    let longest = format!("e{index}a_{short}");
+    if longest.len() > IFNAME_MAX {
+        return Err(NameError(format!(
+            "--short {short:?} is too long: {longest} would have {} characters, and FreeBSD allows {IFNAME_MAX}; \
+             at most {} characters at index {index}",
+            longest.len(),
+            IFNAME_MAX - (longest.len() - short.len())
+        )));
+    }
+    Ok(())
+}
+
 /// The name of one end of a jail's epair number `index`.
 pub fn epair_name(jail: &str, index: u32, end: End) -> String {
     derive(&format!("e{index}{}_", end.letter()), jail)
@@ -250,6 +269,18 @@ mod tests {
         for i in 0..5_000 {
             assert!(seen.insert(eiface_node_name(&k1, &format!("t{i}"), 0)));
         }
+    }
+
+    #[test]
+    fn short_names() {
+        assert!(check_short("web1", 0).is_ok());
+        assert!(check_short("abcdefghijk", 0).is_ok());
+        assert!(check_short("abcdefghijkl", 0).unwrap_err().0.contains("at most 11 characters"));
+        assert!(check_short("abcdefghijk", 10).unwrap_err().0.contains("at most 10 characters at index 10"));
+        assert!(check_short("a-b", 0).is_err());
+        assert!(check_short("", 0).is_err());
+        // A short name that passes gives the plain form, never a hashed one.
+        assert_eq!(epair_name("abcdefghijk", 0, End::B), "e0b_abcdefghijk");
     }
 
     #[test]

@@ -50,6 +50,7 @@ struct Request {
     uplink: Option<String>,
     bridge: String,
     index: u32,
+    short: Option<String>,
     ifname: Option<String>,
     addrs: Vec<Cidr>,
     mac: MacChoice,
@@ -60,6 +61,9 @@ impl NgAttachArgs {
     fn validate(&self) -> Result<Request> {
         let jail = JailRef::parse(&self.jail)?;
         names::check_index(self.index)?;
+        if let Some(short) = &self.short {
+            names::check_short(short, self.index)?;
+        }
         let bridge = match (&self.uplink, self.virtual_bridge, &self.bridge) {
             (Some(_), true, _) => return Err(Error::usage("--uplink and --virtual exclude each other")),
             (None, false, _) => {
@@ -88,6 +92,7 @@ impl NgAttachArgs {
             uplink: self.uplink.clone(),
             bridge,
             index: self.index,
+            short: self.short.clone(),
             ifname: self.ifname.clone(),
             addrs: parse_cidrs("--addr", &self.addr)?,
             mac: parse_mac_choice(&self.mac)?,
@@ -116,7 +121,7 @@ impl Request {
                  call jnet-ngattach from exec.created (or by hand once the jail runs)"
             )));
         }
-        let name = names::eiface_name(&jail, self.index);
+        let name = names::eiface_name(self.short.as_deref().unwrap_or(&jail), self.index);
         let node = eiface_node(k, &jail, self.index)?;
         let tag = Tag::jail(&jail, Role::Eiface(self.index));
         let list = k.if_list().step(|| "list interfaces".into())?;

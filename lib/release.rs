@@ -42,6 +42,9 @@ pub struct ReleaseArgs {
     /// release everything tagged for jails that are not running (no JAIL)
     #[argh(switch)]
     pub stale: bool,
+    /// the --short name the jail's interfaces were made with
+    #[argh(option)]
+    pub short: Option<String>,
 }
 dry_run = "print what would be done as ifconfig(8) commands and change nothing";
 }
@@ -84,12 +87,22 @@ fn ng_nodes<K: Kernel>(k: &mut K) -> Result<Vec<NgNode>> {
 /// The interfaces on the host that are `jail`'s epair ends: the names jnet gives them (and
 /// `also`), with the jail's tag backed by the kernel. One end per pair: destroying it takes
 /// the other, wherever that is.
-fn epairs_of<K: Kernel>(k: &mut K, list: &[IfInfo], jail: &str, also: &[String]) -> Result<Vec<String>> {
+fn epairs_of<K: Kernel>(
+    k: &mut K,
+    list: &[IfInfo],
+    jail: &str,
+    short: Option<&str>,
+    also: &[String],
+) -> Result<Vec<String>> {
     // Only the names jnet gives this jail's epairs can be ours: reading those few
     // descriptions, not every interface's, keeps a release to a handful of ioctls on a host
     // with hundreds of jails. (`--list`, `--prune` and `--stale` look at everything.)
-    let candidates: Vec<String> = (0..=names::INDEX_MAX)
-        .flat_map(|i| [names::epair_name(jail, i, End::A), names::epair_name(jail, i, End::B)])
+    let candidates: Vec<String> = [Some(jail), short]
+        .into_iter()
+        .flatten()
+        .flat_map(|stem| {
+            (0..=names::INDEX_MAX).flat_map(move |i| [End::A, End::B].map(|e| names::epair_name(stem, i, e)))
+        })
         .chain(also.iter().cloned())
         .collect();
     let mut found: Vec<(String, Role)> = vec![];
@@ -175,7 +188,7 @@ impl ReleaseArgs {
     /// tagging and renaming), found by `--stale`'s full scan.
     fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, also: &[String], d: &mut Done) -> Result<()> {
         let list = k.if_list().step(|| "list interfaces".into())?;
-        let ours = epairs_of(k, &list, jail, also)?;
+        let ours = epairs_of(k, &list, jail, self.short.as_deref(), also)?;
         self.leave_bridges(k, &list, &ours, d);
         for o in &ours {
             d.cmds.push(format!("ifconfig {o} destroy"));
@@ -516,6 +529,9 @@ impl Program for ReleaseArgs {
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
         for i in &self.iface {
             names::check_ifname("--iface", i)?;
+        }
+        if let Some(short) = &self.short {
+            names::check_short(short, 0)?;
         }
         if let Some(w) = self.wait {
             if !(w.is_finite() && w > 0.0 && w <= 3600.0) {

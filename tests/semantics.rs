@@ -182,3 +182,37 @@ fn releases_and_restarts_on_an_asynchronous_host() {
     assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "--", "dmz2"]), "nothing to release\n");
     assert!(names(&h.show(), "host").contains(&"igb2".to_string()));
 }
+
+/// A hosting panel's long tenant names: --short chooses the interface names, so
+/// `vnet.interface` can be written; the tags keep the jail's name, so two jails cannot
+/// share one short name; release finds them with --short, --stale without.
+#[test]
+fn short_names_an_admin_can_write() {
+    let h = Host::new("short", "igb0");
+    let tenant = "customer-portal-frontend.example.org";
+    let j: Value =
+        serde_json::from_str(&h.ok("jnet-epair", &["-b", "bridge0", "--short", "cpf1", "--json", "--", tenant]))
+            .unwrap();
+    assert_eq!((j["host"]["name"].as_str(), j["jail_end"]["name"].as_str()), (Some("e0a_cpf1"), Some("e0b_cpf1")));
+    assert_eq!(iface(&h.show(), "host", "e0b_cpf1")["description"], format!("jnet:{tenant}:epair0b"));
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--short", "cpf1", "--", "another-tenant"], 78);
+    assert!(err.contains("e0a_cpf1 already exists on the host and is not jnet's for jail another-tenant"), "{err}");
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--short", "a-b", "--", "x"], 65);
+    assert!(err.contains("letters, digits and _ only"), "{err}");
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--short", "abcdefghijkl", "--", "x"], 65);
+    assert!(err.contains("at most 11 characters"), "{err}");
+    // The dry run shows the names the hook will use.
+    let dry = h.ok("jnet-epair", &["-n", "-b", "bridge0", "--short", "web1", "--", "web.example"]);
+    assert!(dry.contains("ifconfig epairNb name e0b_web1"), "{dry}");
+    assert_eq!(h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--short", "cpf1", "--", tenant]), "ng0_cpf1\n");
+    // Release by the jail's name finds them with --short (the eiface by its node, anyway).
+    assert_eq!(h.ok("jnet-release", &["--short", "cpf1", "--", tenant]), "e0a_cpf1\nng0_cpf1\n");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0", "bridge0"]);
+}
+
+#[test]
+fn ip6wait_with_timeout_zero_says_why() {
+    let h = Host::new("t0", "igb0");
+    let err = h.fails("jnet-ip6wait", &["-t", "0"], 65);
+    assert!(err.contains("--timeout 0 would give up before DAD could finish"), "{err}");
+}

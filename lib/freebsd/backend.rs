@@ -6,7 +6,8 @@ use super::ngabi;
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Nd6, Netgraph, NgHook, NgNode, System, Vnets,
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Lagg, Nd6, Netgraph, NgHook, NgNode, System,
+    Vnets,
 };
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
