@@ -296,3 +296,47 @@ pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// Take the ng_bridge spliced onto NIC `nic` away (`jnet-release --unsplice`): for a NIC whose
+/// last jail stopped without `--prune`. Refused while jails' interfaces are still on it.
+/// Returns the bridge's name, or None if the NIC was not spliced.
+pub fn unsplice_nic<K: Kernel>(k: &mut K, nic: &str) -> Result<Option<String>> {
+    let ether = format!("{}:", ether_node(nic));
+    let (node, hooks) = match k.ng_hooks(&ether) {
+        Ok(h) => h,
+        Err(Errno::ENOENT) => {
+            return Err(Error::data(format!(
+                "{nic} has no ng_ether node (no such Ethernet interface, or ng_ether is not loaded)"
+            )))
+        }
+        Err(e) => return Err(Error::kernel(format!("list the hooks of {ether}"), e)),
+    };
+    if node.node_type != "ether" {
+        return Err(Error::conflict(format!(
+            "netgraph node {} is a {}, not {nic}'s ng_ether",
+            node.name, node.node_type
+        )));
+    }
+    let Some(lower) = hooks.iter().find(|h| h.ourhook == "lower") else { return Ok(None) };
+    if lower.peer.node_type != "bridge" {
+        return Err(Error::conflict(format!(
+            "{nic}'s lower hook goes to a netgraph {} ({}), not a bridge: not jnet's to take away",
+            lower.peer.node_type, lower.peer.name
+        )));
+    }
+    let bridge = if lower.peer.name.is_empty() { format!("[{:x}]", lower.peer.id) } else { lower.peer.name.clone() };
+    if unsplice_if_unused(k, &bridge)? {
+        return Ok(Some(bridge));
+    }
+    let (_, on) = k.ng_hooks(&format!("{bridge}:")).step(|| format!("list the hooks of {bridge}"))?;
+    let users: Vec<String> = on
+        .iter()
+        .filter(|h| h.peer.node_type != "ether" && h.peer.node_type != "socket")
+        .map(|h| if h.peer.name.is_empty() { format!("[{:x}]", h.peer.id) } else { h.peer.name.clone() })
+        .collect();
+    Err(Error::conflict(format!(
+        "bridge {bridge} on {nic} still has {} on it ({}): release those jails first",
+        users.len(),
+        users.join(", ")
+    )))
+}

@@ -356,6 +356,11 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
                 // Another hook added the same uplink a moment ago: it is a member, and not
                 // ours to take out again.
                 Err(Errno::EEXIST) if existing(m) => Ok(()),
+                // if_bridge takes no interface that another bridge has (EBUSY).
+                Err(Errno::EBUSY) => Err(Error::conflict(format!(
+                    "add {n} to bridge {b}: {n} is a member of another bridge; to move a jail that runs to \
+                     another bridge, release it first (jnet-release) and run this again"
+                ))),
                 r => {
                     r.step(|| format!("add {n} to bridge {b}"))?;
                     if existing(m) {

@@ -45,6 +45,9 @@ pub struct ReleaseArgs {
     /// the --short name the jail's interfaces were made with
     #[argh(option)]
     pub short: Option<String>,
+    /// take the netgraph bridge off this NIC, if no jail is left on it (no JAIL)
+    #[argh(option)]
+    pub unsplice: Vec<String>,
 }
 dry_run = "print what would be done as ifconfig(8) commands and change nothing";
 }
@@ -389,6 +392,10 @@ impl ReleaseArgs {
                 Err(e) => d.errs.push(e),
             }
         }
+        if self.prune {
+            // Empty jnet bridges and the nursery, whoever left them.
+            self.prune(k, &[], &[], &mut d)?;
+        }
         Ok(self.output(d, "jnet-release --stale", json!({ "stale_jails": stale })))
     }
 
@@ -446,6 +453,24 @@ impl ReleaseArgs {
             self.shut_down_node(k, &path, ifname, d);
         }
         Ok(())
+    }
+
+    /// `--unsplice NIC...`: take jnet's bridges off NICs no jail uses any more.
+    fn unsplice<K: Kernel>(&self, k: &mut K) -> Result<Output> {
+        let mut d = Done::default();
+        for nic in &self.unsplice {
+            names::check_ifname("--unsplice", nic)?;
+            if self.dry_run {
+                d.cmds.push(format!("ngctl shutdown {}:lower  # if no jail is left on it", ngplan::ether_node(nic)));
+                continue;
+            }
+            match ngplan::unsplice_nic(k, nic) {
+                Ok(Some(b)) => d.pruned.push(b),
+                Ok(None) => {}
+                Err(e) => d.errs.push(e),
+            }
+        }
+        Ok(self.output(d, "jnet-release --unsplice", json!({})))
     }
 
     fn list<K: Kernel>(&self, k: &mut K, jail: Option<&str>) -> Result<Output> {
@@ -540,6 +565,12 @@ impl Program for ReleaseArgs {
             if self.iface.is_empty() {
                 return Err(Error::usage("--wait is for --iface NICs that are still away"));
             }
+        }
+        if !self.unsplice.is_empty() {
+            if self.jail.is_some() || self.stale || self.list || !self.iface.is_empty() {
+                return Err(Error::usage("--unsplice NIC goes alone: give no JAIL, --stale, --list or --iface"));
+            }
+            return self.unsplice(k);
         }
         if self.stale {
             if self.jail.is_some() || !self.iface.is_empty() || self.list {

@@ -216,3 +216,46 @@ fn ip6wait_with_timeout_zero_says_why() {
     let err = h.fails("jnet-ip6wait", &["-t", "0"], 65);
     assert!(err.contains("--timeout 0 would give up before DAD could finish"), "{err}");
 }
+
+/// Moving a running jail to another bridge is refused with what to do, and changes nothing.
+#[test]
+fn another_bridge_for_a_running_jail_says_release_first() {
+    let h = Host::new("rebridge", "igb0");
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "www"]);
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "bridge1", "--", "www"], 78);
+    assert!(err.contains("e0a_www is a member of another bridge"), "{err}");
+    assert!(err.contains("release it first (jnet-release)"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"], "bridge1 made for it is gone again");
+}
+
+/// Leftovers: --stale --prune takes away empty jnet bridges and the nursery, and a NIC that
+/// a jail left spliced is unspliced by a command, not while jails are on it.
+#[test]
+fn leftovers_are_one_command_away() {
+    let h = Host::new("leftovers", "igb0,igb1");
+    h.ok("jnet-epair", &["-b", "jbr", "--", "www"]);
+    h.ok("jnet-ngattach", &["-u", "igb1", "--", "mail"]);
+    h.ok("jnet-ngattach", &["-u", "igb1", "--", "db"]);
+    // Released without --prune: the empty bridge, the nursery and the splice stay.
+    h.ok("jnet-release", &["--", "www"]);
+    h.ok("jnet-release", &["--", "mail"]);
+    let err = h.fails("jnet-release", &["--unsplice", "igb1"], 78);
+    assert!(err.contains("bridge igb1bridge on igb1 still has 1 on it"), "{err}");
+    h.ok("jnet-release", &["--", "db"]);
+    assert_eq!(h.ok("jnet-release", &["--unsplice", "igb1"]), "igb1bridge\n");
+    let g = h.show()["netgraph"].clone();
+    let igb1 = g.as_array().unwrap().iter().find(|n| n["name"] == "igb1").unwrap().clone();
+    assert_eq!(
+        (igb1["hooks"].as_array().unwrap().len(), &igb1["promisc"], &igb1["autosrc"]),
+        (0, &json!(false), &json!(true))
+    );
+    assert_eq!(h.ok("jnet-release", &["--unsplice", "igb1"]), "nothing to release\n", "already unspliced");
+    assert!(names(&h.show(), "host").contains(&"jbr".to_string()));
+    assert_eq!(h.ok("jnet-release", &["--stale", "--prune"]), "jbr\n");
+    let s = h.show();
+    assert_eq!(names(&s, "host"), ["lo0", "igb0", "igb1"]);
+    assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["name"] == "jnet-nursery"));
+    let err = h.fails("jnet-release", &["--unsplice", "igb1", "--", "www"], 64);
+    assert!(err.contains("--unsplice NIC goes alone"), "{err}");
+}
