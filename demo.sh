@@ -18,9 +18,9 @@ say "a FreeBSD host with three NICs"
 step jnet-sim init --phys igb0,igb1,igb2 --dad-ms 200
 
 say "what jnet-epair would do for jail www (a dry run: ifconfig commands, nothing changed)"
-step jnet-epair -n -b bridge0 --uplink igb0 www
+step jnet-epair -n -b bridge0 --uplink igb0 -- www
 
-for j in web www app db mail cache dmz; do
+for j in web www app db mail cache dmz gw; do
     say "jail -c $j (jail.conf.sample)"
     step jnet-sim jail start "$j" -f jail.conf.sample
 done
@@ -29,15 +29,17 @@ say "what jnet owns now, and the host as ifconfig and ngctl would show it"
 step jnet-release --list
 step jnet-sim show
 
-say "a jail name too long for an interface name"
-step jnet-epair -b bridge0 customer-portal.example.org
-step jnet-release customer-portal.example.org
+say "a jail name too long for an interface name: hashed, or chosen with --short"
+step jnet-epair -b bridge0 -- customer-portal.example.org
+step jnet-release -- customer-portal.example.org
+step jnet-epair -b bridge0 --short cportal -- customer-portal.example.org
+step jnet-release --short cportal -- customer-portal.example.org
 
-for j in web www app db mail cache; do
+for j in web www app db mail cache gw; do
     say "jail -r $j"
     step jnet-sim jail stop "$j" -f jail.conf.sample
 done
-say "jail -r dmz: its vnet lingers 60 s (TIME_WAIT), yet prestop takes igb2 back at once"
+say "jail -r dmz: its vnet lingers 60 s (TIME_WAIT), yet poststop takes igb2 back at once"
 step jnet-sim jail stop dmz -f jail.conf.sample --linger 60
 
 say "afterwards: the NICs, the shared bridges, and nothing of the jails"

@@ -30,7 +30,7 @@ pub struct Common {
 /// else), `--json`, `-v/--verbose`, `--syslog`, and `common_flags()` to read them. With
 /// `jail_end;`, also the options that configure the interface a jail gets, shared by
 /// jnet-epair and jnet-ngattach: `-i/--index`, `--short`, `--ifname`, `-a/--addr`, `--mac`,
-/// `--mtu`.
+/// `--mtu`, `--accept-rtadv`.
 #[macro_export]
 macro_rules! program_args {
     (
@@ -61,6 +61,9 @@ macro_rules! program_args {
                 /// MTU of the interface (of both ends of an epair)
                 #[argh(option)]
                 pub mtu: Option<u32>,
+                /// accept IPv6 router advertisements on the jail's interface (SLAAC, rtsold)
+                #[argh(switch)]
+                pub accept_rtadv: bool,
             }
             dry_run = $dry;
         }

@@ -32,6 +32,9 @@ pub struct EpairArgs {
     /// address for the host end (point-to-point mode; repeatable)
     #[argh(option)]
     pub host_addr: Vec<String>,
+    /// address for a bridge jnet made (the jails' gateway; repeatable)
+    #[argh(option)]
+    pub bridge_addr: Vec<String>,
 }
 dry_run = "print the plan as ifconfig(8) commands and change nothing";
 jail_end;
@@ -55,12 +58,14 @@ pub struct EpairRequest {
     bridge: Option<String>,
     uplink: Option<String>,
     host_addrs: Vec<Cidr>,
+    bridge_addrs: Vec<Cidr>,
     index: u32,
     short: Option<String>,
     ifname: Option<String>,
     addrs: Vec<Cidr>,
     mac: MacChoice,
     mtu: Option<u32>,
+    accept_rtadv: bool,
 }
 
 /// Parse a list of CIDRs, refusing duplicates.
@@ -125,6 +130,10 @@ impl EpairArgs {
                 "--host-addr (point-to-point) and --bridge exclude each other: the host end is either addressed or bridged",
             ));
         }
+        let bridge_addrs = parse_cidrs("--bridge-addr", &self.bridge_addr)?;
+        if !bridge_addrs.is_empty() && self.bridge.is_none() {
+            return Err(Error::usage("--bridge-addr needs --bridge: it is an address for that bridge"));
+        }
         let addrs = parse_cidrs("--addr", &self.addr)?;
         if let Some(dup) = addrs.iter().find(|a| host_addrs.iter().any(|h| h.addr == a.addr)) {
             return Err(Error::data(format!("{} is given both to the host end and to the jail end", dup.addr)));
@@ -135,12 +144,14 @@ impl EpairArgs {
             bridge: self.bridge.clone(),
             uplink: self.uplink.clone(),
             host_addrs,
+            bridge_addrs,
             index: self.index,
             short: self.short.clone(),
             ifname: self.ifname.clone(),
             addrs,
             mac: parse_mac_choice(&self.mac)?,
             mtu: self.mtu,
+            accept_rtadv: self.accept_rtadv,
         })
     }
 }
@@ -174,6 +185,7 @@ pub(crate) fn hand_over(
     inside: Option<&IfInfo>,
     ifname: Option<&str>,
     addrs: &[Cidr],
+    accept_rtadv: bool,
 ) -> String {
     let cur = match inside {
         Some(i) => i.name.clone(),
@@ -197,6 +209,9 @@ pub(crate) fn hand_over(
     };
     if inside.is_none_or(|i| i.flags & iff::UP == 0) {
         inner.push(Step::Up(bref.clone()));
+    }
+    if accept_rtadv {
+        inner.push(Step::AcceptRtadv(bref.clone()));
     }
     let missing: Vec<&Cidr> =
         addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
@@ -401,7 +416,16 @@ impl EpairRequest {
             _ => None,
         };
         let jail_end = match x.jid {
-            Some(jid) => hand_over(&mut p, jid, &b, &x.jname, inside_info, self.ifname.as_deref(), &self.addrs),
+            Some(jid) => hand_over(
+                &mut p,
+                jid,
+                &b,
+                &x.jname,
+                inside_info,
+                self.ifname.as_deref(),
+                &self.addrs,
+                self.accept_rtadv,
+            ),
             None => x.jname.clone(),
         };
         Ok(Built {
@@ -422,9 +446,9 @@ impl EpairRequest {
     fn look<K: Kernel>(&self, k: &mut K) -> Result<Existing> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
-        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty()) {
+        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv) {
             return Err(Error::usage(format!(
-                "--ifname and --addr configure the jail end inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr and --accept-rtadv configure the jail end inside the jail, and jail {jail} does not run yet: \
                  call jnet-epair from exec.created (or by hand once the jail runs)"
             )));
         }
@@ -469,6 +493,17 @@ impl EpairRequest {
             Some(b) => bridge_state(k, b)?,
             None => None,
         };
+        // An address goes only on a bridge jnet made: the admin's bridges get theirs from rc.
+        if let (Some(b), Some(_), false) = (&self.bridge, &bridge_members, self.bridge_addrs.is_empty()) {
+            let ours =
+                inventory::host_mark(k, b)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Bridge);
+            if !ours {
+                return Err(Error::conflict(format!(
+                    "--bridge-addr: {b} is not a bridge jnet made; give it its addresses in rc.conf \
+                     (ifconfig_{b}=...); nothing was changed"
+                )));
+            }
+        }
         if let Some(u) = &self.uplink {
             let Some(ui) = list.iter().find(|i| &i.name == u) else {
                 return Err(Error::data(format!("uplink {u} does not exist on the host")));
@@ -595,6 +630,10 @@ impl EpairRequest {
                 steps.push(Step::Up(IfRef::Name(u.clone())));
             }
         }
+        // The bridge's own addresses, once, whichever jail brings them first.
+        let has: Vec<Cidr> = x.list.iter().find(|i| &i.name == br).map(|i| i.addrs.clone()).unwrap_or_default();
+        let missing: Vec<&Cidr> = self.bridge_addrs.iter().filter(|c| !has.iter().any(|h| h.addr == c.addr)).collect();
+        push_addrs(&mut steps, &IfRef::Name(br.clone()), &missing);
         p.steps.splice(0..0, steps);
         if !members.contains(&x.host) {
             p.push(Step::BridgeAdd(br.clone(), a.clone()));
@@ -664,6 +703,7 @@ impl Program for EpairArgs {
                     "where": if built.inside { "jail" } else { "host" },
                 },
                 "bridge": req.bridge,
+                "bridge_addrs": req.bridge_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "host_addrs": req.host_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             }),

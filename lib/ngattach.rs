@@ -55,6 +55,7 @@ struct Request {
     addrs: Vec<Cidr>,
     mac: MacChoice,
     mtu: Option<u32>,
+    accept_rtadv: bool,
 }
 
 impl NgAttachArgs {
@@ -97,6 +98,7 @@ impl NgAttachArgs {
             addrs: parse_cidrs("--addr", &self.addr)?,
             mac: parse_mac_choice(&self.mac)?,
             mtu: self.mtu,
+            accept_rtadv: self.accept_rtadv,
         })
     }
 }
@@ -115,9 +117,9 @@ impl Request {
     fn build<K: Kernel>(&self, k: &mut K) -> Result<Built> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
-        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty()) {
+        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv) {
             return Err(Error::usage(format!(
-                "--ifname and --addr configure the interface inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr and --accept-rtadv configure the interface inside the jail, and jail {jail} does not run yet: \
                  call jnet-ngattach from exec.created (or by hand once the jail runs)"
             )));
         }
@@ -271,7 +273,16 @@ impl Request {
             (action, b, None)
         };
         let jail_end = match jid {
-            Some(jid) => hand_over(&mut p, jid, &b, &name, inside.as_ref(), self.ifname.as_deref(), &self.addrs),
+            Some(jid) => hand_over(
+                &mut p,
+                jid,
+                &b,
+                &name,
+                inside.as_ref(),
+                self.ifname.as_deref(),
+                &self.addrs,
+                self.accept_rtadv,
+            ),
             None => {
                 // Left on the host for vnet.interface: up, as jng leaves it.
                 if !matches!(found, Found::Host(_)) {

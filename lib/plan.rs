@@ -52,6 +52,9 @@ pub enum Step {
     Up(IfRef),
     /// Clear ND6 IFDISABLED (`ifconfig IF inet6 -ifdisabled`).
     EnableInet6(IfRef),
+    /// Accept router advertisements, IPv6 enabled (`ifconfig IF inet6 -ifdisabled
+    /// accept_rtadv`), for SLAAC and rtsold.
+    AcceptRtadv(IfRef),
     /// Add an address.
     AddAddr(IfRef, Cidr),
     /// Add a member to an if_bridge.
@@ -157,6 +160,7 @@ impl Step {
             Step::SetMtu(r, m) => out.push(format!("ifconfig {prefix}{} mtu {m}", n(r))),
             Step::Up(r) => out.push(format!("ifconfig {prefix}{} up", n(r))),
             Step::EnableInet6(r) => out.push(format!("ifconfig {prefix}{} inet6 -ifdisabled", n(r))),
+            Step::AcceptRtadv(r) => out.push(format!("ifconfig {prefix}{} inet6 -ifdisabled accept_rtadv", n(r))),
             Step::AddAddr(r, c) => {
                 let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
                 out.push(format!("ifconfig {prefix}{} {fam} {c} alias", n(r)))
@@ -223,6 +227,7 @@ enum Undo {
     DelAddr(String, Cidr),
     DelGroup(String, String),
     Describe(String, Option<String>),
+    Nd6Flags(String, u32),
 }
 
 /// A list of steps.
@@ -341,6 +346,19 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
                 return Ok(());
             }
             k.if_set_nd6_flags(&n, nd6.flags & !nd6f::IFDISABLED).step(|| format!("enable IPv6 on {n}"))
+        }
+        Step::AcceptRtadv(r) => {
+            let n = slots.name(r)?;
+            let nd6 = k.if_nd6(&n).step(|| format!("read the IPv6 settings of {n}"))?;
+            let want = (nd6.flags | nd6f::ACCEPT_RTADV) & !nd6f::IFDISABLED;
+            if nd6.flags == want {
+                return Ok(());
+            }
+            k.if_set_nd6_flags(&n, want).step(|| format!("accept router advertisements on {n}"))?;
+            if existing(r) {
+                undo.push(Undo::Nd6Flags(n, nd6.flags));
+            }
+            Ok(())
         }
         Step::AddAddr(r, c) => {
             let n = slots.name(r)?;
@@ -587,6 +605,7 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
         }
         Undo::DelAddr(n, c) => k.if_del_addr(n, c.addr).step(|| format!("remove {c} from {n}")),
         Undo::DelGroup(n, g) => k.if_del_group(n, g).step(|| format!("remove {n} from group {g}")),
+        Undo::Nd6Flags(n, flags) => k.if_set_nd6_flags(n, *flags).step(|| format!("restore the IPv6 settings of {n}")),
         Undo::Describe(n, old) => {
             k.if_set_description(n, old.as_deref()).step(|| format!("restore the description of {n}"))
         }

@@ -114,8 +114,16 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     assert!(vnet(&s, "dmz").iter().any(|i| i["name"] == "igb2"));
     assert!(!vnet(&s, "host").iter().any(|i| i["name"] == "igb2"));
 
+    // Recipe 8: jails0 with the gateway address; vnet0 inside gw accepts RAs.
+    start("gw");
+    let s = h.show();
+    assert!(addrs(&iface(&s, "host", "jails0")).iter().any(|(a, _)| a == "10.8.0.1/24"));
+    let v = iface(&s, "gw", "vnet0");
+    assert!(addrs(&v).iter().any(|(a, _)| a == "10.8.0.10/24"));
+    assert!(v["nd6_flags"].as_array().unwrap().contains(&json!("ACCEPT_RTADV")));
+
     // Stop them all; dmz lingers 60 s and still gives igb2 back at once.
-    for j in ["web", "www", "app", "db", "mail", "cache"] {
+    for j in ["web", "www", "app", "db", "mail", "cache", "gw"] {
         h.sim(&["jail", "stop", j, "-f", &f]);
     }
     h.sim(&["jail", "stop", "dmz", "-f", &f, "--linger", "60"]);

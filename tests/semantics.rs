@@ -259,3 +259,55 @@ fn leftovers_are_one_command_away() {
     let err = h.fails("jnet-release", &["--unsplice", "igb1", "--", "www"], 64);
     assert!(err.contains("--unsplice NIC goes alone"), "{err}");
 }
+
+/// The jails' gateway on a bridge jnet made: set once however many jails join, gone with the
+/// bridge; refused on a bridge jnet did not make.
+#[test]
+fn bridge_addresses_on_jnet_bridges() {
+    let h = Host::new("braddr", "igb0");
+    for j in ["a", "b"] {
+        h.ok(
+            "jnet-epair",
+            &["-b", "jails0", "--bridge-addr", "10.8.0.1/24", "--bridge-addr", "2001:db8:8::1/64", "--", j],
+        );
+    }
+    let s = h.show();
+    let br = iface(&s, "host", "jails0");
+    let a: Vec<&str> = br["addrs"].as_array().unwrap().iter().map(|a| a["addr"].as_str().unwrap()).collect();
+    assert_eq!(a.iter().filter(|x| **x == "10.8.0.1").count(), 1, "{a:?}");
+    assert!(a.contains(&"2001:db8:8::1"), "{a:?}");
+    assert!(!br["nd6_flags"].as_array().unwrap().contains(&json!("IFDISABLED")), "IPv6 enabled first");
+    let dry = h.ok("jnet-epair", &["-n", "-b", "jbr", "--bridge-addr", "10.9.0.1/24", "--", "c"]);
+    assert!(dry.contains("ifconfig jbr inet 10.9.0.1/24 alias"), "{dry}");
+    h.ok("jnet-release", &["--", "a"]);
+    h.ok("jnet-release", &["--prune", "--", "b"]);
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"], "gone with the bridge");
+    // Not on the administrator's own bridge, and not without a bridge.
+    assert_eq!(h.ok("jnet-sim", &["ifconfig", "bridge", "create"]), "bridge0\n");
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--bridge-addr", "10.8.0.1/24", "--", "a"], 78);
+    assert!(err.contains("bridge0 is not a bridge jnet made"), "{err}");
+    assert_eq!(h.show(), before);
+    h.fails("jnet-epair", &["--bridge-addr", "10.8.0.1/24", "--", "a"], 64);
+}
+
+/// SLAAC in the jail: router advertisements accepted, IPv6 enabled, on the jail's interface.
+#[test]
+fn accept_rtadv_on_the_jails_interface() {
+    let h = Host::new("rtadv", "igb0");
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet"]);
+    h.ok("jnet-epair", &["-b", "bridge0", "--ifname", "vnet0", "--accept-rtadv", "--", "www"]);
+    h.ok("jnet-sim", &["jail", "create", "db", "--vnet"]);
+    h.ok("jnet-ngattach", &["--virtual", "-b", "vbr0", "--ifname", "vnet0", "--accept-rtadv", "--", "db"]);
+    let s = h.show();
+    for j in ["www", "db"] {
+        let f = iface(&s, j, "vnet0")["nd6_flags"].clone();
+        assert!(f.as_array().unwrap().contains(&json!("ACCEPT_RTADV")), "{j}: {f}");
+        assert!(!f.as_array().unwrap().contains(&json!("IFDISABLED")), "{j}: {f}");
+    }
+    // Running again changes nothing; in exec.prestart it cannot be done yet.
+    h.ok("jnet-epair", &["-b", "bridge0", "--ifname", "vnet0", "--accept-rtadv", "--", "www"]);
+    assert_eq!(h.show(), s);
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--accept-rtadv", "--", "later"], 64);
+    assert!(err.contains("--accept-rtadv configure"), "{err}");
+}
