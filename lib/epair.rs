@@ -183,9 +183,7 @@ pub(crate) fn hand_over(
     b: &IfRef,
     name: &str,
     inside: Option<&IfInfo>,
-    ifname: Option<&str>,
-    addrs: &[Cidr],
-    accept_rtadv: bool,
+    want: &JailSide<'_>,
 ) -> String {
     let cur = match inside {
         Some(i) => i.name.clone(),
@@ -194,7 +192,7 @@ pub(crate) fn hand_over(
             name.to_string()
         }
     };
-    let target = ifname.map(str::to_string).unwrap_or_else(|| cur.clone());
+    let target = want.ifname.map(str::to_string).unwrap_or_else(|| cur.clone());
     let mut inner = vec![];
     let here = match b {
         IfRef::Name(_) => IfRef::Name(cur.clone()),
@@ -210,11 +208,11 @@ pub(crate) fn hand_over(
     if inside.is_none_or(|i| i.flags & iff::UP == 0) {
         inner.push(Step::Up(bref.clone()));
     }
-    if accept_rtadv {
+    if want.accept_rtadv {
         inner.push(Step::AcceptRtadv(bref.clone()));
     }
     let missing: Vec<&Cidr> =
-        addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
+        want.addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
     push_addrs(&mut inner, &bref, &missing);
     if !inner.is_empty() {
         p.push(Step::InJail(jid, inner));
@@ -233,6 +231,16 @@ pub(crate) fn push_addrs(steps: &mut Vec<Step>, r: &IfRef, addrs: &[&Cidr]) {
     for c in addrs {
         steps.push(Step::AddAddr(r.clone(), **c));
     }
+}
+
+/// How the interface a jail gets is to be set up inside it.
+pub(crate) struct JailSide<'a> {
+    /// its name there
+    pub ifname: Option<&'a str>,
+    /// its addresses
+    pub addrs: &'a [Cidr],
+    /// router advertisements accepted
+    pub accept_rtadv: bool,
 }
 
 /// Where an end of an existing pair was found.
@@ -422,9 +430,7 @@ impl EpairRequest {
                 &b,
                 &x.jname,
                 inside_info,
-                self.ifname.as_deref(),
-                &self.addrs,
-                self.accept_rtadv,
+                &JailSide { ifname: self.ifname.as_deref(), addrs: &self.addrs, accept_rtadv: self.accept_rtadv },
             ),
             None => x.jname.clone(),
         };

@@ -4,7 +4,7 @@
 
 use crate::cli::{Common, Output, Program};
 use crate::epair::{
-    check_mtu, check_owned, conflict, hand_over, parse_cidrs, parse_mac_choice, vnet_jail, Found, MacChoice,
+    check_mtu, check_owned, conflict, hand_over, parse_cidrs, parse_mac_choice, vnet_jail, Found, JailSide, MacChoice,
 };
 use crate::errno::Errno;
 use crate::error::{Error, KernelContext, Result};
@@ -279,9 +279,7 @@ impl Request {
                 &b,
                 &name,
                 inside.as_ref(),
-                self.ifname.as_deref(),
-                &self.addrs,
-                self.accept_rtadv,
+                &JailSide { ifname: self.ifname.as_deref(), addrs: &self.addrs, accept_rtadv: self.accept_rtadv },
             ),
             None => {
                 // Left on the host for vnet.interface: up, as jng leaves it.
