@@ -30,7 +30,7 @@ pub struct Common {
 /// else), `--json`, `-v/--verbose`, `--syslog`, and `common_flags()` to read them. With
 /// `jail_end;`, also the options that configure the interface a jail gets, shared by
 /// jnet-epair and jnet-ngattach: `-i/--index`, `--short`, `--ifname`, `-a/--addr`, `--mac`,
-/// `--mtu`, `--accept-rtadv`.
+/// `--mtu`, `--accept-rtadv`, `--gateway`.
 #[macro_export]
 macro_rules! program_args {
     (
@@ -64,6 +64,9 @@ macro_rules! program_args {
                 /// accept IPv6 router advertisements on the jail's interface (SLAAC, rtsold)
                 #[argh(switch)]
                 pub accept_rtadv: bool,
+                /// the jail's default router, IPv4 or IPv6 (one of each at most)
+                #[argh(option)]
+                pub gateway: Vec<String>,
             }
             dry_run = $dry;
         }

@@ -66,6 +66,7 @@ pub struct EpairRequest {
     mac: MacChoice,
     mtu: Option<u32>,
     accept_rtadv: bool,
+    gateways: Vec<std::net::IpAddr>,
 }
 
 /// Parse a list of CIDRs, refusing duplicates.
@@ -152,6 +153,7 @@ impl EpairArgs {
             mac: parse_mac_choice(&self.mac)?,
             mtu: self.mtu,
             accept_rtadv: self.accept_rtadv,
+            gateways: crate::epair::parse_gateways(&self.gateway)?,
         })
     }
 }
@@ -214,6 +216,8 @@ pub(crate) fn hand_over(
     let missing: Vec<&Cidr> =
         want.addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
     push_addrs(&mut inner, &bref, &missing);
+    // After the addresses: a gateway must be on one of the jail's networks.
+    inner.extend(want.gateways.iter().map(|g| Step::DefaultRoute(*g)));
     if !inner.is_empty() {
         p.push(Step::InJail(jid, inner));
     }
@@ -241,6 +245,31 @@ pub(crate) struct JailSide<'a> {
     pub addrs: &'a [Cidr],
     /// router advertisements accepted
     pub accept_rtadv: bool,
+    /// default routes through these gateways
+    pub gateways: &'a [std::net::IpAddr],
+}
+
+/// Parse `--gateway`s: addresses a route can go through, one per family at most.
+pub fn parse_gateways(list: &[String]) -> Result<Vec<std::net::IpAddr>> {
+    let mut out: Vec<std::net::IpAddr> = vec![];
+    for s in list {
+        let g: std::net::IpAddr =
+            s.parse().map_err(|_| Error::data(format!("--gateway {s:?} is not an IPv4 or IPv6 address")))?;
+        let bad = match g {
+            std::net::IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
+            std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.segments()[0] & 0xffc0 == 0xfe80,
+        };
+        if bad {
+            return Err(Error::data(format!(
+                "--gateway {g} cannot be a router's address here (a link-local one would need its interface)"
+            )));
+        }
+        if out.iter().any(|o| o.is_ipv6() == g.is_ipv6()) {
+            return Err(Error::usage(format!("--gateway {g}: one default router per address family")));
+        }
+        out.push(g);
+    }
+    Ok(out)
 }
 
 /// Where an end of an existing pair was found.
@@ -430,7 +459,12 @@ impl EpairRequest {
                 &b,
                 &x.jname,
                 inside_info,
-                &JailSide { ifname: self.ifname.as_deref(), addrs: &self.addrs, accept_rtadv: self.accept_rtadv },
+                &JailSide {
+                    ifname: self.ifname.as_deref(),
+                    addrs: &self.addrs,
+                    accept_rtadv: self.accept_rtadv,
+                    gateways: &self.gateways,
+                },
             ),
             None => x.jname.clone(),
         };
@@ -452,9 +486,11 @@ impl EpairRequest {
     fn look<K: Kernel>(&self, k: &mut K) -> Result<Existing> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
-        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv) {
+        if jid.is_none()
+            && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv || !self.gateways.is_empty())
+        {
             return Err(Error::usage(format!(
-                "--ifname, --addr and --accept-rtadv configure the jail end inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr, --accept-rtadv and --gateway configure the jail end inside the jail, and jail {jail} does not run yet: \
                  call jnet-epair from exec.created (or by hand once the jail runs)"
             )));
         }

@@ -76,6 +76,7 @@ errnos! {
     EADDRINUSE = 48, "Address already in use";
     EADDRNOTAVAIL = 49, "Can't assign requested address";
     ENETDOWN = 50, "Network is down";
+    ENETUNREACH = 51, "Network is unreachable";
     ENOBUFS = 55, "No buffer space available";
     ENOTCONN = 57, "Socket is not connected";
     ETIMEDOUT = 60, "Operation timed out";

@@ -393,9 +393,19 @@ pub trait Netgraph {
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]>;
 }
 
+/// The routing table of the caller's vnet, through a routing socket: default routes only.
+pub trait Routes {
+    /// RTM_GET of the default route of IPv4 (`v6` false) or IPv6: its gateway, None if none.
+    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>>;
+    /// RTM_ADD of a default route via `gateway` (its family's).
+    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()>;
+    /// RTM_DELETE of the default route of the family.
+    fn del_default_route(&mut self, v6: bool) -> KResult<()>;
+}
+
 /// Everything the programs use.
-pub trait Kernel: Interfaces + Vnets + Jails + System + Netgraph {}
-impl<T: Interfaces + Vnets + Jails + System + Netgraph> Kernel for T {}
+pub trait Kernel: Interfaces + Vnets + Jails + System + Netgraph + Routes {}
+impl<T: Interfaces + Vnets + Jails + System + Netgraph + Routes> Kernel for T {}
 
 #[cfg(test)]
 mod tests {

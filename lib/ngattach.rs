@@ -56,6 +56,7 @@ struct Request {
     mac: MacChoice,
     mtu: Option<u32>,
     accept_rtadv: bool,
+    gateways: Vec<std::net::IpAddr>,
 }
 
 impl NgAttachArgs {
@@ -99,6 +100,7 @@ impl NgAttachArgs {
             mac: parse_mac_choice(&self.mac)?,
             mtu: self.mtu,
             accept_rtadv: self.accept_rtadv,
+            gateways: crate::epair::parse_gateways(&self.gateway)?,
         })
     }
 }
@@ -117,9 +119,11 @@ impl Request {
     fn build<K: Kernel>(&self, k: &mut K) -> Result<Built> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
-        if jid.is_none() && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv) {
+        if jid.is_none()
+            && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv || !self.gateways.is_empty())
+        {
             return Err(Error::usage(format!(
-                "--ifname, --addr and --accept-rtadv configure the interface inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr, --accept-rtadv and --gateway configure the interface inside the jail, and jail {jail} does not run yet: \
                  call jnet-ngattach from exec.created (or by hand once the jail runs)"
             )));
         }
@@ -279,7 +283,12 @@ impl Request {
                 &b,
                 &name,
                 inside.as_ref(),
-                &JailSide { ifname: self.ifname.as_deref(), addrs: &self.addrs, accept_rtadv: self.accept_rtadv },
+                &JailSide {
+                    ifname: self.ifname.as_deref(),
+                    addrs: &self.addrs,
+                    accept_rtadv: self.accept_rtadv,
+                    gateways: &self.gateways,
+                },
             ),
             None => {
                 // Left on the host for vnet.interface: up, as jng leaves it.

@@ -57,6 +57,8 @@ pub enum Step {
     AcceptRtadv(IfRef),
     /// Add an address.
     AddAddr(IfRef, Cidr),
+    /// Make this the default route of its family (replacing another gateway).
+    DefaultRoute(std::net::IpAddr),
     /// Add a member to an if_bridge.
     BridgeAdd(String, IfRef),
     /// Move into a jail's vnet.
@@ -166,6 +168,10 @@ impl Step {
                 out.push(format!("ifconfig {prefix}{} {fam} {c} alias", n(r)))
             }
             Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
+            Step::DefaultRoute(g) => {
+                let fam = if g.is_ipv6() { "-inet6" } else { "-inet" };
+                out.push(format!("route {prefix}add {fam} default {g}"))
+            }
             Step::MoveToJail(r, jid) => out.push(format!("ifconfig {prefix}{} vnet {jid}", n(r))),
             Step::InJail(jid, steps) => {
                 let p = format!("-j {jid} ");
@@ -228,6 +234,8 @@ enum Undo {
     DelGroup(String, String),
     Describe(String, Option<String>),
     Nd6Flags(String, u32),
+    DelDefaultRoute(bool),
+    AddDefaultRoute(std::net::IpAddr),
 }
 
 /// A list of steps.
@@ -366,6 +374,29 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             if existing(r) {
                 undo.push(Undo::DelAddr(n, *c));
             }
+            Ok(())
+        }
+        Step::DefaultRoute(g) => {
+            let v6 = g.is_ipv6();
+            let fam = if v6 { "IPv6" } else { "IPv4" };
+            match k.default_route(v6).step(|| format!("read the {fam} default route"))? {
+                Some(cur) if cur == *g => return Ok(()),
+                Some(cur) => {
+                    k.del_default_route(v6).step(|| format!("remove the {fam} default route via {cur}"))?;
+                    undo.push(Undo::AddDefaultRoute(cur));
+                }
+                None => {}
+            }
+            match k.add_default_route(*g) {
+                Err(Errno::ENETUNREACH) => {
+                    return Err(Error::kernel(
+                        format!("add a default route via {g} (it is on none of the networks of the jail's addresses)"),
+                        Errno::ENETUNREACH,
+                    ))
+                }
+                r => r.step(|| format!("add a default route via {g}"))?,
+            }
+            undo.push(Undo::DelDefaultRoute(v6));
             Ok(())
         }
         Step::BridgeAdd(b, m) => {
@@ -605,6 +636,8 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
         }
         Undo::DelAddr(n, c) => k.if_del_addr(n, c.addr).step(|| format!("remove {c} from {n}")),
         Undo::DelGroup(n, g) => k.if_del_group(n, g).step(|| format!("remove {n} from group {g}")),
+        Undo::DelDefaultRoute(v6) => k.del_default_route(*v6).step(|| "remove the default route".into()),
+        Undo::AddDefaultRoute(g) => k.add_default_route(*g).step(|| format!("put the default route via {g} back")),
         Undo::Nd6Flags(n, flags) => k.if_set_nd6_flags(n, *flags).step(|| format!("restore the IPv6 settings of {n}")),
         Undo::Describe(n, old) => {
             k.if_set_description(n, old.as_deref()).step(|| format!("restore the description of {n}"))

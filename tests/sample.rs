@@ -121,6 +121,8 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     let v = iface(&s, "gw", "vnet0");
     assert!(addrs(&v).iter().any(|(a, _)| a == "10.8.0.10/24"));
     assert!(v["nd6_flags"].as_array().unwrap().contains(&json!("ACCEPT_RTADV")));
+    let gw = s["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == "gw").unwrap().clone();
+    assert_eq!(gw["routes"], json!([{ "dest": "0.0.0.0/0", "gateway": "10.8.0.1" }]));
 
     // Stop them all; dmz lingers 60 s and still gives igb2 back at once.
     for j in ["web", "www", "app", "db", "mail", "cache", "gw"] {

@@ -309,5 +309,65 @@ fn accept_rtadv_on_the_jails_interface() {
     h.ok("jnet-epair", &["-b", "bridge0", "--ifname", "vnet0", "--accept-rtadv", "--", "www"]);
     assert_eq!(h.show(), s);
     let err = h.fails("jnet-epair", &["-b", "bridge0", "--accept-rtadv", "--", "later"], 64);
-    assert!(err.contains("--accept-rtadv configure"), "{err}");
+    assert!(err.contains("--accept-rtadv and --gateway configure"), "{err}");
+}
+
+/// The jail's default routes, through the routing socket inside its vnet: on one of its
+/// networks, one per family, converged, and gone with the interface.
+#[test]
+fn default_routes_in_the_jail() {
+    let h = Host::new("gateway", "igb0");
+    let routes = |h: &Host| -> Value {
+        h.show()["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == "www").unwrap()["routes"].clone()
+    };
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet"]);
+    let before = h.show();
+    // A gateway on none of the jail's networks: refused by the kernel, everything undone.
+    let err = h.fails(
+        "jnet-epair",
+        &["-b", "bridge0", "--ifname", "vnet0", "-a", "192.0.2.5/24", "--gateway", "198.51.100.1", "--", "www"],
+        71,
+    );
+    assert!(err.contains("it is on none of the networks of the jail's addresses"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    let args = ["-b", "bridge0", "--ifname", "vnet0", "-a", "192.0.2.5/24", "-a", "2001:db8::5/64"];
+    let with = |gw: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        for g in gw {
+            a.extend(["--gateway", g]);
+        }
+        a.extend(["--", "www"]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let run = |gw: &[&str]| {
+        let a = with(gw);
+        h.ok("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run(&["192.0.2.1", "2001:db8::1"]);
+    assert_eq!(
+        routes(&h),
+        json!([{ "dest": "0.0.0.0/0", "gateway": "192.0.2.1" }, { "dest": "::/0", "gateway": "2001:db8::1" }])
+    );
+    let s = h.show();
+    run(&["192.0.2.1", "2001:db8::1"]);
+    assert_eq!(h.show(), s, "again: nothing changes");
+    run(&["192.0.2.254"]);
+    assert_eq!(routes(&h)[1], json!({ "dest": "0.0.0.0/0", "gateway": "192.0.2.254" }), "replaced");
+    let dry = h.ok(
+        "jnet-epair",
+        &["-n"].into_iter().chain(with(&["192.0.2.9"]).iter().map(String::as_str)).collect::<Vec<_>>(),
+    );
+    assert!(dry.contains("route -j 1 add -inet default 192.0.2.9"), "{dry}");
+    for (gw, code, msg) in [
+        (vec!["192.0.2.1", "192.0.2.2"], 64, "one default router per address family"),
+        (vec!["fe80::1"], 65, "link-local"),
+        (vec!["x"], 65, "not an IPv4 or IPv6 address"),
+    ] {
+        let a = with(&gw);
+        let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), code);
+        assert!(err.contains(msg), "{gw:?}: {err}");
+    }
+    // The routes go with the interface.
+    h.ok("jnet-release", &["--", "www"]);
+    assert_eq!(routes(&h), json!([]));
 }

@@ -6,8 +6,8 @@ use super::ngabi;
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Lagg, Nd6, Netgraph, NgHook, NgNode, System,
-    Vnets,
+    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Lagg, Nd6, Netgraph, NgHook, NgNode, Routes,
+    System, Vnets,
 };
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
@@ -739,5 +739,77 @@ impl Netgraph for FreeBsd {
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]> {
         let d = self.ng_request(path, ngabi::bridge::COOKIE, ngabi::bridge::GET_STATS, &link.to_ne_bytes())?;
         proto(ngabi::parse_link_stats(&d))
+    }
+}
+
+impl FreeBsd {
+    /// Send one routing message on a fresh routing socket; for RTM_GET, the kernel's answer
+    /// to it (matched by pid and sequence number).
+    fn route_msg(&mut self, msg: &[u8], seq: i32, want_reply: bool) -> KResult<Option<super::rtabi::RtReply>> {
+        // SAFETY: socket(2); the descriptor is owned at once.
+        let fd = unsafe { libc::socket(super::rtabi::PF_ROUTE, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: msg is a complete message of msg.len() bytes.
+        let n = unsafe { libc::write(sock.as_raw_fd(), msg.as_ptr() as *const libc::c_void, msg.len()) };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if !want_reply {
+            return Ok(None);
+        }
+        let pid = std::process::id() as i32;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            // SAFETY: reading into our buffer from our socket.
+            let n = unsafe { libc::read(sock.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            // Other processes' routing messages arrive too: ours has our pid and sequence.
+            match super::rtabi::parse_reply(&buf[..n as usize]) {
+                Some(r) if r.pid == pid && r.seq == seq => {
+                    return if r.errno != 0 { Err(Errno(r.errno)) } else { Ok(Some(r)) };
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
+impl Routes for FreeBsd {
+    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+        self.token = self.token.wrapping_add(1);
+        let seq = self.token as i32;
+        let msg = super::rtabi::default_route_msg(super::rtabi::RTM_GET, v6, None, std::process::id() as i32, seq);
+        match self.route_msg(&msg, seq, true) {
+            Ok(r) => Ok(r.and_then(|r| r.gateway)),
+            // No default route.
+            Err(Errno::ESRCH) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()> {
+        self.token = self.token.wrapping_add(1);
+        let seq = self.token as i32;
+        let msg = super::rtabi::default_route_msg(
+            super::rtabi::RTM_ADD,
+            gateway.is_ipv6(),
+            Some(gateway),
+            std::process::id() as i32,
+            seq,
+        );
+        self.route_msg(&msg, seq, false).map(|_| ())
+    }
+
+    fn del_default_route(&mut self, v6: bool) -> KResult<()> {
+        self.token = self.token.wrapping_add(1);
+        let seq = self.token as i32;
+        let msg = super::rtabi::default_route_msg(super::rtabi::RTM_DELETE, v6, None, std::process::id() as i32, seq);
+        self.route_msg(&msg, seq, false).map(|_| ())
     }
 }

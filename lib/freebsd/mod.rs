@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod ngabi;
+pub mod rtabi;
 
 #[cfg(target_os = "freebsd")]
 mod backend;

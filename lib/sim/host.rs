@@ -162,6 +162,15 @@ pub struct SimJail {
     pub trap: Option<Trap>,
 }
 
+/// A default route of a vnet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimRoute {
+    /// the vnet whose table it is in
+    pub vnet: VnetId,
+    /// its gateway (the family is the gateway's)
+    pub gateway: IpAddr,
+}
+
 /// What a hostile jail root does to a process that `jail_attach`es into his jail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -226,6 +235,9 @@ pub struct Host {
     /// next netgraph node id
     #[serde(default)]
     pub next_ng_id: u32,
+    /// default routes, every vnet's
+    #[serde(default)]
+    pub routes: Vec<SimRoute>,
     /// Netgraph shutdowns and vnet teardowns complete this long after they are asked for,
     /// as on FreeBSD where they are queued (`jnet-sim init --async-ms`); 0: at once.
     #[serde(default)]
@@ -313,6 +325,7 @@ impl Host {
             fail: None,
             netgraph: vec![],
             next_ng_id: 1,
+            routes: vec![],
             ng_async_ms: 0,
         };
         let lo = h.attach_loopback(None);
@@ -488,6 +501,7 @@ impl Host {
         }
         self.ng_sweep_dead_sockets();
         self.ng_settle(now_ms);
+        self.prune_routes();
         let expired: Vec<Jid> = self
             .jails
             .iter()
@@ -1001,6 +1015,68 @@ impl Host {
                 mtu: i.mtu,
             })
             .collect()
+    }
+
+    // --- routes ------------------------------------------------------------------------
+
+    /// Is `gw` on a network one of `vnet`'s interfaces has an address in (a route's gateway
+    /// must be: the kernel answers ENETUNREACH otherwise)?
+    fn on_link(&self, vnet: VnetId, gw: IpAddr) -> bool {
+        self.in_vnet(vnet).iter().filter(|i| i.flags & iff::LOOPBACK == 0).any(|i| {
+            i.addrs.iter().any(|a| match (a.cidr.addr, gw) {
+                (IpAddr::V4(x), IpAddr::V4(g)) => {
+                    let m = u32::MAX.checked_shl(32 - u32::from(a.cidr.prefixlen)).unwrap_or(0);
+                    u32::from(x) & m == u32::from(g) & m && x != g
+                }
+                (IpAddr::V6(x), IpAddr::V6(g)) => {
+                    let m = u128::MAX.checked_shl(128 - u32::from(a.cidr.prefixlen)).unwrap_or(0);
+                    u128::from(x) & m == u128::from(g) & m && x != g
+                }
+                _ => false,
+            })
+        })
+    }
+
+    /// Routes whose gateway is no longer on a network of their vnet (the interface left,
+    /// lost its address, or the vnet is gone) go, as rt_flushifroutes takes them.
+    fn prune_routes(&mut self) {
+        let keep: Vec<bool> = self
+            .routes
+            .iter()
+            .map(|r| {
+                (r.vnet.is_none() || self.jails.iter().any(|j| j.vnet_id() == r.vnet))
+                    && self.on_link(r.vnet, r.gateway)
+            })
+            .collect();
+        let mut k = keep.into_iter();
+        self.routes.retain(|_| k.next().unwrap_or(false));
+    }
+
+    /// RTM_GET of a default route.
+    pub fn default_route(&self, vnet: VnetId, v6: bool) -> KResult<IpAddr> {
+        self.routes.iter().find(|r| r.vnet == vnet && r.gateway.is_ipv6() == v6).map(|r| r.gateway).ok_or(Errno::ESRCH)
+    }
+
+    /// RTM_ADD of a default route.
+    pub fn add_default_route(&mut self, vnet: VnetId, gateway: IpAddr) -> KResult<()> {
+        if self.default_route(vnet, gateway.is_ipv6()).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        if !self.on_link(vnet, gateway) {
+            return Err(Errno::ENETUNREACH);
+        }
+        self.routes.push(SimRoute { vnet, gateway });
+        Ok(())
+    }
+
+    /// RTM_DELETE of a default route.
+    pub fn del_default_route(&mut self, vnet: VnetId, v6: bool) -> KResult<()> {
+        let before = self.routes.len();
+        self.routes.retain(|r| !(r.vnet == vnet && r.gateway.is_ipv6() == v6));
+        if self.routes.len() == before {
+            return Err(Errno::ESRCH);
+        }
+        Ok(())
     }
 
     // --- vnets --------------------------------------------------------------------------

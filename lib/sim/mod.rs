@@ -463,6 +463,30 @@ impl Vnets for Sim {
     }
 }
 
+impl crate::kernel::Routes for Sim {
+    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+        self.op(
+            "RTM_GET",
+            || format!("default{}", if v6 { " -inet6" } else { "" }),
+            |h, v, _| match h.default_route(v, v6) {
+                Ok(g) => Ok(Some(g)),
+                Err(Errno::ESRCH) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )
+    }
+    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()> {
+        self.op("RTM_ADD", || format!("default {gateway}"), |h, v, _| h.add_default_route(v, gateway))
+    }
+    fn del_default_route(&mut self, v6: bool) -> KResult<()> {
+        self.op(
+            "RTM_DELETE",
+            || format!("default{}", if v6 { " -inet6" } else { "" }),
+            |h, v, _| h.del_default_route(v, v6),
+        )
+    }
+}
+
 impl Jails for Sim {
     fn jail(&mut self, which: &JailRef) -> KResult<Option<JailInfo>> {
         self.op(

@@ -87,6 +87,10 @@ pub fn to_json(host: &Host) -> Value {
         "vnets": vnets(host).into_iter().map(|(v, jail)| json!({
             "jail": jail,
             "interfaces": host.in_vnet(v).into_iter().map(|i| iface_json(host, i)).collect::<Vec<_>>(),
+            "routes": host.routes.iter().filter(|r| r.vnet == v).map(|r| json!({
+                "dest": if r.gateway.is_ipv6() { "::/0" } else { "0.0.0.0/0" },
+                "gateway": r.gateway.to_string(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
                 "netgraph": host.netgraph.iter().map(|n| {
             let mut v = json!({
