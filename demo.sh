@@ -20,7 +20,7 @@ step jnet-sim init --phys igb0,igb1,igb2 --dad-ms 200
 say "what jnet-epair would do for jail www (a dry run: ifconfig commands, nothing changed)"
 step jnet-epair -n -b bridge0 --uplink igb0 -- www
 
-for j in web www app db mail cache dmz gw; do
+for j in web www app db mail cache dmz gw vlan20; do
     say "jail -c $j (jail.conf.sample)"
     step jnet-sim jail start "$j" -f jail.conf.sample
 done
@@ -35,7 +35,7 @@ step jnet-release -- customer-portal.example.org
 step jnet-epair -b bridge0 --short cportal -- customer-portal.example.org
 step jnet-release --short cportal -- customer-portal.example.org
 
-for j in web www app db mail cache gw; do
+for j in web www app db mail cache gw vlan20; do
     say "jail -r $j"
     step jnet-sim jail stop "$j" -f jail.conf.sample
 done

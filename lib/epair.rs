@@ -35,6 +35,9 @@ pub struct EpairArgs {
     /// address for a bridge jnet made (the jails' gateway; repeatable)
     #[argh(option)]
     pub bridge_addr: Vec<String>,
+    /// join VLAN ID of the uplink: a vlan NIC.ID on its own bridge (default name bID_NIC)
+    #[argh(option)]
+    pub vlan: Option<u16>,
 }
 dry_run = "print the plan as ifconfig(8) commands and change nothing";
 jail_end;
@@ -59,6 +62,8 @@ pub struct EpairRequest {
     uplink: Option<String>,
     host_addrs: Vec<Cidr>,
     bridge_addrs: Vec<Cidr>,
+    /// the vlan interface (NIC.ID) that is the bridge's uplink
+    vlan: Option<String>,
     index: u32,
     short: Option<String>,
     ifname: Option<String>,
@@ -112,7 +117,32 @@ impl EpairArgs {
         if let Some(b) = &self.bridge {
             names::check_ifname("bridge", b)?;
         }
-        if let Some(u) = &self.uplink {
+        let (bridge, vlan) = match (self.vlan, &self.uplink) {
+            (None, _) => (self.bridge.clone(), None),
+            (Some(_), None) => return Err(Error::usage("--vlan needs --uplink: the VLAN is one of that NIC's")),
+            (Some(id), Some(u)) => {
+                if !(1..=4094).contains(&id) {
+                    return Err(Error::data(format!("--vlan {id} is not a VLAN ID (1 to 4094)")));
+                }
+                names::check_ifname("uplink", u)?;
+                let v = format!("{u}.{id}");
+                names::check_ifname("the vlan interface", &v)?;
+                let b = match &self.bridge {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = format!("b{id}_{u}");
+                        names::check_ifname("the VLAN's bridge", &b)
+                            .map_err(|e| Error::usage(format!("{}; name the bridge with -b", e.0)))?;
+                        b
+                    }
+                };
+                if b == v || &b == u {
+                    return Err(Error::usage(format!("the bridge {b} cannot be the NIC or its vlan")));
+                }
+                (Some(b), Some(v))
+            }
+        };
+        if let (Some(u), None) = (&self.uplink, &vlan) {
             names::check_ifname("uplink", u)?;
             match &self.bridge {
                 None => {
@@ -126,13 +156,13 @@ impl EpairArgs {
             names::check_ifname("--ifname", n)?;
         }
         let host_addrs = parse_cidrs("--host-addr", &self.host_addr)?;
-        if !host_addrs.is_empty() && self.bridge.is_some() {
+        if !host_addrs.is_empty() && bridge.is_some() {
             return Err(Error::usage(
                 "--host-addr (point-to-point) and --bridge exclude each other: the host end is either addressed or bridged",
             ));
         }
         let bridge_addrs = parse_cidrs("--bridge-addr", &self.bridge_addr)?;
-        if !bridge_addrs.is_empty() && self.bridge.is_none() {
+        if !bridge_addrs.is_empty() && bridge.is_none() {
             return Err(Error::usage("--bridge-addr needs --bridge: it is an address for that bridge"));
         }
         let addrs = parse_cidrs("--addr", &self.addr)?;
@@ -142,10 +172,11 @@ impl EpairArgs {
         check_mtu(self.mtu)?;
         Ok(EpairRequest {
             jail,
-            bridge: self.bridge.clone(),
+            bridge,
             uplink: self.uplink.clone(),
             host_addrs,
             bridge_addrs,
+            vlan,
             index: self.index,
             short: self.short.clone(),
             ifname: self.ifname.clone(),
@@ -551,8 +582,20 @@ impl EpairRequest {
                 return Err(Error::data(format!("uplink {u} does not exist on the host")));
             };
             let joins = !bridge_members.as_ref().is_some_and(|m| m.contains(u));
-            if joins && !ui.addrs.is_empty() {
+            if joins && !ui.addrs.is_empty() && self.vlan.is_none() {
                 check_member_ifaddrs(k, ui, self.bridge.as_deref().unwrap_or_default())?;
+            }
+        }
+        // A vlan of that name must be jnet's, or not there yet.
+        if let Some(v) = &self.vlan {
+            if list.iter().any(|i| &i.name == v) {
+                let ours =
+                    inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
+                if !ours {
+                    return Err(Error::conflict(format!(
+                        "{v} exists and is not a vlan jnet made for jails; nothing was changed"
+                    )));
+                }
             }
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;
@@ -665,8 +708,15 @@ impl EpairRequest {
         }
         let members = x.bridge_members.clone().unwrap_or_default();
         if let Some(u) = &self.uplink {
-            if !members.contains(u) {
-                steps.push(Step::BridgeAdd(br.clone(), IfRef::Name(u.clone())));
+            // With --vlan the bridge's uplink is the NIC's vlan, made first; the NIC is up.
+            if let Some(v) = &self.vlan {
+                if !x.list.iter().any(|i| &i.name == v) {
+                    steps.push(Step::EnsureVlan(v.clone()));
+                }
+            }
+            let member = self.vlan.as_ref().unwrap_or(u);
+            if !members.contains(member) {
+                steps.push(Step::BridgeAdd(br.clone(), IfRef::Name(member.clone())));
             }
             if x.list.iter().any(|i| &i.name == u && i.flags & iff::UP == 0) {
                 steps.push(Step::Up(IfRef::Name(u.clone())));
@@ -745,9 +795,12 @@ impl Program for EpairArgs {
                     "where": if built.inside { "jail" } else { "host" },
                 },
                 "bridge": req.bridge,
+                "vlan": req.vlan,
                 "bridge_addrs": req.bridge_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "host_addrs": req.host_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                "gateways": req.gateways.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+                "accept_rtadv": req.accept_rtadv,
             }),
         })
     }

@@ -48,6 +48,7 @@ fn cloner_group(role: &Role) -> Option<&'static str> {
     match role {
         Role::EpairHost(_) | Role::EpairJail(_) => Some("epair"),
         Role::Bridge => Some("bridge"),
+        Role::Vlan => Some("vlan"),
         Role::Eiface(_) | Role::Nic => None,
     }
 }

@@ -39,6 +39,9 @@ pub struct NgAttachArgs {
     /// splice onto a lagg in failover mode all the same
     #[argh(switch)]
     pub force: bool,
+    /// join VLAN ID of the uplink: splice onto a vlan NIC.ID (default bridge NIC_IDbridge)
+    #[argh(option)]
+    pub vlan: Option<u16>,
 }
 dry_run = "print the plan as ngctl(8)/ifconfig(8) commands and change nothing";
 jail_end;
@@ -46,6 +49,8 @@ jail_end;
 
 struct Request {
     force: bool,
+    /// the vlan interface (NIC.ID) the bridge is spliced onto
+    vlan: Option<String>,
     jail: JailRef,
     uplink: Option<String>,
     bridge: String,
@@ -66,7 +71,22 @@ impl NgAttachArgs {
         if let Some(short) = &self.short {
             names::check_short(short, self.index)?;
         }
-        let bridge = match (&self.uplink, self.virtual_bridge, &self.bridge) {
+        // With --vlan the bridge is spliced onto the NIC's vlan NIC.ID (an if_vlan, which
+        // ng_ether attaches to like any Ethernet interface), not onto the NIC.
+        let vlan = match (self.vlan, &self.uplink) {
+            (None, _) => None,
+            (Some(_), None) => return Err(Error::usage("--vlan needs --uplink: the VLAN is one of that NIC's")),
+            (Some(id), Some(u)) => {
+                if !(1..=4094).contains(&id) {
+                    return Err(Error::data(format!("--vlan {id} is not a VLAN ID (1 to 4094)")));
+                }
+                let v = format!("{u}.{id}");
+                names::check_ifname("the vlan interface", &v)?;
+                Some(v)
+            }
+        };
+        let splice_on = vlan.as_ref().or(self.uplink.as_ref());
+        let bridge = match (splice_on, self.virtual_bridge, &self.bridge) {
             (Some(_), true, _) => return Err(Error::usage("--uplink and --virtual exclude each other")),
             (None, false, _) => {
                 return Err(Error::usage("say where the interface goes: --uplink NIC, or --virtual -b NAME"))
@@ -90,6 +110,7 @@ impl NgAttachArgs {
         check_mtu(self.mtu)?;
         Ok(Request {
             force: self.force,
+            vlan,
             jail,
             uplink: self.uplink.clone(),
             bridge,
@@ -154,7 +175,23 @@ impl Request {
         for m in ["ng_socket", "ng_ether", "ng_bridge", "ng_eiface"] {
             k.kld_load(m).step(|| format!("kldload {m}"))?;
         }
-        if let Some(u) = &self.uplink {
+        // A vlan to splice onto: jnet's, or made by the plan.
+        let mut make_vlan = false;
+        if let Some(v) = &self.vlan {
+            if list.iter().any(|i| &i.name == v) {
+                let ours =
+                    inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
+                if !ours {
+                    return Err(Error::conflict(format!(
+                        "{v} exists and is not a vlan jnet made for jails; nothing was changed"
+                    )));
+                }
+            } else {
+                make_vlan = true;
+            }
+        }
+        let splice_on = self.vlan.as_ref().or(self.uplink.as_ref());
+        if let Some(u) = splice_on.filter(|_| !make_vlan) {
             match k.ng_node(&format!("{}:", ether_node(u))) {
                 Ok(n) if n.node_type == "ether" => {}
                 Ok(_) | Err(Errno::ENOENT) => {
@@ -216,11 +253,11 @@ impl Request {
             }
         };
         let mut p = Plan::new();
+        if make_vlan {
+            p.push(Step::EnsureVlan(self.vlan.clone().expect("make_vlan")));
+        }
         if !bridge_there {
-            p.push(Step::NgEnsureBridge {
-                bridge: self.bridge.clone(),
-                uplink: self.uplink.as_deref().map(ether_node),
-            });
+            p.push(Step::NgEnsureBridge { bridge: self.bridge.clone(), uplink: splice_on.map(|u| ether_node(u)) });
         }
         let first_link = if self.uplink.is_some() { 2 } else { 0 };
         let (action, b, inside) = if whole {
@@ -329,12 +366,15 @@ impl Program for NgAttachArgs {
                 "node": built.node,
                 "bridge": req.bridge,
                 "uplink": req.uplink,
+                "vlan": req.vlan,
                 "interface": {
                     "name": built.jail_end,
                     "mac": built.mac.map(|m| m.to_string()),
                     "where": if built.jid.is_some() { "jail" } else { "host" },
                 },
                 "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                "gateways": req.gateways.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+                "accept_rtadv": req.accept_rtadv,
             }),
         })
     }

@@ -22,6 +22,8 @@ pub enum Role {
     Eiface(u32),
     /// An if_bridge or ng_bridge jnet created (shared).
     Bridge,
+    /// A vlan interface jnet created on a NIC for jails (shared).
+    Vlan,
     /// A NIC handed to the jail: the record of its host name, for release.
     Nic,
 }
@@ -33,6 +35,7 @@ impl fmt::Display for Role {
             Role::EpairJail(i) => write!(f, "epair{i}b"),
             Role::Eiface(i) => write!(f, "eiface{i}"),
             Role::Bridge => f.write_str("bridge"),
+            Role::Vlan => f.write_str("vlan"),
             Role::Nic => f.write_str("nic"),
         }
     }
@@ -49,6 +52,7 @@ impl Role {
         };
         match s {
             "bridge" => Some(Role::Bridge),
+            "vlan" => Some(Role::Vlan),
             "nic" => Some(Role::Nic),
             _ => num("epair", "a")
                 .map(Role::EpairHost)

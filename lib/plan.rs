@@ -68,6 +68,9 @@ pub enum Step {
     /// Make sure an if_bridge of this name exists (create it, tagged as jnet's, and bring it
     /// up), safe against another hook creating it at the same moment.
     EnsureBridge(String),
+    /// Make sure the vlan interface `NIC.TAG` exists (created through if_vlan's `NIC.TAG`
+    /// name form, tagged as jnet's, up), safe against another hook making it at once.
+    EnsureVlan(String),
     /// Make sure the ng_bridge node `bridge` exists: spliced onto the ng_ether node of
     /// `uplink` (lower to link0, upper to link1, promiscuous, no autosrc), or standalone and
     /// persistent when there is no uplink.
@@ -178,6 +181,14 @@ impl Step {
                 for s in steps {
                     s.render(slots, &p, out);
                 }
+            }
+            Step::EnsureVlan(v) => {
+                out.push(format!("ifconfig {prefix}{v} create"));
+                out.push(format!(
+                    "ifconfig {prefix}{v} description {} group {} up",
+                    Tag::shared(Role::Vlan),
+                    owner::GROUP
+                ));
             }
             Step::EnsureBridge(b) => {
                 out.push(format!("ifconfig {prefix}bridge create name {b}"));
@@ -452,6 +463,7 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             Ok(())
         }
         Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
+        Step::EnsureVlan(v) => ensure_vlan(k, v, undo),
         Step::NgEnsureBridge { bridge, uplink } => {
             crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)))
         }
@@ -579,6 +591,35 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
     let tag = Tag::shared(Role::Bridge).description();
     k.if_set_description(name, Some(&tag)).step(|| format!("set the description of {name}"))?;
     k.if_add_group(name, owner::GROUP).step(|| format!("add {name} to group {}", owner::GROUP))?;
+    let f = k.if_flags(name).step(|| format!("read the flags of {name}"))?;
+    k.if_set_flags(name, f | iff::UP).step(|| format!("bring {name} up"))
+}
+
+/// Create the vlan `name` (`NIC.TAG`) unless it is there. Two hooks may race: the loser
+/// (EEXIST) waits briefly for the winner's tag; a vlan of that name that is not jnet's is a
+/// conflict.
+fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result<()> {
+    k.kld_load("if_vlan").step(|| "kldload if_vlan".into())?;
+    match k.if_create(name) {
+        Ok(_) => {}
+        Err(Errno::EEXIST) => {
+            for _ in 0..100 {
+                let mark = crate::inventory::host_mark(k, name)?;
+                if mark.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan) {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            return Err(Error::conflict(format!(
+                "{name} exists and is not a vlan jnet made for jails; nothing was changed"
+            )));
+        }
+        Err(e) => return Err(Error::kernel(format!("create vlan {name}"), e)),
+    }
+    undo.push(Undo::Destroy(IfRef::Name(name.to_string())));
+    k.if_add_group(name, owner::GROUP).step(|| format!("add {name} to group {}", owner::GROUP))?;
+    let tag = Tag::shared(Role::Vlan).description();
+    k.if_set_description(name, Some(&tag)).step(|| format!("set the description of {name}"))?;
     let f = k.if_flags(name).step(|| format!("read the flags of {name}"))?;
     k.if_set_flags(name, f | iff::UP).step(|| format!("bring {name} up"))
 }

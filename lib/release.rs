@@ -324,21 +324,64 @@ impl ReleaseArgs {
             }
         }
         let (_, owned) = inventory::scan_host(k)?;
+        let vlans: Vec<&str> = owned.iter().filter(|o| o.tag.role == Role::Vlan).map(|o| o.name.as_str()).collect();
+        let mut bridged: Vec<String> = vec![];
         for b in owned.iter().filter(|o| o.tag.role == Role::Bridge) {
-            match bridge_state(k, &b.name) {
-                Ok(Some(m)) if m.is_empty() || (self.dry_run && m.iter().all(|x| ours.contains(x))) => {
-                    d.cmds.push(format!("ifconfig {} destroy", b.name));
-                    if self.dry_run {
-                        continue;
-                    }
-                    match k.if_destroy(&b.name) {
-                        Ok(()) => d.pruned.push(b.name.clone()),
-                        Err(Errno::ENXIO) => {}
-                        Err(e) => d.errs.push(Error::kernel(format!("destroy bridge {}", b.name), e)),
-                    }
+            let members = match bridge_state(k, &b.name) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    d.errs.push(e);
+                    continue;
                 }
-                Ok(_) => {}
-                Err(e) => d.errs.push(e),
+            };
+            bridged.extend(members.iter().cloned());
+            // No jail left: no members, or only jnet's own vlans (a --vlan bridge's uplink).
+            let left: Vec<&String> = members.iter().filter(|x| !(self.dry_run && ours.contains(x))).collect();
+            if !left.iter().all(|x| vlans.contains(&x.as_str())) {
+                continue;
+            }
+            d.cmds.push(format!("ifconfig {} destroy", b.name));
+            for v in &left {
+                d.cmds.push(format!("ifconfig {v} destroy"));
+            }
+            if self.dry_run {
+                continue;
+            }
+            match k.if_destroy(&b.name) {
+                Ok(()) => d.pruned.push(b.name.clone()),
+                Err(Errno::ENXIO) => {}
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("destroy bridge {}", b.name), e));
+                    continue;
+                }
+            }
+            for v in left {
+                match k.if_destroy(v) {
+                    Ok(()) => d.pruned.push(v.clone()),
+                    Err(Errno::ENXIO) => {}
+                    Err(e) => d.errs.push(Error::kernel(format!("destroy vlan {v}"), e)),
+                }
+            }
+        }
+        // jnet's vlans that no bridge uses any more: in no jnet bridge, nothing spliced on
+        // their ng_ether (a netgraph bridge was taken away above).
+        for v in vlans.iter().filter(|v| !bridged.iter().any(|b| b == *v)) {
+            let spliced = match k.ng_hooks(&format!("{}:", ngplan::ether_node(v))) {
+                Ok((_, hooks)) => !hooks.is_empty(),
+                Err(Errno::ENOENT) | Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => false,
+                Err(e) => {
+                    d.errs.push(Error::kernel(format!("list the hooks of {v}'s ng_ether"), e));
+                    continue;
+                }
+            };
+            if spliced || self.dry_run {
+                continue;
+            }
+            match k.if_destroy(v) {
+                Ok(()) => d.pruned.push(v.to_string()),
+                Err(Errno::ENXIO) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("destroy vlan {v}"), e)),
             }
         }
         Ok(())

@@ -124,8 +124,15 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     let gw = s["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == "gw").unwrap().clone();
     assert_eq!(gw["routes"], json!([{ "dest": "0.0.0.0/0", "gateway": "10.8.0.1" }]));
 
+    // Recipe 9: igb0.20 on b20_igb0 with e0a_vlan20; e0b_vlan20 moved in.
+    start("vlan20");
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "igb0.20")["vlan"], json!({ "parent": "igb0", "tag": 20 }));
+    assert_eq!(iface(&s, "host", "b20_igb0")["members"], json!(["igb0.20", "e0a_vlan20"]));
+    assert!(vnet(&s, "vlan20").iter().any(|i| i["name"] == "e0b_vlan20"));
+
     // Stop them all; dmz lingers 60 s and still gives igb2 back at once.
-    for j in ["web", "www", "app", "db", "mail", "cache", "gw"] {
+    for j in ["web", "www", "app", "db", "mail", "cache", "gw", "vlan20"] {
         h.sim(&["jail", "stop", j, "-f", &f]);
     }
     h.sim(&["jail", "stop", "dmz", "-f", &f, "--linger", "60"]);

@@ -371,3 +371,65 @@ fn default_routes_in_the_jail() {
     h.ok("jnet-release", &["--", "www"]);
     assert_eq!(routes(&h), json!([]));
 }
+
+/// A jail on VLAN 20 of its uplink: a vlan igb0.20 (if_vlan's NIC.TAG form) tagged as jnet's,
+/// on its own bridge, shared by the jails on that VLAN and gone with the last of them.
+#[test]
+fn vlans_on_their_own_bridge() {
+    let h = Host::new("vlan", "igb0");
+    let dry = h.ok("jnet-epair", &["-n", "-u", "igb0", "--vlan", "20", "--", "www"]);
+    assert!(dry.contains("ifconfig igb0.20 create") && dry.contains("ifconfig b20_igb0 addm igb0.20"), "{dry}");
+    for j in ["www", "db"] {
+        h.ok("jnet-epair", &["-u", "igb0", "--vlan", "20", "--", j]);
+    }
+    let s = h.show();
+    let v = iface(&s, "host", "igb0.20");
+    assert_eq!(v["kind"], "vlan");
+    assert_eq!(v["vlan"], json!({ "parent": "igb0", "tag": 20 }));
+    assert_eq!(v["description"], "jnet::vlan");
+    assert_eq!(v["groups"], json!(["all", "vlan", "jnet"]));
+    assert_eq!(v["up"], true);
+    assert_eq!(iface(&s, "host", "b20_igb0")["members"], json!(["igb0.20", "e0a_www", "e0a_db"]));
+    h.ok("jnet-release", &["--prune", "--", "www"]);
+    assert!(names(&h.show(), "host").contains(&"igb0.20".to_string()), "db is still on it");
+    assert_eq!(h.ok("jnet-release", &["--prune", "--", "db"]), "e0a_db\nb20_igb0\nigb0.20\n");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"]);
+    // -b names the bridge; bad input changes nothing.
+    h.ok("jnet-epair", &["-b", "vl30", "-u", "igb0", "--vlan", "30", "--", "app"]);
+    assert_eq!(iface(&h.show(), "host", "vl30")["members"], json!(["igb0.30", "e0a_app"]));
+    assert_eq!(h.ok("jnet-sim", &["ifconfig", "igb0.40", "create"]), "igb0.40\n");
+    let before = h.show();
+    for (args, code, msg) in [
+        (vec!["--vlan", "20", "--", "x"], 64, "--vlan needs --uplink"),
+        (vec!["-u", "igb0", "--vlan", "5000", "--", "x"], 65, "not a VLAN ID"),
+        (vec!["-u", "igb0", "--vlan", "40", "--", "x"], 78, "igb0.40 exists and is not a vlan jnet made"),
+    ] {
+        let err = h.fails("jnet-epair", &args, code);
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert_eq!(h.show(), before, "{args:?}");
+    }
+}
+
+/// The same with netgraph: the bridge is spliced onto the vlan (if_vlan, whose ng_ether
+/// netgraph sees as any Ethernet interface), and --prune takes bridge and vlan away.
+#[test]
+fn netgraph_on_a_vlan() {
+    let h = Host::new("ngvlan", "igb0");
+    assert_eq!(h.ok("jnet-ngattach", &["-u", "igb0", "--vlan", "20", "--", "mail"]), "ng0_mail\n");
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "igb0.20")["vlan"], json!({ "parent": "igb0", "tag": 20 }));
+    let g = s["netgraph"].as_array().unwrap().clone();
+    let hooks = |name: &str| -> Vec<String> {
+        g.iter().find(|n| n["name"] == name).unwrap()["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(hooks("igb0_20"), ["lower", "upper"]);
+    assert_eq!(hooks("igb0_20bridge"), ["link0", "link1", "link2"]);
+    assert!(hooks("igb0").is_empty(), "the NIC itself is not spliced");
+    assert_eq!(h.ok("jnet-release", &["--prune", "--", "mail"]), "ng0_mail\nigb0_20bridge\nigb0.20\n");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"]);
+}

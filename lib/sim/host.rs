@@ -48,10 +48,17 @@ pub enum IfKind {
         /// member NICs
         ports: Vec<String>,
     },
-    /// vlan(4), as `ifconfig vlan create` makes it: no parent or tag yet.
+    /// vlan(4): made as `vlanN` without a parent, or as `NIC.TAG` (vlan_clone_match_ethervid)
+    /// on parent NIC with that tag.
     Vlan {
         /// clone unit
         unit: u32,
+        /// the parent's ifindex
+        #[serde(default)]
+        parent: Option<u32>,
+        /// the 802.1Q tag
+        #[serde(default)]
+        tag: Option<u16>,
     },
     /// if_bridge(4).
     Bridge {
@@ -537,8 +544,58 @@ impl Host {
 
     // --- interface rules ----------------------------------------------------------------
 
+    /// SIOCIFCREATE2 of `NIC.TAG`: if_vlan's cloner takes such a name (vlan_clone_match
+    /// _ethervid) and makes a vlan on that parent with that tag, under that very name.
+    fn create_vlan_on(&mut self, vnet: VnetId, req: &str) -> KResult<String> {
+        let (parent, tag) = req.split_once('.').ok_or(Errno::EINVAL)?;
+        let p = self.find(vnet, parent).ok_or(Errno::EINVAL)?.clone();
+        let tag: u16 = match tag.parse::<u16>() {
+            Ok(t) if !tag.is_empty() && tag.bytes().all(|c| c.is_ascii_digit()) => t,
+            _ => return Err(Errno::EINVAL),
+        };
+        if !self.modules.contains("if_vlan") {
+            return Err(Errno::EINVAL);
+        }
+        if tag == 0 || tag > 4094 {
+            return Err(Errno::EINVAL);
+        }
+        if req.len() > 15 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if self.find(vnet, req).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let key = unit_key(vnet, "vlan");
+        let used = self.units.get(&key).cloned().unwrap_or_default();
+        let unit = (0..).find(|u| !used.contains(u)).expect("a free unit");
+        let index = self.alloc_index();
+        let kind = IfKind::Vlan { unit, parent: Some(p.index), tag: Some(tag) };
+        let nd6 = self.nd6_defaults(&kind);
+        self.ifaces.push(SimIf {
+            index,
+            name: req.to_string(),
+            vnet,
+            home: vnet,
+            kind,
+            driver: format!("vlan{unit}"),
+            descr: None,
+            groups: vec!["all".into(), "vlan".into()],
+            flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
+            mac: p.mac,
+            mtu: p.mtu,
+            addrs: vec![],
+            nd6,
+        });
+        self.units.entry(key).or_default().insert(unit);
+        self.ng_ether_attach(index);
+        Ok(req.to_string())
+    }
+
     /// SIOCIFCREATE2 in `vnet`.
     pub fn create(&mut self, vnet: VnetId, req: &str) -> KResult<String> {
+        if req.contains('.') {
+            return self.create_vlan_on(vnet, req);
+        }
         let (base, unit) = split_unit(req).ok_or(Errno::EINVAL)?;
         // No matching cloner, or its module is not loaded: EINVAL (ifconfig then kldloads).
         let (_, module) = CLONERS.iter().find(|(c, _)| *c == base).ok_or(Errno::EINVAL)?;
@@ -603,7 +660,7 @@ impl Host {
                 let index = self.alloc_index();
                 let (kind, mac) = if base == "vlan" {
                     // A vlan without a parent has no link-level address yet.
-                    (IfKind::Vlan { unit }, Mac([0; 6]))
+                    (IfKind::Vlan { unit, parent: None, tag: None }, Mac([0; 6]))
                 } else {
                     (
                         IfKind::Bridge { unit, members: vec![] },
@@ -665,7 +722,7 @@ impl Host {
         if let Some(cloner) = ifp.kind.cloner() {
             if let IfKind::Epair { unit, .. }
             | IfKind::Bridge { unit, .. }
-            | IfKind::Vlan { unit }
+            | IfKind::Vlan { unit, .. }
             | IfKind::Loopback { unit } = ifp.kind
             {
                 let key = unit_key(ifp.home, cloner);

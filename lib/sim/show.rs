@@ -71,6 +71,10 @@ fn iface_json(host: &Host, ifp: &SimIf) -> Value {
     if let Some(m) = members(host, ifp) {
         v["members"] = json!(m);
     }
+    if let IfKind::Vlan { parent, tag, .. } = &ifp.kind {
+        let parent = parent.and_then(|p| host.ifaces.iter().find(|i| i.index == p)).map(|i| i.name.clone());
+        v["vlan"] = json!({ "parent": parent, "tag": tag });
+    }
     v
 }
 
