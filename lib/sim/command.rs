@@ -81,7 +81,8 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
         ("create", []) => {
             // ifconfig loads if_<cloner> first; inside a jail that is not allowed, and the
             // host's module serves every vnet.
-            let base = ifn.trim_end_matches(|c: char| c.is_ascii_digit());
+            // NIC.TAG is if_vlan's.
+            let base = if ifn.contains('.') { "vlan" } else { ifn.trim_end_matches(|c: char| c.is_ascii_digit()) };
             if on_host {
                 let _ = k.kld_load(&format!("if_{base}"));
             }
