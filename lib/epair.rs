@@ -413,6 +413,19 @@ struct Built {
     jail_mac: Option<Mac>,
 }
 
+/// Is the vlan `v` (`NIC.TAG`) there? It must then be jnet's: a vlan of that name the
+/// administrator made is not given to jails.
+pub(crate) fn vlan_there<K: Kernel>(k: &mut K, list: &[IfInfo], v: &str) -> Result<bool> {
+    if !list.iter().any(|i| i.name == v) {
+        return Ok(false);
+    }
+    let ours = inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
+    if !ours {
+        return Err(Error::conflict(format!("{v} exists and is not a vlan jnet made for jails; nothing was changed")));
+    }
+    Ok(true)
+}
+
 /// FreeBSD 15.0's if_bridge refuses a member that carries IP addresses while
 /// net.link.bridge.member_ifaddrs is 0, its default (if_bridge(4)); 14.x has no such sysctl.
 /// Say so before anything changes, rather than fail half-way with EINVAL.
@@ -586,17 +599,8 @@ impl EpairRequest {
                 check_member_ifaddrs(k, ui, self.bridge.as_deref().unwrap_or_default())?;
             }
         }
-        // A vlan of that name must be jnet's, or not there yet.
         if let Some(v) = &self.vlan {
-            if list.iter().any(|i| &i.name == v) {
-                let ours =
-                    inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
-                if !ours {
-                    return Err(Error::conflict(format!(
-                        "{v} exists and is not a vlan jnet made for jails; nothing was changed"
-                    )));
-                }
-            }
+            vlan_there(k, &list, v)?;
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;
         let mtu = self.pair_mtu(&list, bridge_members.as_deref())?;

@@ -176,20 +176,10 @@ impl Request {
             k.kld_load(m).step(|| format!("kldload {m}"))?;
         }
         // A vlan to splice onto: jnet's, or made by the plan.
-        let mut make_vlan = false;
-        if let Some(v) = &self.vlan {
-            if list.iter().any(|i| &i.name == v) {
-                let ours =
-                    inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
-                if !ours {
-                    return Err(Error::conflict(format!(
-                        "{v} exists and is not a vlan jnet made for jails; nothing was changed"
-                    )));
-                }
-            } else {
-                make_vlan = true;
-            }
-        }
+        let make_vlan = match &self.vlan {
+            Some(v) => !crate::epair::vlan_there(k, &list, v)?,
+            None => false,
+        };
         let splice_on = self.vlan.as_ref().or(self.uplink.as_ref());
         if let Some(u) = splice_on.filter(|_| !make_vlan) {
             match k.ng_node(&format!("{}:", ether_node(u))) {

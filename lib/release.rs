@@ -87,6 +87,19 @@ fn ng_nodes<K: Kernel>(k: &mut K) -> Result<Vec<NgNode>> {
     }
 }
 
+/// The interface name of eiface node `node`; None if the node is gone or cannot say (then
+/// the failure is in `d`).
+fn eiface_ifname<K: Kernel>(k: &mut K, node: &str, d: &mut Done) -> Option<String> {
+    match k.ng_eiface_ifname(&format!("{node}:")) {
+        Ok(i) => Some(i),
+        Err(Errno::ENOENT) => None,
+        Err(e) => {
+            d.errs.push(Error::kernel(format!("get the interface name of {node}"), e));
+            None
+        }
+    }
+}
+
 /// The interfaces on the host that are `jail`'s epair ends: the names jnet gives them (and
 /// `also`), with the jail's tag backed by the kernel. One end per pair: destroying it takes
 /// the other, wherever that is.
@@ -261,14 +274,7 @@ impl ReleaseArgs {
         let ng_names = ngplan::eiface_nodes(k, jail)?;
         for n in nodes.iter().filter(|n| n.node_type == "eiface" && ng_names.contains(&n.name)) {
             let path = format!("{}:", n.name);
-            let ifname = match k.ng_eiface_ifname(&path) {
-                Ok(i) => i,
-                Err(Errno::ENOENT) => continue,
-                Err(e) => {
-                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
-                    continue;
-                }
-            };
+            let Some(ifname) = eiface_ifname(k, &n.name, d) else { continue };
             // Its interface, where the host can read it, must not be another jail's.
             if list.iter().any(|i| i.name == ifname) {
                 if let Some(t) = inventory::host_mark(k, &ifname)?.as_ref().and_then(|m| m.owned()) {
@@ -478,14 +484,7 @@ impl ReleaseArgs {
         }
         for n in ours.into_iter().filter(|n| !in_use.contains(&n.name)) {
             let path = format!("{}:", n.name);
-            let ifname = match k.ng_eiface_ifname(&path) {
-                Ok(i) => i,
-                Err(Errno::ENOENT) => continue,
-                Err(e) => {
-                    d.errs.push(Error::kernel(format!("get the interface name of {}", n.name), e));
-                    continue;
-                }
-            };
+            let Some(ifname) = eiface_ifname(k, &n.name, d) else { continue };
             if list.iter().any(|i| i.name == ifname) {
                 let mark = inventory::host_mark(k, &ifname)?;
                 let owner = mark.as_ref().and_then(|m| m.owned()).and_then(|t| t.jail.clone());
