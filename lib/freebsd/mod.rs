@@ -4,6 +4,7 @@
 pub mod abi;
 pub mod ngabi;
 pub mod rtabi;
+pub mod stackhost;
 
 #[cfg(target_os = "freebsd")]
 mod backend;

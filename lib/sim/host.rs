@@ -922,6 +922,19 @@ impl Host {
     /// SIOCAIFADDR / SIOCAIFADDR_IN6.
     pub fn add_addr(&mut self, vnet: VnetId, name: &str, cidr: Cidr, flags6: u32, now_ms: u64) -> KResult<()> {
         let p = self.pos(vnet, name)?;
+        // A global IPv6 address lives once in a vnet: a second interface asking for it gets
+        // EEXIST, and nothing stays half-added (FreeBSD 13.0's in6.c run through F-Stack, test
+        // fbsd_stack; the host route to the address is taken, sys/net/route/route_ctl.c).
+        // Link-local addresses are per interface (their scope is the interface).
+        if let IpAddr::V6(v6) = cidr.addr {
+            let elsewhere =
+                self.ifaces.iter().enumerate().any(|(i, other)| {
+                    i != p && other.vnet == vnet && other.addrs.iter().any(|a| a.cidr.addr == cidr.addr)
+                });
+            if elsewhere && !is_link_local(&v6) {
+                return Err(Errno::EEXIST);
+            }
+        }
         let ifp = &mut self.ifaces[p];
         ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
         match cidr.addr {

@@ -565,3 +565,23 @@ fn netgraph_destinations_longer_than_31_characters_are_refused() {
     // ng_socket.c: sg_len > NG_NODESIZ + 2 is EINVAL, whatever the path names.
     assert_eq!(k.ng_node(&format!("{}:x", "b".repeat(30))), Err(Errno::EINVAL));
 }
+
+#[test]
+fn a_global_ipv6_address_lives_once_in_a_vnet() {
+    let mut k = loaded(&["igb0"]);
+    k.if_create("epair").unwrap();
+    let a: Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0).unwrap();
+    assert_eq!(k.if_add_addr("epair0a", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0), Err(Errno::EEXIST));
+    assert_eq!(k.if_addr6_flags("epair0a", a), Err(Errno::EADDRNOTAVAIL), "nothing half-added");
+    // Again on its own interface is an update; link-local addresses are per interface.
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0).unwrap();
+    k.if_add_addr("igb0", Cidr { addr: IpAddr::V6(ll), prefixlen: 64 }, 0).unwrap();
+    k.if_add_addr("epair0a", Cidr { addr: IpAddr::V6(ll), prefixlen: 64 }, 0).unwrap();
+    // Another vnet is another stack.
+    let j = jail(&k, "www", true);
+    k.if_move_to_jail("epair0b", j).unwrap();
+    let r = k.in_jail(j, |k| Ok(k.if_add_addr("epair0b", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0))).unwrap();
+    assert_eq!(r, Ok(()));
+}

@@ -1,0 +1,274 @@
+/*
+ * jnet-stackhost: FreeBSD 13.0's network stack (F-Stack's libfstack.a) served over a Unix
+ * socket, so jnet's FreeBSD backend can send it the same request codes and struct bytes it
+ * sends a FreeBSD kernel.
+ *
+ * One request at a time, on the stack's own thread, from inside ff_run's loop callback:
+ * the stack only advances (callouts: DAD, nd6 timers, netgraph queues) between turns, like
+ * a kernel under one giant lock.
+ *
+ * Wire format (host byte order; every frame is a u32 body length, then the body):
+ *   request  u32 op, then
+ *     OP_SOCKET  i32 domain, i32 type, i32 protocol        (FreeBSD numbers)
+ *     OP_IOCTL   i32 fd, u32 0, u64 request, u32 arglen, u32 nbuf,
+ *                nbuf x (u32 offset, u32 len), arg bytes, then each buffer's bytes
+ *                (a buffer's address is written into the arg at its offset: ifr_data,
+ *                ifd_data, the description buffer... F-Stack's copyin is a memcpy)
+ *     OP_CLOSE   i32 fd
+ *     OP_SYSCTL  u32 namelen, u32 oldcap (0xffffffff: no old buffer), u32 newlen,
+ *                namelen x i32, new bytes
+ *   reply    i32 rc, i32 errno (FreeBSD's number), then
+ *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them
+ *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
+ *
+ * Descriptors belong to the connection that opened them and are closed when it goes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ff_api.h"
+#include "ff_errno.h"
+
+enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4 };
+enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
+/* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000 */
+#define FBSD_SOCK_TYPE_MASK 0x0fffffff
+
+struct client { int fd; int nfds; int fds[MAX_FDS]; };
+static struct client clients[MAX_CLIENTS];
+static int nclients, listener = -1;
+static uint8_t frame[MAX_FRAME], reply[MAX_FRAME + 8];
+
+/*
+ * ff_os_errno (lib/ff_host_interface.c) turns FreeBSD's errno into Linux's; the client
+ * speaks FreeBSD, so turn it back. Values F-Stack passed through unchanged (no Linux
+ * name) come back as they are.
+ */
+static int freebsd_errno(int e) {
+#define BACK(name) if (e == name) return ff_##name;
+  BACK(EPERM) BACK(ENOENT) BACK(ESRCH) BACK(EINTR) BACK(EIO) BACK(ENXIO) BACK(E2BIG)
+  BACK(ENOEXEC) BACK(EBADF) BACK(ECHILD) BACK(EDEADLK) BACK(ENOMEM) BACK(EACCES)
+  BACK(EFAULT) BACK(ENOTBLK) BACK(EBUSY) BACK(EEXIST) BACK(EXDEV) BACK(ENODEV)
+  BACK(ENOTDIR) BACK(EISDIR) BACK(EINVAL) BACK(ENFILE) BACK(EMFILE) BACK(ENOTTY)
+  BACK(ETXTBSY) BACK(EFBIG) BACK(ENOSPC) BACK(ESPIPE) BACK(EROFS) BACK(EMLINK) BACK(EPIPE)
+  BACK(EDOM) BACK(ERANGE) BACK(EWOULDBLOCK) BACK(EINPROGRESS) BACK(EALREADY)
+  BACK(ENOTSOCK) BACK(EDESTADDRREQ) BACK(EMSGSIZE) BACK(EPROTOTYPE) BACK(ENOPROTOOPT)
+  BACK(EPROTONOSUPPORT) BACK(ESOCKTNOSUPPORT) BACK(ENOTSUP) BACK(EPFNOSUPPORT)
+  BACK(EAFNOSUPPORT) BACK(EADDRINUSE) BACK(EADDRNOTAVAIL) BACK(ENETDOWN) BACK(ENETUNREACH)
+  BACK(ENETRESET) BACK(ECONNABORTED) BACK(ECONNRESET) BACK(ENOBUFS) BACK(EISCONN)
+  BACK(ENOTCONN) BACK(ESHUTDOWN) BACK(ETOOMANYREFS) BACK(ETIMEDOUT) BACK(ECONNREFUSED)
+  BACK(ELOOP) BACK(ENAMETOOLONG) BACK(EHOSTDOWN) BACK(EHOSTUNREACH) BACK(ENOTEMPTY)
+  BACK(EUSERS) BACK(EDQUOT) BACK(ESTALE) BACK(EREMOTE) BACK(ENOLCK) BACK(ENOSYS)
+  BACK(EIDRM) BACK(ENOMSG) BACK(EOVERFLOW) BACK(ECANCELED) BACK(EILSEQ) BACK(EBADMSG)
+  BACK(EMULTIHOP) BACK(ENOLINK) BACK(EPROTO)
+#undef BACK
+  return e;
+}
+
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* Reads exactly n bytes; the client sends a frame in one go, so a short wait is enough. */
+static int read_full(int fd, uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t got = read(fd, p, n);
+    if (got == 0) return -1;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd w = { fd, POLLIN, 0 };
+        if (poll(&w, 1, 5000) <= 0) return -1;
+        continue;
+      }
+      return -1;
+    }
+    p += got; n -= (size_t)got;
+  }
+  return 0;
+}
+
+static int write_full(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t put = write(fd, p, n);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd w = { fd, POLLOUT, 0 };
+        if (poll(&w, 1, 5000) <= 0) return -1;
+        continue;
+      }
+      return -1;
+    }
+    p += put; n -= (size_t)put;
+  }
+  return 0;
+}
+
+static void drop_client(int i) {
+  struct client *c = &clients[i];
+  for (int k = 0; k < c->nfds; k++) ff_close(c->fds[k]);
+  close(c->fd);
+  clients[i] = clients[--nclients];
+}
+
+static int owns(struct client *c, int fd) {
+  for (int k = 0; k < c->nfds; k++) if (c->fds[k] == fd) return k;
+  return -1;
+}
+
+/* Returns the reply body length, or -1 for a malformed request (the connection is dropped). */
+static long serve(struct client *c, const uint8_t *req, uint32_t len) {
+  int32_t rc = -1, err = 0;
+  long out = 8;
+  if (len < 4) return -1;
+  switch (get32(req)) {
+  case OP_SOCKET: {
+    if (len != 16) return -1;
+    int32_t domain = (int32_t)get32(req + 4), type = (int32_t)get32(req + 8);
+    if (c->nfds == MAX_FDS) { err = ff_EMFILE; break; }
+    rc = ff_socket(domain, type & FBSD_SOCK_TYPE_MASK, (int32_t)get32(req + 12));
+    if (rc < 0) err = freebsd_errno(errno); else c->fds[c->nfds++] = rc;
+    break;
+  }
+  case OP_CLOSE: {
+    if (len != 8) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    int k = owns(c, fd);
+    if (k < 0) { err = ff_EBADF; break; }
+    c->fds[k] = c->fds[--c->nfds];
+    rc = ff_close(fd);
+    if (rc < 0) err = freebsd_errno(errno);
+    break;
+  }
+  case OP_IOCTL: {
+    if (len < 28) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    unsigned long request = (unsigned long)get64(req + 12);
+    uint32_t arglen = get32(req + 20), nbuf = get32(req + 24);
+    if (nbuf > MAX_BUFS) return -1;
+    const uint8_t *table = req + 28;
+    size_t need = 28 + (size_t)nbuf * 8 + arglen;
+    for (uint32_t b = 0; b < nbuf; b++) {
+      if (need > len) return -1;
+      need += get32(table + b * 8 + 4);
+    }
+    if (need != len || need > MAX_FRAME) return -1;
+    /* The arg and its buffers are rebuilt in the reply area, so what the kernel leaves in
+       them goes straight back. */
+    uint8_t *arg = reply + 8, *bufs = arg + arglen;
+    memcpy(arg, table + nbuf * 8, arglen);
+    memcpy(bufs, table + nbuf * 8 + arglen, need - 28 - nbuf * 8 - arglen);
+    uint8_t *cursor = bufs;
+    for (uint32_t b = 0; b < nbuf; b++) {
+      uint32_t at = get32(table + b * 8), blen = get32(table + b * 8 + 4);
+      if ((size_t)at + sizeof(void *) > arglen) return -1;
+      void *where = cursor;
+      memcpy(arg + at, &where, sizeof where);
+      cursor += blen;
+    }
+    out = 8 + (long)(need - 28 - nbuf * 8);
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    rc = ff_ioctl_freebsd(fd, request, arg);
+    if (rc < 0) err = freebsd_errno(errno);
+    /* The client knows where its pointers were: give back zeros there, not our addresses. */
+    for (uint32_t b = 0; b < nbuf; b++) memset(arg + get32(table + b * 8), 0, sizeof(void *));
+    break;
+  }
+  case OP_SYSCTL: {
+    if (len < 16) return -1;
+    uint32_t namelen = get32(req + 4), oldcap = get32(req + 8), newlen = get32(req + 12);
+    if (namelen == 0 || namelen > 24 || 16 + (size_t)namelen * 4 + newlen != len) return -1;
+    int name[24];
+    for (uint32_t k = 0; k < namelen; k++) name[k] = (int)get32(req + 16 + k * 4);
+    const uint8_t *newp = newlen ? req + 16 + namelen * 4 : NULL;
+    size_t oldlen = oldcap == 0xffffffffu ? 0 : oldcap;
+    if (oldcap != 0xffffffffu && oldcap > MAX_FRAME - 4) return -1;
+    uint8_t *old = reply + 12;
+    rc = ff_sysctl(name, namelen, oldcap == 0xffffffffu ? NULL : old, &oldlen, newp, newlen);
+    if (rc < 0) { err = freebsd_errno(errno); oldlen = 0; }
+    /* With no old buffer the kernel still says how much it would have written. */
+    put32(reply + 8, (uint32_t)oldlen);
+    out = 12 + (long)(oldcap == 0xffffffffu ? 0 : oldlen);
+    break;
+  }
+  default:
+    return -1;
+  }
+  put32(reply, (uint32_t)rc);
+  put32(reply + 4, (uint32_t)err);
+  return out;
+}
+
+static void accept_clients(void) {
+  for (;;) {
+    int fd = accept(listener, NULL, NULL);
+    if (fd < 0) return;
+    if (nclients == MAX_CLIENTS) { close(fd); continue; }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    clients[nclients].fd = fd;
+    clients[nclients].nfds = 0;
+    nclients++;
+  }
+}
+
+/* One request per ready client per turn; the stack runs its timers in between. */
+static int turn(void *unused) {
+  (void)unused;
+  accept_clients();
+  for (int i = 0; i < nclients; i++) {
+    struct client *c = &clients[i];
+    uint8_t head[4];
+    ssize_t got = recv(c->fd, head, 4, MSG_DONTWAIT | MSG_PEEK);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (got <= 0) { drop_client(i--); continue; }
+    if (got < 4) continue;
+    if (read_full(c->fd, head, 4) < 0) { drop_client(i--); continue; }
+    uint32_t len = get32(head);
+    if (len > MAX_FRAME || read_full(c->fd, frame, len) < 0) { drop_client(i--); continue; }
+    long out = serve(c, frame, len);
+    uint8_t rhead[4];
+    put32(rhead, (uint32_t)(out < 0 ? 0 : out));
+    if (out < 0 || write_full(c->fd, rhead, 4) < 0 || write_full(c->fd, reply, (size_t)out) < 0)
+      drop_client(i--);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *path = getenv("JNET_STACKHOST_SOCKET");
+  if (path == NULL || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+    fprintf(stderr, "jnet-stackhost: set JNET_STACKHOST_SOCKET to the socket path to serve\n");
+    return 64;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (ff_init(argc, argv) < 0) {
+    fprintf(stderr, "jnet-stackhost: ff_init failed\n");
+    return 71;
+  }
+  struct sockaddr_un sun;
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  strcpy(sun.sun_path, path);
+  unlink(path);
+  listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (listener < 0 || bind(listener, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+      listen(listener, 64) < 0) {
+    fprintf(stderr, "jnet-stackhost: listen on %s: %s\n", path, strerror(errno));
+    return 71;
+  }
+  /* Tell whoever started us that requests can come now. */
+  printf("jnet-stackhost: serving %s\n", path);
+  fflush(stdout);
+  ff_run(turn, NULL);
+  return 0;
+}
