@@ -18,7 +18,8 @@
  *     OP_SYSCTL  u32 namelen, u32 oldcap (0xffffffff: no old buffer), u32 newlen,
  *                namelen x i32, new bytes
  *   reply    i32 rc, i32 errno (FreeBSD's number), then
- *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them
+ *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them; a
+ *                pointer slot holds the client's own value unless the kernel changed it
  *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
  *
  * Descriptors belong to the connection that opened them and are closed when it goes.
@@ -180,8 +181,17 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     if (owns(c, fd) < 0) { err = ff_EBADF; break; }
     rc = ff_ioctl_freebsd(fd, request, arg);
     if (rc < 0) err = freebsd_errno(errno);
-    /* The client knows where its pointers were: give back zeros there, not our addresses. */
-    for (uint32_t b = 0; b < nbuf; b++) memset(arg + get32(table + b * 8), 0, sizeof(void *));
+    /* A pointer slot still holding our copy's address gets the client's own value back;
+       one the kernel changed (SIOCGIFDESCR writes NULL when the buffer is too small) is
+       left as the kernel wrote it. */
+    cursor = bufs;
+    for (uint32_t b = 0; b < nbuf; b++) {
+      uint32_t at = get32(table + b * 8);
+      void *where = cursor, *now;
+      memcpy(&now, arg + at, sizeof now);
+      if (now == where) memcpy(arg + at, table + nbuf * 8 + at, sizeof(void *));
+      cursor += get32(table + b * 8 + 4);
+    }
     break;
   }
   case OP_SYSCTL: {

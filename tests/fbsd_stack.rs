@@ -12,7 +12,7 @@ use common::Host;
 use jnet::errno::Errno;
 use jnet::freebsd::abi::{self, IfReq, In6IfReq, In6NdiReq};
 use jnet::freebsd::stackhost::{Indirect, StackError, StackHost};
-use jnet::kernel::{in6f, nd6f, Cidr, Interfaces, System};
+use jnet::kernel::{iff, in6f, nd6f, Cidr, Interfaces, System};
 use std::io::{BufRead, BufReader};
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
@@ -121,6 +121,85 @@ impl Stack {
         let mut d = abi::ifdrv(bridge, abi::BRDGADD, m.len(), 0);
         // ifd_data: struct ifdrv is name[16], ifd_cmd @16, ifd_len @24, ifd_data @32.
         kernel(self.conn.ioctl(self.inet, abi::SIOCSDRVSPEC, &mut d, &mut [Indirect { offset: 32, buf: &mut m }]))
+    }
+
+    fn flags(&mut self, name: &str) -> Result<u32, Errno> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFFLAGS, &mut r)?;
+        Ok(r.get_flags())
+    }
+
+    fn set_flags(&mut self, name: &str, flags: u32) -> Result<(), Errno> {
+        self.ifreq(abi::SIOCSIFFLAGS, &mut IfReq::flags(name, flags))
+    }
+
+    fn destroy(&mut self, name: &str) -> Result<(), Errno> {
+        self.ifreq(abi::SIOCIFDESTROY, &mut IfReq::name(name))
+    }
+
+    fn mtu(&mut self, name: &str) -> Result<u32, Errno> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFMTU, &mut r)?;
+        Ok(r.get_mtu())
+    }
+
+    fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<(), Errno> {
+        self.ifreq(abi::SIOCSIFMTU, &mut IfReq::mtu(name, mtu))
+    }
+
+    fn set_description(&mut self, name: &str, descr: &str) -> Result<(), Errno> {
+        let mut text = descr.as_bytes().to_vec();
+        text.push(0);
+        let mut r = IfReq::buffer(name, text.len(), 0);
+        kernel(self.conn.ioctl(self.inet, abi::SIOCSIFDESCR, &mut r.0, &mut [Indirect { offset: 24, buf: &mut text }]))
+    }
+
+    fn clear_description(&mut self, name: &str) -> Result<(), Errno> {
+        self.ifreq(abi::SIOCSIFDESCR, &mut IfReq::buffer(name, 0, 0))
+    }
+
+    /// As the backend reads it: ENOMSG is "no description".
+    fn description(&mut self, name: &str) -> Result<Option<String>, Errno> {
+        let mut buf = vec![0u8; 256];
+        // Any non-NULL value: the host gives it back unless the kernel writes NULL.
+        let mut r = IfReq::buffer(name, buf.len(), 1);
+        match kernel(self.conn.ioctl(
+            self.inet,
+            abi::SIOCGIFDESCR,
+            &mut r.0,
+            &mut [Indirect { offset: 24, buf: &mut buf }],
+        )) {
+            Err(Errno::ENOMSG) => return Ok(None),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        assert_ne!(r.get_buffer().1, 0, "256 bytes were too few for a test description");
+        let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+        Ok(Some(String::from_utf8_lossy(&buf[..end]).into_owned()))
+    }
+
+    fn group(&mut self, req: u64, name: &str, group: &str) -> Result<(), Errno> {
+        let mut r = abi::IfGroupReq::group(name, group);
+        kernel(self.conn.ioctl(self.inet, req, &mut r.0, &mut []))
+    }
+
+    fn groups(&mut self, name: &str) -> Result<Vec<String>, Errno> {
+        let mut q = abi::IfGroupReq::list(name, 0, 0);
+        kernel(self.conn.ioctl(self.inet, abi::SIOCGIFGROUP, &mut q.0, &mut []))?;
+        let mut buf = vec![0u8; q.get_len() as usize];
+        let mut r = abi::IfGroupReq::list(name, buf.len() as u32, 0);
+        kernel(self.conn.ioctl(self.inet, abi::SIOCGIFGROUP, &mut r.0, &mut [Indirect { offset: 24, buf: &mut buf }]))?;
+        let used = (r.get_len() as usize).min(buf.len());
+        Ok(abi::parse_ifg_reqs(&buf[..used]))
+    }
+
+    fn add4(&mut self, name: &str, addr: std::net::Ipv4Addr, prefixlen: u8) -> Result<(), Errno> {
+        let mut r = abi::ifaliasreq(name, addr, prefixlen);
+        kernel(self.conn.ioctl(self.inet, abi::SIOCAIFADDR, &mut r, &mut []))
+    }
+
+    fn del4(&mut self, name: &str, addr: std::net::Ipv4Addr) -> Result<(), Errno> {
+        self.ifreq(abi::SIOCDIFADDR, &mut IfReq::addr4(name, addr))
     }
 
     /// The address's flags once DAD has had time to end (the stack's timers run between
@@ -364,5 +443,146 @@ fn bridge_membership_errnos() {
         k.bridge_add("bridge0", "nothere0"),
         Err(Errno::ENOENT),
     );
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn interface_flags_of_new_and_raised_ends() {
+    let mut c = Checks::new("interface flags");
+    let mut st = Stack::start("flags");
+    let (_h, mut k) = sim("stack-flags");
+    st.create("epair").unwrap();
+    k.if_create("epair").unwrap();
+    st.create("bridge").unwrap();
+    k.if_create("bridge").unwrap();
+    let ether = iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST;
+    // An epair is RUNNING from birth (epair_clone_create) and SIOCSIFFLAGS does not touch
+    // it; a bridge runs from bridge_init, when it goes up.
+    for (name, made) in [("epair0a", ether | iff::RUNNING), ("bridge0", ether)] {
+        c.same(&format!("{name} flags when made"), st.flags(name), k.if_flags(name), Ok(made));
+        c.same(&format!("{name} up"), st.set_flags(name, made | iff::UP), k.if_set_flags(name, made | iff::UP), Ok(()));
+        let up = ether | iff::UP | iff::RUNNING;
+        c.same(&format!("{name} flags when up"), st.flags(name), k.if_flags(name), Ok(up));
+        c.same(&format!("{name} down"), st.set_flags(name, ether), k.if_set_flags(name, ether), Ok(()));
+        c.same(&format!("{name} flags when down again"), st.flags(name), k.if_flags(name), Ok(made));
+    }
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn descriptions_set_read_and_cleared() {
+    let mut c = Checks::new("descriptions");
+    let mut st = Stack::start("descr");
+    let (_h, mut k) = sim("stack-descr");
+    st.create("epair").unwrap();
+    k.if_create("epair").unwrap();
+    c.same("no description yet", st.description("epair0a"), k.if_description("epair0a"), Ok(None));
+    let d = "jnet:www:epair:0 host end";
+    c.same("set one", st.set_description("epair0a", d), k.if_set_description("epair0a", Some(d)), Ok(()));
+    c.same("read it", st.description("epair0a"), k.if_description("epair0a"), Ok(Some(d.to_string())));
+    c.same("clear it", st.clear_description("epair0a"), k.if_set_description("epair0a", None), Ok(()));
+    c.same("read after clearing", st.description("epair0a"), k.if_description("epair0a"), Ok(None));
+    c.same("on a missing interface", st.description("nothere0"), k.if_description("nothere0"), Err(Errno::ENXIO));
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn groups_added_listed_and_removed() {
+    let mut c = Checks::new("interface groups");
+    let mut st = Stack::start("groups");
+    let (_h, mut k) = sim("stack-groups");
+    st.create("epair").unwrap();
+    k.if_create("epair").unwrap();
+    // if_clone.c puts a cloned interface in its cloner's group; every ifnet is in "all".
+    let made = Ok(vec!["all".to_string(), "epair".to_string()]);
+    c.same("groups when made", st.groups("epair0a"), k.if_groups("epair0a"), made);
+    c.same("add jnet", st.group(abi::SIOCAIFGROUP, "epair0a", "jnet"), k.if_add_group("epair0a", "jnet"), Ok(()));
+    c.same(
+        "add jnet again",
+        st.group(abi::SIOCAIFGROUP, "epair0a", "jnet"),
+        k.if_add_group("epair0a", "jnet"),
+        Err(Errno::EEXIST),
+    );
+    let with = Ok(vec!["all".to_string(), "epair".to_string(), "jnet".to_string()]);
+    c.same("groups with jnet", st.groups("epair0a"), k.if_groups("epair0a"), with);
+    // if.c if_addgroup: a group name may not end in a digit.
+    c.same(
+        "a group ending in a digit",
+        st.group(abi::SIOCAIFGROUP, "epair0a", "jnet1"),
+        k.if_add_group("epair0a", "jnet1"),
+        Err(Errno::EINVAL),
+    );
+    c.same("delete jnet", st.group(abi::SIOCDIFGROUP, "epair0a", "jnet"), k.if_del_group("epair0a", "jnet"), Ok(()));
+    c.same(
+        "delete it again",
+        st.group(abi::SIOCDIFGROUP, "epair0a", "jnet"),
+        k.if_del_group("epair0a", "jnet"),
+        Err(Errno::ENOENT),
+    );
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn mtu_of_epairs_and_bridge_members() {
+    let mut c = Checks::new("MTU");
+    let mut st = Stack::start("mtu");
+    let (_h, mut k) = sim("stack-mtu");
+    st.create("epair").unwrap();
+    k.if_create("epair").unwrap();
+    c.same("epair MTU when made", st.mtu("epair0a"), k.if_mtu("epair0a"), Ok(1500));
+    c.same("set 9000", st.set_mtu("epair0a", 9000), k.if_set_mtu("epair0a", 9000), Ok(()));
+    c.same("read 9000", st.mtu("epair0a"), k.if_mtu("epair0a"), Ok(9000));
+    c.same("the other end keeps its own", st.mtu("epair0b"), k.if_mtu("epair0b"), Ok(1500));
+    // epair_ioctl takes any MTU ("We basically allow all kinds of MTUs").
+    c.same("set 72", st.set_mtu("epair0b", 72), k.if_set_mtu("epair0b", 72), Ok(()));
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn ipv4_addresses_added_and_deleted() {
+    let mut c = Checks::new("IPv4 addresses");
+    let mut st = Stack::start("inet");
+    let (_h, mut k) = sim("stack-inet");
+    st.create("epair").unwrap();
+    k.if_create("epair").unwrap();
+    let a: std::net::Ipv4Addr = "192.0.2.10".parse().unwrap();
+    c.same("add 192.0.2.10/24", st.add4("epair0a", a, 24), k.if_add_addr("epair0a", cidr("192.0.2.10/24"), 0), Ok(()));
+    c.same(
+        "add it again (an update)",
+        st.add4("epair0a", a, 24),
+        k.if_add_addr("epair0a", cidr("192.0.2.10/24"), 0),
+        Ok(()),
+    );
+    c.same("delete it", st.del4("epair0a", a), k.if_del_addr("epair0a", std::net::IpAddr::V4(a)), Ok(()));
+    c.same(
+        "delete it again",
+        st.del4("epair0a", a),
+        k.if_del_addr("epair0a", std::net::IpAddr::V4(a)),
+        Err(Errno::EADDRNOTAVAIL),
+    );
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn destroying_either_end_destroys_the_pair() {
+    let mut c = Checks::new("destroy");
+    let mut st = Stack::start("destroy");
+    let (_h, mut k) = sim("stack-destroy");
+    for _ in 0..2 {
+        st.create("epair").unwrap();
+        k.if_create("epair").unwrap();
+    }
+    c.same("destroy epair0b", st.destroy("epair0b"), k.if_destroy("epair0b"), Ok(()));
+    c.same("epair0a went with it", st.exists("epair0a"), k.if_flags("epair0a").is_ok(), false);
+    c.same("destroy epair0a", st.destroy("epair0a"), k.if_destroy("epair0a"), Err(Errno::ENXIO));
+    c.same("epair1a stays", st.exists("epair1a"), k.if_flags("epair1a").is_ok(), true);
+    // The freed unit is taken again first (if_clone.c, ifc_alloc_unit).
+    c.same("the next pair", st.create("epair"), k.if_create("epair"), Ok("epair0a".to_string()));
     c.finish();
 }

@@ -22,7 +22,8 @@ const NO_OLD: u32 = 0xffff_ffff;
 
 /// A buffer an ioctl argument points to (ifr_data, ifd_data, a description...). The stack
 /// host writes its own copy's address at `offset` in the argument; on the way back that
-/// pointer slot reads as zero.
+/// pointer slot holds what the caller put there, unless the kernel code changed it
+/// (SIOCGIFDESCR sets it to NULL when the buffer is too small).
 pub struct Indirect<'a> {
     /// Where in the argument the pointer goes.
     pub offset: usize,

@@ -646,7 +646,10 @@ impl Host {
                         // if_epair.c epair_setup_ifp: both ends are driver "epair", the pair's unit.
                         driver: format!("epair{unit}"),
                         groups: vec!["all".into(), "epair".into()],
-                        flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
+                        // epair_clone_create marks both ends IFF_DRV_RUNNING at once, and
+                        // only epair_clone_destroy clears it: epair_ioctl ignores
+                        // SIOCSIFFLAGS (if_epair.c, FreeBSD 13.0 and 14; fbsd_stack test).
+                        flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST | iff::RUNNING,
                         mac: Some(Mac([0x02, u[0], u[1], u[2], u[3], last])),
                         mtu: 1500,
                         addrs: vec![],
@@ -842,10 +845,15 @@ impl Host {
         let was_up = ifp.flags & iff::UP != 0;
         ifp.flags = (ifp.flags & !changeable) | (flags & changeable);
         let up = ifp.flags & iff::UP != 0;
+        // Drivers whose if_init/ioctl start and stop with UP (bridge_init/bridge_stop,
+        // ng_eiface, NICs); an epair stays RUNNING whatever its UP flag.
+        let running_follows_up = !matches!(ifp.kind, IfKind::Epair { .. });
         if up {
             ifp.flags |= iff::RUNNING;
         } else {
-            ifp.flags &= !iff::RUNNING;
+            if running_follows_up {
+                ifp.flags &= !iff::RUNNING;
+            }
             for a in &mut ifp.addrs {
                 if a.flags6 & in6f::TENTATIVE != 0 {
                     a.dad_start_ms = None;
@@ -1166,7 +1174,12 @@ impl Host {
         let ifp = self.by_index_mut(index).expect("present");
         let cloner = kind.cloner();
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
-        ifp.flags &= !(iff::UP | iff::RUNNING | iff::PROMISC);
+        // if_detach_internal's if_down clears UP; the driver's RUNNING is the driver's
+        // (an epair keeps it).
+        ifp.flags &= !(iff::UP | iff::PROMISC);
+        if !matches!(kind, IfKind::Epair { .. }) {
+            ifp.flags &= !iff::RUNNING;
+        }
         if purge {
             ifp.addrs.clear();
             ifp.nd6 = nd6;

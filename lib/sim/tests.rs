@@ -585,3 +585,26 @@ fn a_global_ipv6_address_lives_once_in_a_vnet() {
     let r = k.in_jail(j, |k| Ok(k.if_add_addr("epair0b", Cidr { addr: IpAddr::V6(a), prefixlen: 64 }, 0))).unwrap();
     assert_eq!(r, Ok(()));
 }
+
+#[test]
+fn an_epair_runs_from_birth_a_bridge_while_up() {
+    let mut k = loaded(&[]);
+    k.if_create("epair").unwrap();
+    k.if_create("bridge").unwrap();
+    let ether = iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST;
+    assert_eq!(k.if_flags("epair0b").unwrap(), ether | iff::RUNNING);
+    assert_eq!(k.if_flags("bridge0").unwrap(), ether);
+    for name in ["epair0a", "bridge0"] {
+        k.if_set_flags(name, ether | iff::UP).unwrap();
+        assert_eq!(k.if_flags(name).unwrap(), ether | iff::UP | iff::RUNNING, "{name} up");
+        k.if_set_flags(name, ether).unwrap();
+    }
+    assert_eq!(k.if_flags("epair0a").unwrap(), ether | iff::RUNNING, "down leaves an epair running");
+    assert_eq!(k.if_flags("bridge0").unwrap(), ether, "bridge_stop");
+    // A vnet move brings an epair end down (if_down) but it still runs.
+    let j = jail(&k, "www", true);
+    k.if_set_flags("epair0b", ether | iff::UP).unwrap();
+    k.if_move_to_jail("epair0b", j).unwrap();
+    let f = k.in_jail(j, |k| Ok(k.if_flags("epair0b"))).unwrap();
+    assert_eq!(f, Ok(ether | iff::RUNNING));
+}
