@@ -325,4 +325,6 @@ fn main() {
     }
     println!("\nThe FreeBSD column is filled when `.ci/freebsd-link` has run (zig, dynamic linking); the");
     println!("port links statically on FreeBSD itself.");
+    println!("\nKernel operations timed on FreeBSD 13.0's own stack code: BENCHMARKS-fbsd-stack.md");
+    println!("(`.ci/fbsd-stack`).");
 }

@@ -11,20 +11,18 @@ mod common;
 use common::Host;
 use jnet::errno::Errno;
 use jnet::freebsd::abi::{self, IfReq, In6IfReq, In6NdiReq};
-use jnet::freebsd::stackhost::{Indirect, StackError, StackHost};
+use jnet::freebsd::stackhost::{Indirect, StackError, StackHost, StackProcess};
 use jnet::kernel::{iff, in6f, nd6f, Cidr, Interfaces, System};
-use std::io::{BufRead, BufReader};
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A fresh stack host process, with one AF_INET and one AF_INET6 socket in it.
 struct Stack {
-    child: Child,
     conn: StackHost,
     inet: i32,
     inet6: i32,
+    _process: StackProcess,
     _dir: jnet::sim::ScratchDir,
 }
 
@@ -43,24 +41,12 @@ impl Stack {
         let ini = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini");
         let dir = jnet::sim::ScratchDir::new(tag);
         let sock = dir.path().join("stack.sock");
-        // Each stack is its own DPDK primary process: its own file prefix, no shared config.
-        let eal = format!("--vdev=net_null0 --no-pci --no-shconf --file-prefix=jnet-{tag}-{}", std::process::id());
-        let mut child = Command::new(bin)
-            .arg("--conf")
-            .arg(&ini)
-            .env("JNET_STACKHOST_SOCKET", &sock)
-            .env("FF_EAL_EXTRA", eal)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start jnet-stackhost");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let ready = out.lines().map_while(Result::ok).any(|l| l.starts_with("jnet-stackhost: serving"));
-        assert!(ready, "jnet-stackhost did not start");
+        let prefix = format!("jnet-{tag}-{}", std::process::id());
+        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix).unwrap();
         let mut conn = StackHost::connect(&sock).unwrap();
         let inet = conn.socket(abi::AF_INET as i32, 2, 0).unwrap();
         let inet6 = conn.socket(abi::AF_INET6 as i32, 2, 0).unwrap();
-        Stack { child, conn, inet, inet6, _dir: dir }
+        Stack { conn, inet, inet6, _process: process, _dir: dir }
     }
 
     fn ifreq(&mut self, req: u64, r: &mut IfReq) -> Result<(), Errno> {
@@ -213,13 +199,6 @@ impl Stack {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
