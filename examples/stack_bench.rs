@@ -8,8 +8,9 @@
 //! kernel code's work.
 
 use jnet::freebsd::abi::{self, IfReq};
-use jnet::freebsd::stackhost::{StackHost, StackProcess};
+use jnet::freebsd::stackhost::StackHost;
 use jnet::kernel::{Interfaces, System};
+use jnet::sim::stackprocess::StackProcess;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -5,11 +5,9 @@
 
 use crate::errno::Errno;
 use std::fmt;
-use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const OP_SOCKET: u32 = 1;
@@ -137,42 +135,6 @@ fn decode_reply(body: &[u8]) -> StackResult<(i32, &[u8])> {
 /// One connection to a stack host; its sockets are closed by the host when it is dropped.
 pub struct StackHost {
     stream: UnixStream,
-}
-
-/// A stack host process of our own, killed when dropped.
-pub struct StackProcess {
-    child: Child,
-}
-
-impl Drop for StackProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl StackProcess {
-    /// Start `bin` (jnet-stackhost) with F-Stack's `ini`, serving `sock`, and wait until it
-    /// says it serves. `prefix` names its DPDK runtime files, so stacks can run side by side.
-    pub fn start(bin: &Path, ini: &Path, sock: &Path, prefix: &str) -> StackResult<StackProcess> {
-        let eal = format!("--vdev=net_null0 --no-pci --no-shconf --file-prefix={prefix}");
-        let mut child = Command::new(bin)
-            .arg("--conf")
-            .arg(ini)
-            .env("JNET_STACKHOST_SOCKET", sock)
-            .env("FF_EAL_EXTRA", eal)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| StackError::Transport(format!("start {}: {e}", bin.display())))?;
-        let out = BufReader::new(child.stdout.take().expect("piped"));
-        let process = StackProcess { child };
-        if out.lines().map_while(Result::ok).any(|l| l.starts_with("jnet-stackhost: serving")) {
-            Ok(process)
-        } else {
-            Err(StackError::Transport(format!("{} exited before serving", bin.display())))
-        }
-    }
 }
 
 impl StackHost {

@@ -17,6 +17,7 @@ pub mod jailconf;
 pub mod netgraph;
 pub mod ngnode;
 pub mod show;
+pub mod stackprocess;
 
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
