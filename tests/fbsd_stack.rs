@@ -566,3 +566,17 @@ fn destroying_either_end_destroys_the_pair() {
     c.same("the next pair", st.create("epair"), k.if_create("epair"), Ok("epair0a".to_string()));
     c.finish();
 }
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn dad_count_default() {
+    let mut c = Checks::new("sysctl net.inet6.ip6.dad_count");
+    let mut st = Stack::start("sysctl");
+    let (_h, mut k) = sim("stack-sysctl");
+    // {CTL_NET, PF_INET6, IPPROTO_IPV6, IPV6CTL_DAD_COUNT} (sys/netinet6/in6.h): an int, 1 by
+    // default (nd6_nbr.c V_ip6_dad_count).
+    let raw = kernel(st.conn.sysctl(&[4, 28, 41, 16], 4, &[])).unwrap();
+    let stack = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]) as i64;
+    c.same("dad_count", Ok(stack), k.sysctl_int("net.inet6.ip6.dad_count"), Ok(1));
+    c.finish();
+}
