@@ -140,6 +140,11 @@ impl Slots {
     }
 }
 
+/// The ifconfig line of `mark_shared_and_up`.
+fn shared_mark_command(prefix: &str, name: &str, role: Role) -> String {
+    format!("ifconfig {prefix}{name} description {} group {} up", Tag::shared(role), owner::GROUP)
+}
+
 impl Step {
     /// The equivalent command line, with names as known so far (`jail` maps jids to names
     /// for `ifconfig -j`).
@@ -184,19 +189,11 @@ impl Step {
             }
             Step::EnsureVlan(v) => {
                 out.push(format!("ifconfig {prefix}{v} create"));
-                out.push(format!(
-                    "ifconfig {prefix}{v} description {} group {} up",
-                    Tag::shared(Role::Vlan),
-                    owner::GROUP
-                ));
+                out.push(shared_mark_command(prefix, v, Role::Vlan));
             }
             Step::EnsureBridge(b) => {
                 out.push(format!("ifconfig {prefix}bridge create name {b}"));
-                out.push(format!(
-                    "ifconfig {prefix}{b} description {} group {} up",
-                    Tag::shared(Role::Bridge),
-                    owner::GROUP
-                ));
+                out.push(shared_mark_command(prefix, b, Role::Bridge));
             }
             Step::NgEnsureBridge { bridge, uplink: Some(u) } => {
                 out.push(format!("ngctl mkpeer {u}: bridge lower link0"));
@@ -588,11 +585,7 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
         }
     }
     undo.push(Undo::DestroyBridgeIfEmpty(name.to_string()));
-    let tag = Tag::shared(Role::Bridge).description();
-    k.if_set_description(name, Some(&tag)).step(|| format!("set the description of {name}"))?;
-    k.if_add_group(name, owner::GROUP).step(|| format!("add {name} to group {}", owner::GROUP))?;
-    let f = k.if_flags(name).step(|| format!("read the flags of {name}"))?;
-    k.if_set_flags(name, f | iff::UP).step(|| format!("bring {name} up"))
+    mark_shared_and_up(k, name, Role::Bridge)
 }
 
 /// Create the vlan `name` (`NIC.TAG`) unless it is there. Two hooks may race: the loser
@@ -617,8 +610,15 @@ fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result
         Err(e) => return Err(Error::kernel(format!("create vlan {name}"), e)),
     }
     undo.push(Undo::Destroy(IfRef::Name(name.to_string())));
+    mark_shared_and_up(k, name, Role::Vlan)
+}
+
+/// Mark an interface jnet made for all jails (a bridge, a vlan) and bring it up. The group
+/// goes on before the tag: a crash in between leaves a group without a tag, which no scan
+/// counts as jnet's.
+fn mark_shared_and_up<K: Kernel>(k: &mut K, name: &str, role: Role) -> Result<()> {
     k.if_add_group(name, owner::GROUP).step(|| format!("add {name} to group {}", owner::GROUP))?;
-    let tag = Tag::shared(Role::Vlan).description();
+    let tag = Tag::shared(role).description();
     k.if_set_description(name, Some(&tag)).step(|| format!("set the description of {name}"))?;
     let f = k.if_flags(name).step(|| format!("read the flags of {name}"))?;
     k.if_set_flags(name, f | iff::UP).step(|| format!("bring {name} up"))
