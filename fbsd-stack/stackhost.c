@@ -79,18 +79,22 @@ static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
+/* After a failed read or write: 1 if it is worth trying again (interrupted, or the socket
+   became ready within 5 s), 0 if the client is gone or stuck. */
+static int may_retry(int fd, short events) {
+  if (errno == EINTR) return 1;
+  if (errno != EAGAIN) return 0;
+  struct pollfd w = { fd, events, 0 };
+  return poll(&w, 1, 5000) > 0;
+}
+
 /* Reads exactly n bytes; the client sends a frame in one go, so a short wait is enough. */
 static int read_full(int fd, uint8_t *p, size_t n) {
   while (n > 0) {
     ssize_t got = read(fd, p, n);
     if (got == 0) return -1;
     if (got < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        struct pollfd w = { fd, POLLIN, 0 };
-        if (poll(&w, 1, 5000) <= 0) return -1;
-        continue;
-      }
+      if (may_retry(fd, POLLIN)) continue;
       return -1;
     }
     p += got; n -= (size_t)got;
@@ -102,12 +106,7 @@ static int write_full(int fd, const uint8_t *p, size_t n) {
   while (n > 0) {
     ssize_t put = write(fd, p, n);
     if (put < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        struct pollfd w = { fd, POLLOUT, 0 };
-        if (poll(&w, 1, 5000) <= 0) return -1;
-        continue;
-      }
+      if (may_retry(fd, POLLOUT)) continue;
       return -1;
     }
     p += put; n -= (size_t)put;

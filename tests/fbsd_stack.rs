@@ -188,19 +188,6 @@ impl Stack {
     fn del4(&mut self, name: &str, addr: std::net::Ipv4Addr) -> Result<(), Errno> {
         self.ifreq(abi::SIOCDIFADDR, &mut IfReq::addr4(name, addr))
     }
-
-    /// The address's flags once DAD has had time to end (the stack's timers run between
-    /// requests, so this polls).
-    fn settled6(&mut self, name: &str, addr: Ipv6Addr) -> u32 {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let f = self.addr6_flags(name, addr).unwrap();
-            if f & in6f::TENTATIVE == 0 || Instant::now() > deadline {
-                return f;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
 }
 
 /// A simulated host with DAD as FreeBSD's defaults give it (one probe, 1 s).
@@ -214,15 +201,23 @@ fn sim(tag: &str) -> (Host, jnet::sim::Sim) {
     (h, k)
 }
 
-fn settled_sim(k: &mut jnet::sim::Sim, name: &str, addr: Ipv6Addr) -> u32 {
+/// An address's flags once DAD has had time to end: the stack's timers run between requests
+/// and the sim settles on each operation, so both are polled.
+fn settled(mut flags: impl FnMut() -> u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let f = k.if_addr6_flags(name, addr).unwrap();
+        let f = flags();
         if f & in6f::TENTATIVE == 0 || Instant::now() > deadline {
             return f;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The same cloner asked for on both; each answer is checked by the scenario that needs it.
+fn create_both(st: &mut Stack, k: &mut jnet::sim::Sim, cloner: &str) {
+    st.create(cloner).unwrap();
+    k.if_create(cloner).unwrap();
 }
 
 fn v6(s: &str) -> Ipv6Addr {
@@ -293,8 +288,7 @@ fn renames_give_the_same_errnos() {
     let mut c = Checks::new("renames");
     let mut st = Stack::start("rename");
     let (_h, mut k) = sim("stack-rename");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     c.same("rename epair0b e0b_www", st.rename("epair0b", "e0b_www"), k.if_rename("epair0b", "e0b_www"), Ok(()));
     c.same("rename a gone name", st.rename("epair0b", "x"), k.if_rename("epair0b", "x"), Err(Errno::ENXIO));
     c.same(
@@ -326,8 +320,7 @@ fn first_address_on_an_ifdisabled_end_is_never_dad_checked() {
     let mut st = Stack::start("ifdisabled");
     let (_h, mut k) = sim("stack-ifdisabled");
     let a = v6("2001:db8::5");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     prepare(&mut st, &mut k, "epair0b", false);
     c.same("add 2001:db8::5", st.add6("epair0b", a, 64), k.if_add_addr("epair0b", cidr("2001:db8::5/64"), 0), Ok(()));
     // in6_update_ifa decides on DAD while ND6_IFF_IFDISABLED is set; in6_control clears it after.
@@ -344,8 +337,7 @@ fn an_address_added_after_enabling_ipv6_is_tentative_then_settles() {
     let mut st = Stack::start("enabled");
     let (_h, mut k) = sim("stack-enabled");
     let a = v6("2001:db8:1::6");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     prepare(&mut st, &mut k, "epair0b", true);
     c.same(
         "add 2001:db8:1::6",
@@ -354,7 +346,12 @@ fn an_address_added_after_enabling_ipv6_is_tentative_then_settles() {
         Ok(()),
     );
     c.same("its flags at once", st.addr6_flags("epair0b", a), k.if_addr6_flags("epair0b", a), Ok(in6f::TENTATIVE));
-    c.same("its flags after DAD", st.settled6("epair0b", a), settled_sim(&mut k, "epair0b", a), 0);
+    c.same(
+        "its flags after DAD",
+        settled(|| st.addr6_flags("epair0b", a).unwrap()),
+        settled(|| k.if_addr6_flags("epair0b", a).unwrap()),
+        0,
+    );
     c.finish();
 }
 
@@ -366,8 +363,7 @@ fn an_address_the_host_already_has_is_refused_on_a_second_interface() {
     let (_h, mut k) = sim("stack-samehost");
     let a = v6("2001:db8:2::7");
     for _ in 0..2 {
-        st.create("epair").unwrap();
-        k.if_create("epair").unwrap();
+        create_both(&mut st, &mut k, "epair");
     }
     for end in ["epair0b", "epair1b"] {
         prepare(&mut st, &mut k, end, true);
@@ -397,8 +393,7 @@ fn bridge_membership_errnos() {
     let mut c = Checks::new("bridge members");
     let mut st = Stack::start("bridge");
     let (_h, mut k) = sim("stack-bridge");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     for want in ["bridge0", "bridge1"] {
         c.same("SIOCIFCREATE2 bridge", st.create("bridge"), k.if_create("bridge"), Ok(want.to_string()));
     }
@@ -432,10 +427,8 @@ fn interface_flags_of_new_and_raised_ends() {
     let mut c = Checks::new("interface flags");
     let mut st = Stack::start("flags");
     let (_h, mut k) = sim("stack-flags");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
-    st.create("bridge").unwrap();
-    k.if_create("bridge").unwrap();
+    create_both(&mut st, &mut k, "epair");
+    create_both(&mut st, &mut k, "bridge");
     let ether = iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST;
     // An epair is RUNNING from birth (epair_clone_create) and SIOCSIFFLAGS does not touch
     // it; a bridge runs from bridge_init, when it goes up.
@@ -456,8 +449,7 @@ fn descriptions_set_read_and_cleared() {
     let mut c = Checks::new("descriptions");
     let mut st = Stack::start("descr");
     let (_h, mut k) = sim("stack-descr");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     c.same("no description yet", st.description("epair0a"), k.if_description("epair0a"), Ok(None));
     let d = "jnet:www:epair:0 host end";
     c.same("set one", st.set_description("epair0a", d), k.if_set_description("epair0a", Some(d)), Ok(()));
@@ -474,8 +466,7 @@ fn groups_added_listed_and_removed() {
     let mut c = Checks::new("interface groups");
     let mut st = Stack::start("groups");
     let (_h, mut k) = sim("stack-groups");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     // if_clone.c puts a cloned interface in its cloner's group; every ifnet is in "all".
     let made = Ok(vec!["all".to_string(), "epair".to_string()]);
     c.same("groups when made", st.groups("epair0a"), k.if_groups("epair0a"), made);
@@ -511,8 +502,7 @@ fn mtu_of_epairs_and_bridge_members() {
     let mut c = Checks::new("MTU");
     let mut st = Stack::start("mtu");
     let (_h, mut k) = sim("stack-mtu");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     c.same("epair MTU when made", st.mtu("epair0a"), k.if_mtu("epair0a"), Ok(1500));
     c.same("set 9000", st.set_mtu("epair0a", 9000), k.if_set_mtu("epair0a", 9000), Ok(()));
     c.same("read 9000", st.mtu("epair0a"), k.if_mtu("epair0a"), Ok(9000));
@@ -528,8 +518,7 @@ fn ipv4_addresses_added_and_deleted() {
     let mut c = Checks::new("IPv4 addresses");
     let mut st = Stack::start("inet");
     let (_h, mut k) = sim("stack-inet");
-    st.create("epair").unwrap();
-    k.if_create("epair").unwrap();
+    create_both(&mut st, &mut k, "epair");
     let a: std::net::Ipv4Addr = "192.0.2.10".parse().unwrap();
     c.same("add 192.0.2.10/24", st.add4("epair0a", a, 24), k.if_add_addr("epair0a", cidr("192.0.2.10/24"), 0), Ok(()));
     c.same(
@@ -555,8 +544,7 @@ fn destroying_either_end_destroys_the_pair() {
     let mut st = Stack::start("destroy");
     let (_h, mut k) = sim("stack-destroy");
     for _ in 0..2 {
-        st.create("epair").unwrap();
-        k.if_create("epair").unwrap();
+        create_both(&mut st, &mut k, "epair");
     }
     c.same("destroy epair0b", st.destroy("epair0b"), k.if_destroy("epair0b"), Ok(()));
     c.same("epair0a went with it", st.exists("epair0a"), k.if_flags("epair0a").is_ok(), false);
