@@ -11,16 +11,25 @@
  *   request  u32 op, then
  *     OP_SOCKET  i32 domain, i32 type, i32 protocol        (FreeBSD numbers)
  *     OP_IOCTL   i32 fd, u32 0, u64 request, u32 arglen, u32 nbuf,
- *                nbuf x (u32 offset, u32 len), arg bytes, then each buffer's bytes
- *                (a buffer's address is written into the arg at its offset: ifr_data,
- *                ifd_data, the description buffer... F-Stack's copyin is a memcpy)
+ *                nbuf x (u32 parent, u32 offset, u32 len), arg bytes, then each buffer's
+ *                bytes. Buffer k's address is written at `offset` in its parent: the arg
+ *                when parent is 0, else buffer parent-1, an earlier one (ifr_data,
+ *                ifd_data, then ifbic_buf inside the ifd_data buffer... F-Stack's copyin
+ *                is a memcpy, so nested pointers work as in the kernel)
  *     OP_CLOSE   i32 fd
  *     OP_SYSCTL  u32 namelen, u32 oldcap (0xffffffff: no old buffer), u32 newlen,
  *                namelen x i32, new bytes
+ *     OP_SENDTO  i32 fd, u32 addrlen, u32 len, addr bytes, data bytes
+ *     OP_RECV    i32 fd, u32 cap            (never waits: EAGAIN when nothing is queued)
  *   reply    i32 rc, i32 errno (FreeBSD's number), then
  *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them; a
  *                pointer slot holds the client's own value unless the kernel changed it
  *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
+ *     OP_RECV    rc bytes
+ *
+ * Netgraph (PF_NETGRAPH) and routing (PF_ROUTE) sockets, sendto and recvfrom go through
+ * ff_ngctl, F-Stack's way into sys_socket/sys_sendto/sys_recvfrom with FreeBSD's own
+ * numbers and sockaddrs; ff_socket would translate Linux domain numbers.
  *
  * Descriptors belong to the connection that opened them and are closed when it goes.
  */
@@ -39,12 +48,21 @@
 #include "ff_api.h"
 #include "ff_errno.h"
 
-enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4 };
+enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6 };
 enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
-/* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000 */
+/* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000,
+   PF_ROUTE 17, MSG_DONTWAIT 0x80; sys/netgraph/ng_socket.h: PF_NETGRAPH 32 */
 #define FBSD_SOCK_TYPE_MASK 0x0fffffff
+#define FBSD_PF_ROUTE 17
+#define FBSD_PF_NETGRAPH 32
+#define FBSD_MSG_DONTWAIT 0x80
 
-struct client { int fd; int nfds; int fds[MAX_FDS]; };
+/* The FreeBSD struct *_args ff_ngctl takes: every field in an 8-byte slot on LP64. */
+struct socket_slots { int64_t domain, type, protocol; };
+struct sendto_slots { int64_t s; const void *buf; size_t len; int64_t flags; const void *to; int64_t tolen; };
+struct recvfrom_slots { int64_t s; void *buf; size_t len; int64_t flags; void *from; void *fromlen; };
+
+struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; };
 static struct client clients[MAX_CLIENTS];
 static int nclients, listener = -1;
 static uint8_t frame[MAX_FRAME], reply[MAX_FRAME + 8];
@@ -114,9 +132,17 @@ static int write_full(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
+static int close_fd(struct client *c, int k) {
+  int fd = c->fds[k], ngctl = c->via_ngctl[k];
+  c->fds[k] = c->fds[c->nfds - 1];
+  c->via_ngctl[k] = c->via_ngctl[c->nfds - 1];
+  c->nfds--;
+  return ngctl ? ff_ngctl(NGCTL_CLOSE, &fd) : ff_close(fd);
+}
+
 static void drop_client(int i) {
   struct client *c = &clients[i];
-  for (int k = 0; k < c->nfds; k++) ff_close(c->fds[k]);
+  while (c->nfds > 0) close_fd(c, 0);
   close(c->fd);
   clients[i] = clients[--nclients];
 }
@@ -135,9 +161,18 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
   case OP_SOCKET: {
     if (len != 16) return -1;
     int32_t domain = (int32_t)get32(req + 4), type = (int32_t)get32(req + 8);
+    int32_t protocol = (int32_t)get32(req + 12);
     if (c->nfds == MAX_FDS) { err = ff_EMFILE; break; }
-    rc = ff_socket(domain, type & FBSD_SOCK_TYPE_MASK, (int32_t)get32(req + 12));
-    if (rc < 0) err = freebsd_errno(errno); else c->fds[c->nfds++] = rc;
+    int ngctl = domain == FBSD_PF_NETGRAPH || domain == FBSD_PF_ROUTE;
+    if (ngctl) {
+      struct socket_slots a = { domain, type & FBSD_SOCK_TYPE_MASK, protocol };
+      rc = ff_ngctl(NGCTL_SOCKET, &a);
+    } else {
+      rc = ff_socket(domain, type & FBSD_SOCK_TYPE_MASK, protocol);
+    }
+    if (rc < 0) { err = freebsd_errno(errno); break; }
+    c->via_ngctl[c->nfds] = (char)ngctl;
+    c->fds[c->nfds++] = rc;
     break;
   }
   case OP_CLOSE: {
@@ -145,8 +180,7 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     int32_t fd = (int32_t)get32(req + 4);
     int k = owns(c, fd);
     if (k < 0) { err = ff_EBADF; break; }
-    c->fds[k] = c->fds[--c->nfds];
-    rc = ff_close(fd);
+    rc = close_fd(c, k);
     if (rc < 0) err = freebsd_errno(errno);
     break;
   }
@@ -156,40 +190,42 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     unsigned long request = (unsigned long)get64(req + 12);
     uint32_t arglen = get32(req + 20), nbuf = get32(req + 24);
     if (nbuf > MAX_BUFS) return -1;
-    const uint8_t *table = req + 28;
-    size_t need = 28 + (size_t)nbuf * 8 + arglen;
+    const uint8_t *table = req + 28, *given = table + nbuf * 12;
+    size_t need = 28 + (size_t)nbuf * 12 + arglen;
     for (uint32_t b = 0; b < nbuf; b++) {
       if (need > len) return -1;
-      need += get32(table + b * 8 + 4);
+      need += get32(table + b * 12 + 8);
     }
     if (need != len || need > MAX_FRAME) return -1;
     /* The arg and its buffers are rebuilt in the reply area, so what the kernel leaves in
        them goes straight back. */
-    uint8_t *arg = reply + 8, *bufs = arg + arglen;
-    memcpy(arg, table + nbuf * 8, arglen);
-    memcpy(bufs, table + nbuf * 8 + arglen, need - 28 - nbuf * 8 - arglen);
-    uint8_t *cursor = bufs;
+    uint8_t *arg = reply + 8;
+    uint8_t *start[MAX_BUFS + 1];
+    uint32_t size[MAX_BUFS + 1];
+    start[0] = arg; size[0] = arglen;
+    memcpy(arg, given, need - 28 - nbuf * 12);
+    uint8_t *cursor = arg + arglen;
     for (uint32_t b = 0; b < nbuf; b++) {
-      uint32_t at = get32(table + b * 8), blen = get32(table + b * 8 + 4);
-      if ((size_t)at + sizeof(void *) > arglen) return -1;
+      uint32_t parent = get32(table + b * 12), at = get32(table + b * 12 + 4);
+      if (parent > b || (size_t)at + sizeof(void *) > size[parent]) return -1;
+      start[b + 1] = cursor; size[b + 1] = get32(table + b * 12 + 8);
       void *where = cursor;
-      memcpy(arg + at, &where, sizeof where);
-      cursor += blen;
+      memcpy(start[parent] + at, &where, sizeof where);
+      cursor += size[b + 1];
     }
-    out = 8 + (long)(need - 28 - nbuf * 8);
+    out = 8 + (long)(need - 28 - nbuf * 12);
     if (owns(c, fd) < 0) { err = ff_EBADF; break; }
     rc = ff_ioctl_freebsd(fd, request, arg);
     if (rc < 0) err = freebsd_errno(errno);
     /* A pointer slot still holding our copy's address gets the client's own value back;
        one the kernel changed (SIOCGIFDESCR writes NULL when the buffer is too small) is
-       left as the kernel wrote it. */
-    cursor = bufs;
+       left as the kernel wrote it. The client's value is at the same place in its copy. */
     for (uint32_t b = 0; b < nbuf; b++) {
-      uint32_t at = get32(table + b * 8);
-      void *where = cursor, *now;
-      memcpy(&now, arg + at, sizeof now);
-      if (now == where) memcpy(arg + at, table + nbuf * 8 + at, sizeof(void *));
-      cursor += get32(table + b * 8 + 4);
+      uint32_t parent = get32(table + b * 12), at = get32(table + b * 12 + 4);
+      void *where = start[b + 1], *now;
+      memcpy(&now, start[parent] + at, sizeof now);
+      if (now == where)
+        memcpy(start[parent] + at, given + (start[parent] - arg) + at, sizeof(void *));
     }
     break;
   }
@@ -208,6 +244,29 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     /* With no old buffer the kernel still says how much it would have written. */
     put32(reply + 8, (uint32_t)oldlen);
     out = 12 + (long)(oldcap == 0xffffffffu ? 0 : oldlen);
+    break;
+  }
+  case OP_SENDTO: {
+    if (len < 16) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    uint32_t addrlen = get32(req + 8), dlen = get32(req + 12);
+    if (16 + (size_t)addrlen + dlen != len) return -1;
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    struct sendto_slots a = { fd, req + 16 + addrlen, dlen, 0, addrlen ? req + 16 : NULL, addrlen };
+    rc = ff_ngctl(NGCTL_SEND, &a);
+    if (rc < 0) err = freebsd_errno(errno);
+    break;
+  }
+  case OP_RECV: {
+    if (len != 12) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    uint32_t cap = get32(req + 8);
+    if (cap > MAX_FRAME) return -1;
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    /* Never block: the stack's own timers run on this thread. */
+    struct recvfrom_slots a = { fd, reply + 8, cap, FBSD_MSG_DONTWAIT, NULL, NULL };
+    rc = ff_ngctl(NGCTL_RECV, &a);
+    if (rc < 0) err = freebsd_errno(errno); else out = 8 + rc;
     break;
   }
   default:

@@ -75,6 +75,9 @@ pub mod size {
 }
 
 // `sys/sys/sockio.h` (and `sys/netinet6/in6_var.h`, `nd6.h` where noted).
+/// SIOCGIFINDEX: _IOWR('i', 32, struct ifreq) (`sys/sys/sockio.h`), what if_nametoindex(3)
+/// asks; the answer is ifr_index (u_short) @16.
+pub const SIOCGIFINDEX: u64 = iowr(b'i', 32, size::IFREQ);
 /// SIOCSIFFLAGS
 pub const SIOCSIFFLAGS: u64 = iow(b'i', 16, size::IFREQ);
 /// SIOCGIFFLAGS
@@ -219,6 +222,22 @@ pub fn prefixlen(mask: &[u8]) -> u8 {
 
 // --- struct ifreq (32): ifr_name[16] @0, union ifr_ifru @16 ------------------------------
 
+/// Where the pointers the kernel follows sit in the request structs (the syscall seam writes
+/// each buffer's address there): ifr_data @16 (SIOCSIFNAME), ifr_buffer.buffer @24
+/// (SIOCxIFDESCR), ifgr_groups @24, ifd_data @32, ifbic_buf @8 of struct ifbifconf,
+/// ra_port @32 of struct lagg_reqall.
+pub const IFR_DATA: usize = 16;
+/// ifr_buffer.buffer (see `IFR_DATA`).
+pub const IFR_BUFFER: usize = 24;
+/// ifgr_groups (see `IFR_DATA`).
+pub const IFGR_GROUPS: usize = 24;
+/// ifd_data (see `IFR_DATA`).
+pub const IFDRV_DATA: usize = 32;
+/// ifbic_buf (see `IFR_DATA`).
+pub const IFBIC_BUF: usize = 8;
+/// ra_port (see `IFR_DATA`).
+pub const RA_PORT: usize = 32;
+
 /// A 32-byte `struct ifreq`, 8-aligned like the C union's pointer members.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(8))]
@@ -293,6 +312,10 @@ impl IfReq {
         let mut r = IfReq::name(name);
         put(&mut r.0, 16, &sockaddr_in(addr));
         r
+    }
+    /// ifr_index of a SIOCGIFINDEX answer.
+    pub fn get_index(&self) -> u32 {
+        u16::from_ne_bytes([self.0[16], self.0[17]]) as u32
     }
     /// ifr_name of an answer (SIOCIFCREATE2, SIOCSIFVNET write the name back).
     pub fn get_name(&self) -> String {
@@ -797,6 +820,8 @@ mod tests {
         let table: &[(&str, u64, u64)] = &[
             ("SIOCSIFFLAGS", SIOCSIFFLAGS, 0x80206910),
             ("SIOCGIFFLAGS", SIOCGIFFLAGS, 0xc0206911),
+            // sys/sys/sockio.h; not in freebsd-abi.md
+            ("SIOCGIFINDEX", SIOCGIFINDEX, 0xc0206920),
             ("SIOCDIFADDR", SIOCDIFADDR, 0x80206919),
             ("SIOCSIFNAME", SIOCSIFNAME, 0x80206928),
             ("SIOCSIFDESCR", SIOCSIFDESCR, 0x80206929),

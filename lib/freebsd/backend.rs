@@ -1,8 +1,13 @@
-//! The FreeBSD kernel backend: ioctls on ordinary sockets, jail_get(2), jail_attach(2),
-//! sysctlbyname(3) and kldload(2). Requests are the byte encodings of `abi`.
+//! The FreeBSD kernel backend: ioctls on ordinary sockets, the routing and netgraph sockets,
+//! sysctl, jail_get(2) and kldload(2), all through the syscall seam (`sys`), so the same
+//! requests reach FreeBSD's kernel through libc or FreeBSD 13.0's stack through the stack
+//! host. Requests are the byte encodings of `abi`, `ngabi` and `rtabi`.
 
 use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq};
+use super::iflist;
 use super::ngabi;
+use super::stackhost::{Indirect, StackHost};
+use super::sys::{Fd, Syscalls, PF_INET, PF_INET6, PF_ROUTE, SOCK_DGRAM, SOCK_RAW};
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
@@ -12,79 +17,126 @@ use crate::kernel::{
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::ffi::{CStr, CString};
-use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::CString;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::Path;
+use std::time::Duration;
 
-extern "C" {
-    // sys/linker.h; not in the libc crate.
-    fn kldload(file: *const libc::c_char) -> libc::c_int;
-}
+/// The environment variable that sends the backend to a stack host (`jnet-stackhost`, the
+/// socket it serves) instead of the running kernel.
+pub const STACK_ENV: &str = "JNET_FBSD_STACK";
 
-/// The real kernel, through sockets created in the vnet this process is in.
+/// How long a netgraph or routing answer may take.
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The kernel, through sockets created in the vnet this process is in.
 #[derive(Debug)]
 pub struct FreeBsd {
+    sys: Box<dyn Syscalls>,
     /// Generic interface ioctls and the IPv4 ones (AF_INET socket).
-    inet: OwnedFd,
+    inet: Fd,
     /// The IPv6 ioctls need an AF_INET6 socket; None on a kernel without INET6.
-    inet6: Option<OwnedFd>,
+    inet6: Option<Fd>,
     /// The netgraph control socket, opened on first use.
-    ng: Option<OwnedFd>,
+    ng: Option<Fd>,
     /// Token of the last netgraph request.
     token: u32,
 }
 
-fn socket(family: libc::c_int) -> Result<OwnedFd, Errno> {
-    // SAFETY: plain socket(2); the descriptor is owned at once.
-    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn ioctl(fd: RawFd, req: u64, arg: *mut libc::c_void) -> KResult<()> {
-    // SAFETY: every caller passes a buffer of the size encoded in `req`.
-    let r = unsafe { libc::ioctl(fd, req as libc::c_ulong, arg) };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
+impl Drop for FreeBsd {
+    fn drop(&mut self) {
+        for fd in [Some(self.inet), self.inet6, self.ng].into_iter().flatten() {
+            self.sys.close(fd);
+        }
     }
 }
 
 impl FreeBsd {
-    /// Open the sockets the ioctls go through.
+    /// The running FreeBSD kernel.
+    #[cfg(target_os = "freebsd")]
     pub fn open() -> Result<FreeBsd, Error> {
-        let inet =
-            socket(libc::AF_INET).map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
-        let inet6 = socket(libc::AF_INET6).ok();
-        Ok(FreeBsd { inet, inet6, ng: None, token: std::process::id() & 0xffff })
+        FreeBsd::over(Box::new(super::libc_sys::LibcSys))
     }
 
-    fn inet(&self) -> RawFd {
-        self.inet.as_raw_fd()
+    /// FreeBSD 13.0's network stack served by `jnet-stackhost` at `socket`: no jails, every
+    /// module compiled in.
+    pub fn over_stack(socket: &Path) -> Result<FreeBsd, Error> {
+        let host = StackHost::connect(socket)
+            .map_err(|e| Error::new(Kind::Unavailable, format!("use the FreeBSD stack host: {e}")))?;
+        FreeBsd::over(Box::new(host))
     }
 
-    fn inet6(&self) -> KResult<RawFd> {
-        self.inet6.as_ref().map(|f| f.as_raw_fd()).ok_or(Errno::EAFNOSUPPORT)
+    /// The backend over any seam.
+    pub fn over(mut sys: Box<dyn Syscalls>) -> Result<FreeBsd, Error> {
+        let inet = sys
+            .socket(PF_INET, SOCK_DGRAM, 0)
+            .map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
+        let inet6 = sys.socket(PF_INET6, SOCK_DGRAM, 0).ok();
+        Ok(FreeBsd { sys, inet, inet6, ng: None, token: std::process::id() & 0xffff })
     }
 
-    fn ifreq(&self, req: u64, r: &mut IfReq) -> KResult<()> {
-        ioctl(self.inet(), req, r as *mut IfReq as *mut libc::c_void)
+    fn inet6(&self) -> KResult<Fd> {
+        self.inet6.ok_or(Errno::EAFNOSUPPORT)
     }
 
-    fn group_ioctl(&self, req: u64, name: &str, group: &str) -> KResult<()> {
+    /// An ioctl on the AF_INET socket with no indirect buffers.
+    fn ifreq(&mut self, req: u64, r: &mut IfReq) -> KResult<()> {
+        self.sys.ioctl(self.inet, req, &mut r.0, &mut [])
+    }
+
+    /// An ioctl on the AF_INET6 socket with no indirect buffers.
+    fn ioctl6(&mut self, req: u64, arg: &mut [u8]) -> KResult<()> {
+        let fd = self.inet6()?;
+        self.sys.ioctl(fd, req, arg, &mut [])
+    }
+
+    fn group_ioctl(&mut self, req: u64, name: &str, group: &str) -> KResult<()> {
         check_len(group)?;
         let mut r = IfGroupReq::group(name, group);
-        ioctl(self.inet(), req, r.0.as_mut_ptr() as *mut libc::c_void)
+        self.sys.ioctl(self.inet, req, &mut r.0, &mut [])
     }
 
-    fn drvspec(&self, req: u64, bridge: &str, cmd: u64, data: &mut [u8]) -> KResult<()> {
-        let mut d = abi::ifdrv(bridge, cmd, data.len(), data.as_mut_ptr() as usize);
-        ioctl(self.inet(), req, d.as_mut_ptr() as *mut libc::c_void)
+    /// SIOCxDRVSPEC: `data` is what ifd_data points to; `inner` a buffer a pointer in `data`
+    /// points to, at the given offset (BRDGGIFS's member array).
+    fn drvspec(
+        &mut self,
+        req: u64,
+        bridge: &str,
+        cmd: u64,
+        data: &mut [u8],
+        inner: Option<(usize, &mut [u8])>,
+    ) -> KResult<()> {
+        let mut d = abi::ifdrv(bridge, cmd, data.len(), 0);
+        let mut bufs = vec![Indirect { parent: 0, offset: abi::IFDRV_DATA, buf: data }];
+        if let Some((offset, buf)) = inner {
+            bufs.push(Indirect { parent: 1, offset, buf });
+        }
+        self.sys.ioctl(self.inet, req, &mut d, &mut bufs)
+    }
+
+    /// SIOCGIFINDEX: what if_nametoindex(3) asks.
+    fn if_index(&mut self, name: &str) -> KResult<u32> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFINDEX, &mut r)?;
+        Ok(r.get_index())
+    }
+
+    /// A whole sysctl value, however long it is now: size, read, and again if it grew.
+    fn sysctl_value(&mut self, mib: &[i32]) -> KResult<Vec<u8>> {
+        for _ in 0..4 {
+            let need = self.sys.sysctl(mib, None)?;
+            // Room for a little growth in between.
+            let mut buf = vec![0u8; need + need / 8 + 64];
+            match self.sys.sysctl(mib, Some(&mut buf)) {
+                Err(Errno::ENOMEM) => continue,
+                Err(e) => return Err(e),
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+            }
+        }
+        Err(Errno::EAGAIN)
     }
 }
 
@@ -109,9 +161,14 @@ impl Interfaces for FreeBsd {
 
     fn if_rename(&mut self, name: &str, new_name: &str) -> KResult<()> {
         check_len(new_name)?;
-        let new = abi::ifname_buf(new_name);
-        let mut r = IfReq::data(name, new.as_ptr() as usize);
-        self.ifreq(abi::SIOCSIFNAME, &mut r)
+        let mut new = abi::ifname_buf(new_name);
+        let mut r = IfReq::data(name, 0);
+        self.sys.ioctl(
+            self.inet,
+            abi::SIOCSIFNAME,
+            &mut r.0,
+            &mut [Indirect { parent: 0, offset: abi::IFR_DATA, buf: &mut new }],
+        )
     }
 
     fn if_description(&mut self, name: &str) -> KResult<Option<String>> {
@@ -119,8 +176,9 @@ impl Interfaces for FreeBsd {
         // The description can change between calls; a few rounds settle any race.
         for _ in 0..4 {
             let mut buf = vec![0u8; size];
-            let mut r = IfReq::buffer(name, buf.len(), buf.as_mut_ptr() as usize);
-            match self.ifreq(abi::SIOCGIFDESCR, &mut r) {
+            let mut r = IfReq::buffer(name, buf.len(), 0);
+            let bufs = &mut [Indirect { parent: 0, offset: abi::IFR_BUFFER, buf: &mut buf }];
+            match self.sys.ioctl(self.inet, abi::SIOCGIFDESCR, &mut r.0, bufs) {
                 Err(Errno::ENOMSG) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(()) => {}
@@ -142,8 +200,10 @@ impl Interfaces for FreeBsd {
             None | Some("") => self.ifreq(abi::SIOCSIFDESCR, &mut IfReq::buffer(name, 0, 0)),
             Some(d) => {
                 let c = CString::new(d).map_err(|_| Errno::EINVAL)?;
-                let bytes = c.as_bytes_with_nul();
-                self.ifreq(abi::SIOCSIFDESCR, &mut IfReq::buffer(name, bytes.len(), bytes.as_ptr() as usize))
+                let mut bytes = c.into_bytes_with_nul();
+                let mut r = IfReq::buffer(name, bytes.len(), 0);
+                let bufs = &mut [Indirect { parent: 0, offset: abi::IFR_BUFFER, buf: &mut bytes }];
+                self.sys.ioctl(self.inet, abi::SIOCSIFDESCR, &mut r.0, bufs)
             }
         }
     }
@@ -151,11 +211,12 @@ impl Interfaces for FreeBsd {
     fn if_groups(&mut self, name: &str) -> KResult<Vec<String>> {
         for _ in 0..4 {
             let mut q = IfGroupReq::list(name, 0, 0);
-            ioctl(self.inet(), abi::SIOCGIFGROUP, q.0.as_mut_ptr() as *mut libc::c_void)?;
+            self.sys.ioctl(self.inet, abi::SIOCGIFGROUP, &mut q.0, &mut [])?;
             let need = q.get_len() as usize;
             let mut buf = vec![0u8; need + abi::size::IFG_REQ];
-            let mut r = IfGroupReq::list(name, buf.len() as u32, buf.as_mut_ptr() as usize);
-            match ioctl(self.inet(), abi::SIOCGIFGROUP, r.0.as_mut_ptr() as *mut libc::c_void) {
+            let mut r = IfGroupReq::list(name, buf.len() as u32, 0);
+            let bufs = &mut [Indirect { parent: 0, offset: abi::IFGR_GROUPS, buf: &mut buf }];
+            match self.sys.ioctl(self.inet, abi::SIOCGIFGROUP, &mut r.0, bufs) {
                 // A group was added in between: ask for the size again.
                 Err(Errno::EINVAL) => continue,
                 Err(e) => return Err(e),
@@ -204,34 +265,28 @@ impl Interfaces for FreeBsd {
         match addr.addr {
             IpAddr::V4(a) => {
                 let mut r = abi::ifaliasreq(name, a, addr.prefixlen);
-                ioctl(self.inet(), abi::SIOCAIFADDR, r.as_mut_ptr() as *mut libc::c_void)
+                self.sys.ioctl(self.inet, abi::SIOCAIFADDR, &mut r, &mut [])
             }
-            IpAddr::V6(a) => {
-                let mut r = abi::in6_aliasreq(name, a, addr.prefixlen, flags6);
-                ioctl(self.inet6()?, abi::SIOCAIFADDR_IN6, r.as_mut_ptr() as *mut libc::c_void)
-            }
+            IpAddr::V6(a) => self.ioctl6(abi::SIOCAIFADDR_IN6, &mut abi::in6_aliasreq(name, a, addr.prefixlen, flags6)),
         }
     }
 
     fn if_del_addr(&mut self, name: &str, addr: IpAddr) -> KResult<()> {
         match addr {
             IpAddr::V4(a) => self.ifreq(abi::SIOCDIFADDR, &mut IfReq::addr4(name, a)),
-            IpAddr::V6(a) => {
-                let mut r = In6IfReq::addr(name, a);
-                ioctl(self.inet6()?, abi::SIOCDIFADDR_IN6, r.0.as_mut_ptr() as *mut libc::c_void)
-            }
+            IpAddr::V6(a) => self.ioctl6(abi::SIOCDIFADDR_IN6, &mut In6IfReq::addr(name, a).0),
         }
     }
 
     fn if_addr6_flags(&mut self, name: &str, addr: Ipv6Addr) -> KResult<u32> {
         let mut r = In6IfReq::addr(name, addr);
-        ioctl(self.inet6()?, abi::SIOCGIFAFLAG_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
+        self.ioctl6(abi::SIOCGIFAFLAG_IN6, &mut r.0)?;
         Ok(r.get_flags6())
     }
 
     fn if_nd6(&mut self, name: &str) -> KResult<Nd6> {
         let mut r = In6NdiReq::new(name, None);
-        ioctl(self.inet6()?, abi::SIOCGIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
+        self.ioctl6(abi::SIOCGIFINFO_IN6, &mut r.0)?;
         let ndi = r.ndi();
         Ok(Nd6 { flags: ndi.flags, retrans_ms: ndi.retrans })
     }
@@ -240,71 +295,54 @@ impl Interfaces for FreeBsd {
         // Written back exactly as read but for the flags: SIOCSIFINFO_IN6 applies every
         // non-zero field it is given (nd6.c nd6_ioctl).
         let mut r = In6NdiReq::new(name, None);
-        ioctl(self.inet6()?, abi::SIOCGIFINFO_IN6, r.0.as_mut_ptr() as *mut libc::c_void)?;
+        self.ioctl6(abi::SIOCGIFINFO_IN6, &mut r.0)?;
         let mut ndi = r.ndi();
         ndi.flags = flags;
         let mut w = In6NdiReq::new(name, Some(&ndi));
-        ioctl(self.inet6()?, abi::SIOCSIFINFO_IN6, w.0.as_mut_ptr() as *mut libc::c_void)
+        self.ioctl6(abi::SIOCSIFINFO_IN6, &mut w.0)
     }
 
     fn bridge_add(&mut self, bridge: &str, member: &str) -> KResult<()> {
         let mut m = abi::ifbreq(member);
-        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGADD, &mut m)
+        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGADD, &mut m, None)
     }
 
     fn bridge_del(&mut self, bridge: &str, member: &str) -> KResult<()> {
         let mut m = abi::ifbreq(member);
-        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGDEL, &mut m)
+        self.drvspec(abi::SIOCSDRVSPEC, bridge, abi::BRDGDEL, &mut m, None)
     }
 
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>> {
         let mut conf = abi::ifbifconf(0, 0);
-        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf)?;
+        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf, None)?;
         // Room for a few members added meanwhile; the kernel reports what it filled.
         let mut buf = vec![0u8; abi::ifbifconf_len(&conf) as usize + 4 * abi::size::IFBREQ];
-        let mut conf = abi::ifbifconf(buf.len() as u32, buf.as_mut_ptr() as usize);
-        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf)?;
+        let mut conf = abi::ifbifconf(buf.len() as u32, 0);
+        self.drvspec(abi::SIOCGDRVSPEC, bridge, abi::BRDGGIFS, &mut conf, Some((abi::IFBIC_BUF, &mut buf)))?;
         let used = (abi::ifbifconf_len(&conf) as usize).min(buf.len());
         Ok(abi::parse_ifbreqs(&buf[..used]))
     }
 
     fn if_driver(&mut self, name: &str) -> KResult<String> {
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: a NUL-terminated name.
-        let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        if index == 0 {
-            return Err(Errno::ENXIO);
-        }
+        let index = self.if_index(name)?;
         let mib = abi::ifdata_drivername_mib(index);
         // "%s%d" of a driver name (at most IFNAMSIZ) and an int: 64 bytes are plenty.
         let mut buf = [0u8; 64];
-        let mut len: libc::size_t = buf.len();
-        // SAFETY: mib has 6 entries; buf has len bytes and the kernel writes at most that many.
-        let r = unsafe {
-            libc::sysctl(
-                mib.as_ptr(),
-                mib.len() as libc::c_uint,
-                buf.as_mut_ptr() as *mut libc::c_void,
-                &mut len,
-                std::ptr::null(),
-                0,
-            )
+        let len = match self.sys.sysctl(&mib, Some(&mut buf)) {
+            // The ifindex went away between the two calls.
+            Err(Errno::ENOENT) => return Err(Errno::ENXIO),
+            r => r?,
         };
-        if r != 0 {
-            return Err(match Errno::last() {
-                // The ifindex went away between the two calls.
-                Errno::ENOENT => Errno::ENXIO,
-                e => e,
-            });
-        }
-        let end = buf[..len.min(buf.len())].iter().position(|&b| b == 0).unwrap_or(len.min(buf.len()));
+        let len = len.min(buf.len());
+        let end = buf[..len].iter().position(|&b| b == 0).unwrap_or(len);
         Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
     }
 
     fn if_lagg(&mut self, name: &str) -> KResult<Option<Lagg>> {
         let mut ports = vec![0u8; 32 * abi::size::LAGG_REQPORT];
-        let mut r = abi::lagg_reqall(name, ports.len(), ports.as_mut_ptr() as usize);
-        match ioctl(self.inet(), abi::SIOCGLAGG, r.as_mut_ptr() as *mut libc::c_void) {
+        let mut r = abi::lagg_reqall(name, ports.len(), 0);
+        let bufs = &mut [Indirect { parent: 0, offset: abi::RA_PORT, buf: &mut ports }];
+        match self.sys.ioctl(self.inet, abi::SIOCGLAGG, &mut r, bufs) {
             // Only if_lagg's ioctl handler knows SIOCGLAGG.
             Err(Errno::EINVAL) | Err(Errno::ENOTTY) | Err(Errno::EOPNOTSUPP) => Ok(None),
             Err(e) => Err(e),
@@ -317,129 +355,9 @@ impl Interfaces for FreeBsd {
     }
 
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
-        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-        // SAFETY: getifaddrs fills `head`, freed below with freeifaddrs.
-        if unsafe { libc::getifaddrs(&mut head) } != 0 {
-            return Err(Errno::last());
-        }
-        let mut out: Vec<IfInfo> = vec![];
-        let mut p = head;
-        while !p.is_null() {
-            // SAFETY: p walks the list getifaddrs returned; each sockaddr is sa_len bytes.
-            let ifa = unsafe { &*p };
-            p = ifa.ifa_next;
-            let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
-            let idx = match out.iter().position(|i| i.name == name) {
-                Some(i) => i,
-                None => {
-                    out.push(IfInfo { name, flags: ifa.ifa_flags, mac: None, addrs: vec![], mtu: 0 });
-                    out.len() - 1
-                }
-            };
-            if ifa.ifa_addr.is_null() {
-                continue;
-            }
-            let sa = unsafe { std::slice::from_raw_parts(ifa.ifa_addr as *const u8, (*ifa.ifa_addr).sa_len as usize) };
-            let mask: &[u8] = if ifa.ifa_netmask.is_null() {
-                &[]
-            } else {
-                unsafe { std::slice::from_raw_parts(ifa.ifa_netmask as *const u8, (*ifa.ifa_netmask).sa_len as usize) }
-            };
-            match sa.get(1).copied() {
-                Some(abi::AF_LINK) => {
-                    out[idx].mac = abi::sockaddr_dl_mac(sa);
-                    if !ifa.ifa_data.is_null() {
-                        // SAFETY: an AF_LINK entry's ifa_data is the interface's struct if_data
-                        // (at least its first 12 bytes).
-                        let d = unsafe { std::slice::from_raw_parts(ifa.ifa_data as *const u8, 12) };
-                        out[idx].mtu = abi::if_data_mtu(d).unwrap_or(0);
-                    }
-                }
-                Some(abi::AF_INET) if sa.len() >= 8 => {
-                    let a = Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]);
-                    let plen = mask.get(4..8).map(abi::prefixlen).unwrap_or(32);
-                    out[idx].addrs.push(Cidr { addr: IpAddr::V4(a), prefixlen: plen });
-                }
-                Some(abi::AF_INET6) if sa.len() >= 24 => {
-                    let o: [u8; 16] = sa[8..24].try_into().expect("16 bytes");
-                    let plen = mask.get(8..24).map(abi::prefixlen).unwrap_or(128);
-                    let mut a = Ipv6Addr::from(o);
-                    // The kernel embeds the scope (interface index) in bytes 2-3 of
-                    // link-local addresses it hands to userland via getifaddrs.
-                    let mut seg = a.segments();
-                    if seg[0] & 0xffc0 == 0xfe80 {
-                        seg[1] = 0;
-                        a = Ipv6Addr::from(seg);
-                    }
-                    out[idx].addrs.push(Cidr { addr: IpAddr::V6(a), prefixlen: plen });
-                }
-                _ => {}
-            }
-        }
-        // SAFETY: head came from getifaddrs.
-        unsafe { libc::freeifaddrs(head) };
-        Ok(out)
+        let buf = self.sysctl_value(&iflist::IFLIST_MIB)?;
+        Ok(iflist::parse(&buf))
     }
-}
-
-/// Write the whole buffer to a raw descriptor.
-fn write_all(fd: RawFd, data: &[u8]) {
-    // SAFETY: fd is the child's result pipe; ManuallyDrop keeps it from being closed here.
-    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    let _ = f.write_all(data);
-}
-
-/// The child side of `in_jail`. Never returns.
-fn jail_child<R, F>(jid: Jid, result_fd: RawFd, step: F) -> !
-where
-    R: Serialize,
-    F: FnOnce(&mut FreeBsd) -> Result<R, Error>,
-{
-    const PIPE: RawFd = 3;
-    // Nothing from inside the jail goes to the host's syslog (the jail's /var/run/log is
-    // its root's), and the parent reports the result.
-    crate::cli::disable_syslog();
-    // SAFETY: plain system calls in a freshly forked, single-threaded child.
-    let traced_off = unsafe {
-        // Nothing in the jail may ptrace us once we are inside it.
-        let mut disable: libc::c_int = libc::PROC_TRACE_CTL_DISABLE;
-        let r =
-            libc::procctl(libc::P_PID, 0, libc::PROC_TRACE_CTL, &mut disable as *mut libc::c_int as *mut libc::c_void);
-        // Keep only the result pipe: stdio goes to /dev/null, every other host
-        // descriptor is closed before we enter the jail.
-        // With stdio closed by the caller the pipe may sit at 0-2: lift it out of the way of
-        // the /dev/null redirections first.
-        let result_fd = if result_fd < PIPE { libc::fcntl(result_fd, libc::F_DUPFD, 10) } else { result_fd };
-        if result_fd != PIPE {
-            libc::dup2(result_fd, PIPE);
-        }
-        // Opened after the pipe is at 3, so it cannot land there.
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        for fd in 0..3 {
-            libc::dup2(null, fd);
-        }
-        libc::closefrom(PIPE + 1);
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(Errno::last())
-        }
-    };
-    let result: Result<R, Error> = (|| {
-        // Never enter a jail while the jail's root could still attach a debugger to us.
-        traced_off.map_err(|e| Error::kernel("turn off tracing before entering the jail (procctl)", e))?;
-        // SAFETY: jail_attach(2) changes this (child) process only.
-        if unsafe { libc::jail_attach(jid) } != 0 {
-            return Err(Error::kernel(format!("attach to jail {jid}"), Errno::last()));
-        }
-        // New sockets, created inside the jail, act on its vnet.
-        let mut inside = FreeBsd::open()?;
-        step(&mut inside)
-    })();
-    let body = serde_json::to_vec(&result).unwrap_or_default();
-    write_all(PIPE, &body);
-    // SAFETY: leave without running the parent's atexit handlers or destructors.
-    unsafe { libc::_exit(0) }
 }
 
 impl Vnets for FreeBsd {
@@ -455,70 +373,68 @@ impl Vnets for FreeBsd {
         Ok(r.get_name())
     }
 
-    fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: std::time::Duration, step: F) -> Result<R, Error>
+    fn in_jail_within<R, F>(&mut self, jid: Jid, deadline: Duration, step: F) -> Result<R, Error>
     where
         R: Serialize + DeserializeOwned,
         F: FnOnce(&mut Self) -> Result<R, Error>,
     {
-        // The parent's sockets are closed in the child by closefrom and never used: the
-        // child _exits without running destructors.
-        let ended = crate::child::run(deadline, |fd| jail_child(jid, fd, step))?;
-        let body = match ended {
-            crate::child::Ended::Result(b) => b,
-            crate::child::Ended::TimedOut => return Err(crate::child::timed_out(&jid.to_string(), deadline)),
-            crate::child::Ended::Died(how) => return Err(crate::child::died(&jid.to_string(), &how)),
-        };
-        serde_json::from_slice::<Result<R, Error>>(&body)
-            .map_err(|e| Error::new(Kind::Protocol, format!("unreadable result from inside jail {jid}: {e}")))?
+        if !self.sys.has_jails() {
+            let _ = (deadline, step);
+            return Err(Error::new(Kind::Unavailable, format!("enter jail {jid}: this kernel has no jails")));
+        }
+        #[cfg(target_os = "freebsd")]
+        {
+            // The parent's sockets are closed in the child by closefrom and never used: the
+            // child _exits without running destructors.
+            let ended = crate::child::run(deadline, |fd| super::jail_child::run(jid, fd, step))?;
+            let body = match ended {
+                crate::child::Ended::Result(b) => b,
+                crate::child::Ended::TimedOut => return Err(crate::child::timed_out(&jid.to_string(), deadline)),
+                crate::child::Ended::Died(how) => return Err(crate::child::died(&jid.to_string(), &how)),
+            };
+            serde_json::from_slice::<Result<R, Error>>(&body)
+                .map_err(|e| Error::new(Kind::Protocol, format!("unreadable result from inside jail {jid}: {e}")))?
+        }
+        #[cfg(not(target_os = "freebsd"))]
+        {
+            let _ = (deadline, step);
+            Err(Error::new(Kind::Unavailable, format!("enter jail {jid}: jail_attach(2) is FreeBSD's")))
+        }
     }
 }
 
-/// One jail_get(2) call. `key` is a jid, a name, or `lastjid` iteration (`iterate`).
-fn jail_get(key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
-    let mut q = match key {
-        JailRef::Jid(j) => abi::JailGet::by_jid(*j, iterate),
-        JailRef::Name(n) => abi::JailGet::by_name(n),
-    };
-    let mut v: Vec<libc::iovec> = q
-        .iovecs()
-        .into_iter()
-        .map(|(base, len)| libc::iovec { iov_base: base as *mut libc::c_void, iov_len: len })
-        .collect();
-    // SAFETY: every iovec points into `q` or a static, with its true length.
-    let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, abi::jailparam::JAIL_DYING) };
-    if r < 0 {
-        return match Errno::last() {
-            Errno::ENOENT => Ok(None),
-            e => Err(e),
+impl FreeBsd {
+    /// One jail_get(2) call. `key` is a jid, a name, or `lastjid` iteration (`iterate`).
+    fn jail_get(&mut self, key: &JailRef, iterate: bool) -> KResult<Option<JailInfo>> {
+        let mut q = match key {
+            JailRef::Jid(j) => abi::JailGet::by_jid(*j, iterate),
+            JailRef::Name(n) => abi::JailGet::by_name(n),
         };
+        let mut iov = q.iovecs();
+        match self.sys.jail_get(&mut iov, abi::jailparam::JAIL_DYING) {
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+            Ok(jid) => Ok(Some(JailInfo { jid, name: q.jail_name(), vnet: q.has_vnet(), dying: q.dying != 0 })),
+        }
     }
-    Ok(Some(JailInfo { jid: r, name: q.jail_name(), vnet: q.has_vnet(), dying: q.dying != 0 }))
 }
 
 impl Jails for FreeBsd {
     fn jail(&mut self, which: &JailRef) -> KResult<Option<JailInfo>> {
-        jail_get(which, false)
+        self.jail_get(which, false)
     }
 
     fn jail_ip6(&mut self, jid: Jid) -> KResult<Vec<Ipv6Addr>> {
         let mut q = abi::JailGetIp6::new(jid, 256);
-        let mut v: Vec<libc::iovec> = q
-            .iovecs()
-            .into_iter()
-            .map(|(base, len)| libc::iovec { iov_base: base as *mut libc::c_void, iov_len: len })
-            .collect();
-        // SAFETY: every iovec points into `q` or a static, with its true length.
-        let r = unsafe { libc::jail_get(v.as_mut_ptr(), v.len() as libc::c_uint, abi::jailparam::JAIL_DYING) };
-        if r < 0 {
-            return Err(Errno::last());
-        }
-        Ok(q.addrs(v[3].iov_len))
+        let mut iov = q.iovecs();
+        self.sys.jail_get(&mut iov, abi::jailparam::JAIL_DYING)?;
+        Ok(q.addrs(iov[3].1))
     }
 
     fn jails(&mut self) -> KResult<Vec<JailInfo>> {
         let mut out = vec![];
         let mut last = 0;
-        while let Some(j) = jail_get(&JailRef::Jid(last), true)? {
+        while let Some(j) = self.jail_get(&JailRef::Jid(last), true)? {
             last = j.jid;
             out.push(j);
         }
@@ -528,17 +444,9 @@ impl Jails for FreeBsd {
 
 impl System for FreeBsd {
     fn sysctl_int(&mut self, name: &str) -> KResult<i64> {
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let mib = self.sys.sysctl_mib(name)?;
         let mut buf = [0u8; 8];
-        let mut len: libc::size_t = buf.len();
-        // SAFETY: buf has len bytes; the kernel writes at most that many.
-        let r = unsafe {
-            libc::sysctlbyname(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, &mut len, std::ptr::null(), 0)
-        };
-        if r != 0 {
-            return Err(Errno::last());
-        }
-        Ok(match len {
+        Ok(match self.sys.sysctl(&mib, Some(&mut buf))? {
             4 => i32::from_ne_bytes(buf[..4].try_into().expect("4")) as i64,
             8 => i64::from_ne_bytes(buf),
             _ => return Err(Errno::EINVAL),
@@ -546,23 +454,10 @@ impl System for FreeBsd {
     }
 
     fn sysctl_string(&mut self, name: &str) -> KResult<String> {
-        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
-        let mut len: libc::size_t = 0;
-        // SAFETY: a size query with a NULL buffer, then a read into a buffer of that size.
-        unsafe {
-            if libc::sysctlbyname(c.as_ptr(), std::ptr::null_mut(), &mut len, std::ptr::null(), 0) != 0 {
-                return Err(Errno::last());
-            }
-            let mut buf = vec![0u8; len + 1];
-            let mut len2 = buf.len();
-            if libc::sysctlbyname(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, &mut len2, std::ptr::null(), 0)
-                != 0
-            {
-                return Err(Errno::last());
-            }
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(len2);
-            Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
-        }
+        let mib = self.sys.sysctl_mib(name)?;
+        let buf = self.sysctl_value(&mib)?;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
     }
 
     fn state_dir(&self) -> std::path::PathBuf {
@@ -570,60 +465,27 @@ impl System for FreeBsd {
     }
 
     fn kld_load(&mut self, module: &str) -> KResult<()> {
-        let c = CString::new(module).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: a NUL-terminated module name.
-        if unsafe { kldload(c.as_ptr()) } < 0 {
-            return match Errno::last() {
-                // Already loaded or compiled in.
-                Errno::EEXIST => Ok(()),
-                e => Err(e),
-            };
-        }
-        Ok(())
+        self.sys.kldload(module)
     }
 }
 
 impl FreeBsd {
     /// The NG_CONTROL socket; loads ng_socket when the domain is missing, as libnetgraph's
     /// NgMkSockNode does (older kernels answer EPROTONOSUPPORT instead of EAFNOSUPPORT).
-    fn ng_fd(&mut self) -> KResult<RawFd> {
-        if let Some(fd) = &self.ng {
-            return Ok(fd.as_raw_fd());
+    fn ng_fd(&mut self) -> KResult<Fd> {
+        if let Some(fd) = self.ng {
+            return Ok(fd);
         }
-        let open = || {
-            // SAFETY: socket(2); the descriptor is owned at once below.
-            let fd =
-                unsafe { libc::socket(ngabi::PF_NETGRAPH, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, ngabi::NG_CONTROL) };
-            if fd < 0 {
-                Err(Errno::last())
-            } else {
-                Ok(fd)
-            }
-        };
-        let fd = match open() {
+        let fd = match self.sys.socket(ngabi::PF_NETGRAPH, SOCK_DGRAM, ngabi::NG_CONTROL) {
             Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => {
                 self.kld_load("ng_socket")?;
-                open()?
+                self.sys.socket(ngabi::PF_NETGRAPH, SOCK_DGRAM, ngabi::NG_CONTROL)?
             }
             r => r?,
         };
-        // SAFETY: fd is fresh and ours.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        // Big LISTNODES answers, and a bounded wait for any answer.
-        let rcvbuf: libc::c_int = 256 * 1024;
-        let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
-        // SAFETY: setsockopt with correctly sized option values.
-        unsafe {
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf as *const _ as *const libc::c_void, 4);
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
-        self.ng = Some(owned);
+        self.ng = Some(fd);
+        // Big LISTNODES answers.
+        self.sys.set_rcvbuf(fd, 256 * 1024)?;
         Ok(fd)
     }
 
@@ -633,20 +495,7 @@ impl FreeBsd {
         let addr = ngabi::sockaddr_ng(path).map_err(|_| Errno::ENAMETOOLONG)?;
         self.token = (self.token + 1) & 0x7fff_ffff;
         let msg = ngabi::message(cookie, cmd, self.token, args);
-        // SAFETY: msg and addr are live buffers of the given lengths.
-        let r = unsafe {
-            libc::sendto(
-                fd,
-                msg.as_ptr() as *const libc::c_void,
-                msg.len(),
-                0,
-                addr.as_ptr() as *const libc::sockaddr,
-                addr.len() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(Errno::last());
-        }
+        self.sys.sendto(fd, &msg, &addr)?;
         Ok(self.token)
     }
 
@@ -657,15 +506,8 @@ impl FreeBsd {
         let fd = self.ng_fd()?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            // SAFETY: buf is a live buffer of its length; the source address is not needed.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-            if n < 0 {
-                return Err(match Errno::last() {
-                    Errno::EAGAIN => Errno::ETIMEDOUT,
-                    e => e,
-                });
-            }
-            let reply = ngabi::parse(&buf[..n as usize]).map_err(|e| {
+            let n = self.sys.recv(fd, &mut buf, ANSWER_WAIT)?;
+            let reply = ngabi::parse(&buf[..n]).map_err(|e| {
                 log::warn!("netgraph answer to {path}: {e}");
                 Errno::EPROTO
             })?;
@@ -746,31 +588,29 @@ impl FreeBsd {
     /// Send one routing message on a fresh routing socket; for RTM_GET, the kernel's answer
     /// to it (matched by pid and sequence number).
     fn route_msg(&mut self, msg: &[u8], seq: i32, want_reply: bool) -> KResult<Option<super::rtabi::RtReply>> {
-        // SAFETY: socket(2); the descriptor is owned at once.
-        let fd = unsafe { libc::socket(super::rtabi::PF_ROUTE, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: fd is a fresh descriptor nobody else owns.
-        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: msg is a complete message of msg.len() bytes.
-        let n = unsafe { libc::write(sock.as_raw_fd(), msg.as_ptr() as *const libc::c_void, msg.len()) };
-        if n < 0 {
-            return Err(Errno::last());
-        }
+        let fd = self.sys.socket(PF_ROUTE, SOCK_RAW, 0)?;
+        let r = self.route_exchange(fd, msg, seq, want_reply);
+        self.sys.close(fd);
+        r
+    }
+
+    fn route_exchange(
+        &mut self,
+        fd: Fd,
+        msg: &[u8],
+        seq: i32,
+        want_reply: bool,
+    ) -> KResult<Option<super::rtabi::RtReply>> {
+        self.sys.sendto(fd, msg, &[])?;
         if !want_reply {
             return Ok(None);
         }
         let pid = std::process::id() as i32;
         let mut buf = vec![0u8; 2048];
         loop {
-            // SAFETY: reading into our buffer from our socket.
-            let n = unsafe { libc::read(sock.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-            if n < 0 {
-                return Err(Errno::last());
-            }
+            let n = self.sys.recv(fd, &mut buf, ANSWER_WAIT)?;
             // Other processes' routing messages arrive too: ours has our pid and sequence.
-            match super::rtabi::parse_reply(&buf[..n as usize]) {
+            match super::rtabi::parse_reply(&buf[..n]) {
                 Some(r) if r.pid == pid && r.seq == seq => {
                     return if r.errno != 0 { Err(Errno(r.errno)) } else { Ok(Some(r)) };
                 }

@@ -14,18 +14,23 @@ const OP_SOCKET: u32 = 1;
 const OP_IOCTL: u32 = 2;
 const OP_CLOSE: u32 = 3;
 const OP_SYSCTL: u32 = 4;
+const OP_SENDTO: u32 = 5;
+const OP_RECV: u32 = 6;
 /// stackhost.c MAX_FRAME and MAX_BUFS.
 const MAX_FRAME: usize = 1 << 20;
 const MAX_BUFS: usize = 8;
 /// "No old buffer" in an OP_SYSCTL request.
 const NO_OLD: u32 = 0xffff_ffff;
 
-/// A buffer an ioctl argument points to (ifr_data, ifd_data, a description...). The stack
-/// host writes its own copy's address at `offset` in the argument; on the way back that
-/// pointer slot holds what the caller put there, unless the kernel code changed it
-/// (SIOCGIFDESCR sets it to NULL when the buffer is too small).
+/// A buffer an ioctl argument points to (ifr_data, ifd_data, a description...), directly or
+/// through an earlier buffer (the member array `ifbic_buf` points to, inside the `ifd_data`
+/// buffer). The stack host writes its own copy's address at `offset` in the parent; on the
+/// way back that pointer slot holds what the caller put there, unless the kernel code
+/// changed it (SIOCGIFDESCR sets it to NULL when the buffer is too small).
 pub struct Indirect<'a> {
-    /// Where in the argument the pointer goes.
+    /// 0: the pointer is in the argument; k: in buffer k-1 of the same call (an earlier one).
+    pub parent: usize,
+    /// Where in the parent the pointer goes.
     pub offset: usize,
     /// What it points to.
     pub buf: &'a mut [u8],
@@ -85,10 +90,10 @@ pub fn encode_close(fd: i32) -> Vec<u8> {
     b
 }
 
-/// OP_IOCTL body: fd, a zero word, the request (u64), the arg length, the buffer table, the
-/// arg, the buffers.
+/// OP_IOCTL body: fd, a zero word, the request (u64), the arg length, the buffer table
+/// (parent, offset, length), the arg, the buffers.
 pub fn encode_ioctl(fd: i32, request: u64, arg: &[u8], bufs: &[Indirect<'_>]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(28 + bufs.len() * 8 + arg.len());
+    let mut b = Vec::with_capacity(28 + bufs.len() * 12 + arg.len());
     put32(&mut b, OP_IOCTL);
     put32(&mut b, fd as u32);
     put32(&mut b, 0);
@@ -96,6 +101,7 @@ pub fn encode_ioctl(fd: i32, request: u64, arg: &[u8], bufs: &[Indirect<'_>]) ->
     put32(&mut b, arg.len() as u32);
     put32(&mut b, bufs.len() as u32);
     for i in bufs {
+        put32(&mut b, i.parent as u32);
         put32(&mut b, i.offset as u32);
         put32(&mut b, i.buf.len() as u32);
     }
@@ -120,6 +126,27 @@ pub fn encode_sysctl(mib: &[i32], old_cap: Option<usize>, new: &[u8]) -> Vec<u8>
     b
 }
 
+/// OP_SENDTO body: fd, the address length, the data length, the address, the data.
+pub fn encode_sendto(fd: i32, data: &[u8], addr: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(16 + addr.len() + data.len());
+    put32(&mut b, OP_SENDTO);
+    put32(&mut b, fd as u32);
+    put32(&mut b, addr.len() as u32);
+    put32(&mut b, data.len() as u32);
+    b.extend_from_slice(addr);
+    b.extend_from_slice(data);
+    b
+}
+
+/// OP_RECV body: fd and the most bytes wanted.
+pub fn encode_recv(fd: i32, cap: usize) -> Vec<u8> {
+    let mut b = Vec::with_capacity(12);
+    put32(&mut b, OP_RECV);
+    put32(&mut b, fd as u32);
+    put32(&mut b, cap as u32);
+    b
+}
+
 /// A reply: the return value, then the FreeBSD errno when it is negative, and the payload.
 fn decode_reply(body: &[u8]) -> StackResult<(i32, &[u8])> {
     if body.len() < 8 {
@@ -133,6 +160,7 @@ fn decode_reply(body: &[u8]) -> StackResult<(i32, &[u8])> {
 }
 
 /// One connection to a stack host; its sockets are closed by the host when it is dropped.
+#[derive(Debug)]
 pub struct StackHost {
     stream: UnixStream,
 }
@@ -183,12 +211,20 @@ impl StackHost {
         if bufs.len() > MAX_BUFS {
             return Err(StackError::Transport(format!("{} indirect buffers, the host takes {MAX_BUFS}", bufs.len())));
         }
-        if let Some(i) = bufs.iter().find(|i| i.offset + 8 > arg.len()) {
-            return Err(StackError::Transport(format!(
-                "a pointer at {} is past the {}-byte argument",
-                i.offset,
-                arg.len()
-            )));
+        for (k, i) in bufs.iter().enumerate() {
+            let room = match i.parent {
+                0 => arg.len(),
+                p if p <= k => bufs[p - 1].buf.len(),
+                p => {
+                    return Err(StackError::Transport(format!(
+                        "buffer {k} points from buffer {}, not an earlier one",
+                        p - 1
+                    )))
+                }
+            };
+            if i.offset + 8 > room {
+                return Err(StackError::Transport(format!("a pointer at {} is past its {room}-byte parent", i.offset)));
+            }
         }
         let reply = self.call(&encode_ioctl(fd, request, arg, bufs))?;
         let (_, payload) = decode_reply(&reply)?;
@@ -206,6 +242,25 @@ impl StackHost {
         Ok(())
     }
 
+    /// sendto(2); `addr` empty for a connected or routing socket.
+    pub fn sendto(&mut self, fd: i32, data: &[u8], addr: &[u8]) -> StackResult<usize> {
+        let reply = self.call(&encode_sendto(fd, data, addr))?;
+        Ok(decode_reply(&reply)?.0 as usize)
+    }
+
+    /// recv(2) that never waits: EAGAIN when nothing is queued (the stack's timers run on the
+    /// host's one thread, so it cannot block).
+    pub fn recv(&mut self, fd: i32, buf: &mut [u8]) -> StackResult<usize> {
+        let reply = self.call(&encode_recv(fd, buf.len()))?;
+        let (n, payload) = decode_reply(&reply)?;
+        let n = n as usize;
+        if payload.len() != n || n > buf.len() {
+            return Err(StackError::Transport(format!("recv says {n} bytes and sends {}", payload.len())));
+        }
+        buf[..n].copy_from_slice(payload);
+        Ok(n)
+    }
+
     /// sysctl(3) by MIB: the value read (at most `old_cap` bytes).
     pub fn sysctl(&mut self, mib: &[i32], old_cap: usize, new: &[u8]) -> StackResult<Vec<u8>> {
         let reply = self.call(&encode_sysctl(mib, Some(old_cap), new))?;
@@ -218,6 +273,108 @@ impl StackHost {
             return Err(StackError::Transport(format!("sysctl says {len} bytes and sends {}", payload.len() - 4)));
         }
         Ok(payload[4..].to_vec())
+    }
+}
+
+/// The stack host's answer as the backend's errno: the kernel's own, or EIO for a failed
+/// host (said once on the log, with what failed).
+fn seam<T>(r: StackResult<T>) -> crate::kernel::KResult<T> {
+    r.map_err(|e| match e {
+        StackError::Kernel(e) => e,
+        StackError::Transport(t) => {
+            log::error!("stack host: {t}");
+            Errno::EIO
+        }
+    })
+}
+
+/// CTL_SYSCTL 0, CTL_SYSCTL_NAME2OID 3 (`sys/sys/sysctl.h`): the MIB of the name written
+/// as the new value, without its NUL (`sysctl_sysctl_name2oid`, `sys/kern/kern_sysctl.c`).
+const NAME2OID: [i32; 2] = [0, 3];
+
+impl super::sys::Syscalls for StackHost {
+    fn socket(&mut self, domain: i32, ty: i32, protocol: i32) -> crate::kernel::KResult<i32> {
+        seam(StackHost::socket(self, domain, ty, protocol))
+    }
+
+    fn close(&mut self, fd: i32) {
+        let _ = StackHost::close(self, fd);
+    }
+
+    fn ioctl(
+        &mut self,
+        fd: i32,
+        request: u64,
+        arg: &mut [u8],
+        bufs: &mut [Indirect<'_>],
+    ) -> crate::kernel::KResult<()> {
+        // Our own addresses go in first: the host swaps them for its copies' and back, so a
+        // slot the kernel left alone reads as on FreeBSD.
+        super::sys::fill_pointers(arg, bufs)?;
+        seam(StackHost::ioctl(self, fd, request, arg, bufs))
+    }
+
+    fn sysctl(&mut self, mib: &[i32], old: Option<&mut [u8]>) -> crate::kernel::KResult<usize> {
+        match old {
+            None => {
+                let reply = seam(self.call(&encode_sysctl(mib, None, &[])))?;
+                let (_, payload) = seam(decode_reply(&reply))?;
+                if payload.len() != 4 {
+                    return seam(Err(StackError::Transport("a sysctl size reply without its length".into())));
+                }
+                Ok(get32(payload, 0) as usize)
+            }
+            Some(buf) => {
+                let v = seam(StackHost::sysctl(self, mib, buf.len(), &[]))?;
+                if v.len() > buf.len() {
+                    return seam(Err(StackError::Transport(format!("{} sysctl bytes for {}", v.len(), buf.len()))));
+                }
+                buf[..v.len()].copy_from_slice(&v);
+                Ok(v.len())
+            }
+        }
+    }
+
+    fn sysctl_mib(&mut self, name: &str) -> crate::kernel::KResult<Vec<i32>> {
+        let v = seam(StackHost::sysctl(self, &NAME2OID, 24 * 4, name.as_bytes()))?;
+        Ok(v.chunks_exact(4).map(|c| get32(c, 0) as i32).collect())
+    }
+
+    fn set_rcvbuf(&mut self, _fd: i32, _bytes: i32) -> crate::kernel::KResult<()> {
+        // The host has no setsockopt; its netgraph answers are small (a few nodes).
+        Ok(())
+    }
+
+    fn sendto(&mut self, fd: i32, data: &[u8], addr: &[u8]) -> crate::kernel::KResult<usize> {
+        seam(StackHost::sendto(self, fd, data, addr))
+    }
+
+    fn recv(&mut self, fd: i32, buf: &mut [u8], wait: Duration) -> crate::kernel::KResult<usize> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match seam(StackHost::recv(self, fd, buf)) {
+                Err(Errno::EAGAIN) if std::time::Instant::now() < until => {
+                    // Each request is one turn of the stack's loop: its timers run between.
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(Errno::EAGAIN) => return Err(Errno::ETIMEDOUT),
+                r => return r,
+            }
+        }
+    }
+
+    fn kldload(&mut self, _module: &str) -> crate::kernel::KResult<()> {
+        // Everything F-Stack has is compiled in.
+        Ok(())
+    }
+
+    fn has_jails(&self) -> bool {
+        false
+    }
+
+    fn jail_get(&mut self, _iov: &mut [(usize, usize)], _flags: i32) -> crate::kernel::KResult<i32> {
+        // No jails: every lookup finds none, as jail_get(2) says of a jail that is not there.
+        Err(Errno::ENOENT)
     }
 }
 
@@ -239,19 +396,40 @@ mod tests {
     fn ioctl_frame_carries_table_arg_and_buffers_in_order() {
         let mut name = *b"e0b_www\0";
         let arg = [0x11u8; 32];
-        let bufs = [Indirect { offset: 16, buf: &mut name }];
+        let bufs = [Indirect { parent: 0, offset: 16, buf: &mut name }];
         let b = encode_ioctl(1024, 0x8020_6928, &arg, &bufs);
-        assert_eq!(b.len(), 28 + 8 + 32 + 8);
+        assert_eq!(b.len(), 28 + 12 + 32 + 8);
         assert_eq!(&b[0..4], &OP_IOCTL.to_ne_bytes());
         assert_eq!(&b[4..8], &1024u32.to_ne_bytes());
         assert_eq!(&b[8..12], &[0, 0, 0, 0]);
         assert_eq!(&b[12..20], &0x8020_6928u64.to_ne_bytes());
         assert_eq!(&b[20..24], &32u32.to_ne_bytes());
         assert_eq!(&b[24..28], &1u32.to_ne_bytes());
-        assert_eq!(&b[28..32], &16u32.to_ne_bytes());
-        assert_eq!(&b[32..36], &8u32.to_ne_bytes());
-        assert_eq!(&b[36..68], &[0x11u8; 32]);
-        assert_eq!(&b[68..76], b"e0b_www\0");
+        assert_eq!(&b[28..32], &0u32.to_ne_bytes());
+        assert_eq!(&b[32..36], &16u32.to_ne_bytes());
+        assert_eq!(&b[36..40], &8u32.to_ne_bytes());
+        assert_eq!(&b[40..72], &[0x11u8; 32]);
+        assert_eq!(&b[72..80], b"e0b_www\0");
+    }
+
+    #[test]
+    fn ioctl_frame_names_a_nested_buffers_parent() {
+        let mut conf = [0u8; 16];
+        let mut members = [0u8; 160];
+        let arg = [0u8; 40];
+        let bufs =
+            [Indirect { parent: 0, offset: 32, buf: &mut conf }, Indirect { parent: 1, offset: 8, buf: &mut members }];
+        let b = encode_ioctl(7, 0xc028_697b, &arg, &bufs);
+        assert_eq!(words(&b[28..52]), vec![0, 32, 16, 1, 8, 160]);
+        assert_eq!(b.len(), 28 + 24 + 40 + 16 + 160);
+    }
+
+    #[test]
+    fn sendto_and_recv_frames() {
+        let b = encode_sendto(1030, &[1, 2, 3, 4], &[5, 32, b'.', 0]);
+        assert_eq!(words(&b[..16]), vec![OP_SENDTO, 1030, 4, 4]);
+        assert_eq!(&b[16..], &[5, 32, b'.', 0, 1, 2, 3, 4]);
+        assert_eq!(words(&encode_recv(1030, 65536)), vec![OP_RECV, 1030, 65536]);
     }
 
     #[test]
