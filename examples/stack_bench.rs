@@ -36,7 +36,8 @@ fn main() {
     let dir = jnet::sim::ScratchDir::new("stack-bench");
     let sock = dir.path().join("stack.sock");
     let started = Instant::now();
-    let _process = StackProcess::start(&bin, &ini, &sock, &format!("jnet-bench-{}", std::process::id())).unwrap();
+    let prefix = format!("jnet-bench-{}", std::process::id());
+    let _process = StackProcess::start(&bin, &ini, &sock, &prefix, "6a6e6574-0000-4000-8000-0000000000b1").unwrap();
     let startup = started.elapsed();
     let mut conn = StackHost::connect(&sock).unwrap();
     let inet = conn.socket(abi::AF_INET as i32, 2, 0).unwrap();

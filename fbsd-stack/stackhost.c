@@ -32,6 +32,8 @@
  * numbers and sockaddrs; ff_socket would translate Linux domain numbers.
  *
  * Descriptors belong to the connection that opened them and are closed when it goes.
+ * JNET_STACKHOST_HOSTUUID, when set, is written to kern.hostuuid at start, as rc.d/hostid
+ * does on FreeBSD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -322,6 +324,16 @@ int main(int argc, char **argv) {
   if (ff_init(argc, argv) < 0) {
     fprintf(stderr, "jnet-stackhost: ff_init failed\n");
     return 71;
+  }
+  /* What rc.d/hostid does at boot: kern.hostuuid, {CTL_KERN 1, KERN_HOSTUUID 36}
+     (sys/sys/sysctl.h). */
+  const char *uuid = getenv("JNET_STACKHOST_HOSTUUID");
+  if (uuid != NULL) {
+    int mib[2] = { 1, 36 };
+    if (ff_sysctl(mib, 2, NULL, NULL, uuid, strlen(uuid) + 1) < 0) {
+      fprintf(stderr, "jnet-stackhost: set kern.hostuuid: %s\n", strerror(errno));
+      return 71;
+    }
   }
   struct sockaddr_un sun;
   memset(&sun, 0, sizeof sun);

@@ -316,6 +316,14 @@ pub fn dispatch<P: Program>(p: P) -> Result<Output> {
         let mut k = crate::sim::Sim::open(std::path::Path::new(&path))?;
         return p.run(&mut k);
     }
+    // FreeBSD 13.0's network stack run as a Linux library (jnet-stackhost): the FreeBSD
+    // backend itself, over the stack host's socket. Never on FreeBSD, where the kernel is
+    // the only one.
+    #[cfg(not(target_os = "freebsd"))]
+    if let Some(sock) = std::env::var_os(crate::freebsd::STACK_ENV) {
+        let mut k = crate::freebsd::FreeBsd::over_stack(std::path::Path::new(&sock))?;
+        return p.run(&mut k);
+    }
     #[cfg(target_os = "freebsd")]
     {
         let mut k = crate::freebsd::FreeBsd::open()?;
@@ -332,9 +340,11 @@ pub fn dispatch<P: Program>(p: P) -> Result<Output> {
 }
 
 #[cfg(all(not(target_os = "freebsd"), feature = "sim"))]
-const SIM_HINT: &str = "; set JNET_SIM=FILE to use the simulated host (see jnet-sim(1))";
+const SIM_HINT: &str =
+    "; set JNET_SIM=FILE to use the simulated host (see jnet-sim(1)), or JNET_FBSD_STACK=SOCKET for FreeBSD's stack";
 #[cfg(all(not(target_os = "freebsd"), not(feature = "sim")))]
-const SIM_HINT: &str = " (and this build has no simulated host)";
+const SIM_HINT: &str =
+    " (this build has no simulated host; JNET_FBSD_STACK=SOCKET uses FreeBSD's stack served by jnet-stackhost)";
 
 /// A whole program's main: parse, log, run, print, exit.
 pub fn main<P: Program + FromArgs>() -> ! {

@@ -41,6 +41,8 @@ pub struct FreeBsd {
     ng: Option<Fd>,
     /// Token of the last netgraph request.
     token: u32,
+    /// Where jnet keeps host state (/var/run/jnet on FreeBSD).
+    state: std::path::PathBuf,
 }
 
 impl Drop for FreeBsd {
@@ -55,24 +57,25 @@ impl FreeBsd {
     /// The running FreeBSD kernel.
     #[cfg(target_os = "freebsd")]
     pub fn open() -> Result<FreeBsd, Error> {
-        FreeBsd::over(Box::new(super::libc_sys::LibcSys))
+        FreeBsd::over(Box::new(super::libc_sys::LibcSys), "/var/run/jnet".into())
     }
 
     /// FreeBSD 13.0's network stack served by `jnet-stackhost` at `socket`: no jails, every
-    /// module compiled in.
+    /// module compiled in. That host's /var/run/jnet is `run-jnet` beside its socket.
     pub fn over_stack(socket: &Path) -> Result<FreeBsd, Error> {
         let host = StackHost::connect(socket)
             .map_err(|e| Error::new(Kind::Unavailable, format!("use the FreeBSD stack host: {e}")))?;
-        FreeBsd::over(Box::new(host))
+        let state = socket.parent().unwrap_or(Path::new(".")).join("run-jnet");
+        FreeBsd::over(Box::new(host), state)
     }
 
-    /// The backend over any seam.
-    pub fn over(mut sys: Box<dyn Syscalls>) -> Result<FreeBsd, Error> {
+    /// The backend over any seam, keeping host state in `state`.
+    pub fn over(mut sys: Box<dyn Syscalls>, state: std::path::PathBuf) -> Result<FreeBsd, Error> {
         let inet = sys
             .socket(PF_INET, SOCK_DGRAM, 0)
             .map_err(|e| Error::kernel("open an AF_INET socket for interface ioctls", e))?;
         let inet6 = sys.socket(PF_INET6, SOCK_DGRAM, 0).ok();
-        Ok(FreeBsd { sys, inet, inet6, ng: None, token: std::process::id() & 0xffff })
+        Ok(FreeBsd { sys, inet, inet6, ng: None, token: std::process::id() & 0xffff, state })
     }
 
     fn inet6(&self) -> KResult<Fd> {
@@ -461,7 +464,7 @@ impl System for FreeBsd {
     }
 
     fn state_dir(&self) -> std::path::PathBuf {
-        std::path::PathBuf::from("/var/run/jnet")
+        self.state.clone()
     }
 
     fn kld_load(&mut self, module: &str) -> KResult<()> {

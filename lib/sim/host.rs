@@ -1078,7 +1078,9 @@ impl Host {
     pub fn bridge_members(&self, vnet: VnetId, bridge: &str) -> KResult<Vec<String>> {
         let bp = self.bridge_pos(vnet, bridge)?;
         let IfKind::Bridge { members, .. } = &self.ifaces[bp].kind else { unreachable!("checked") };
-        Ok(members.iter().filter_map(|m| self.by_index(*m)).map(|i| i.name.clone()).collect())
+        // Newest first: bridge_ioctl_add puts a member at the head of sc_iflist
+        // (CK_LIST_INSERT_HEAD, if_bridge.c) and BRDGGIFS walks that list.
+        Ok(members.iter().rev().filter_map(|m| self.by_index(*m)).map(|i| i.name.clone()).collect())
     }
 
     /// getifaddrs.

@@ -21,13 +21,15 @@ impl Drop for StackProcess {
 
 impl StackProcess {
     /// Start `bin` (jnet-stackhost) with F-Stack's `ini`, serving `sock`, and wait until it
-    /// says it serves. `prefix` names its DPDK runtime files, so stacks can run side by side.
-    pub fn start(bin: &Path, ini: &Path, sock: &Path, prefix: &str) -> StackResult<StackProcess> {
+    /// says it serves. `prefix` names its DPDK runtime files, so stacks can run side by side;
+    /// `hostuuid` is written to its kern.hostuuid at start.
+    pub fn start(bin: &Path, ini: &Path, sock: &Path, prefix: &str, hostuuid: &str) -> StackResult<StackProcess> {
         let eal = format!("--vdev=net_null0 --no-pci --no-shconf --file-prefix={prefix}");
         let mut child = Command::new(bin)
             .arg("--conf")
             .arg(ini)
             .env("JNET_STACKHOST_SOCKET", sock)
+            .env("JNET_STACKHOST_HOSTUUID", hostuuid)
             .env("FF_EAL_EXTRA", eal)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

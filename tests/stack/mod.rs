@@ -5,6 +5,9 @@ use jnet::freebsd::FreeBsd;
 use jnet::sim::stackprocess::StackProcess;
 use std::path::{Path, PathBuf};
 
+/// The kern.hostuuid of every test host, stack and sim alike: jnet derives MACs from it.
+pub const HOSTUUID: &str = "6a6e6574-0000-4000-8000-000000000001";
+
 /// A stack host process of the test's own and the backend over it.
 pub struct Stack {
     /// jnet's FreeBSD backend, through the syscall seam to the stack host.
@@ -24,7 +27,7 @@ impl Stack {
         let dir = jnet::sim::ScratchDir::new(tag);
         let sock = dir.path().join("stack.sock");
         let prefix = format!("jnet-{tag}-{}", std::process::id());
-        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix).unwrap();
+        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix, HOSTUUID).unwrap();
         let k = FreeBsd::over_stack(&sock).unwrap();
         Stack { k, sock, _process: process, _dir: dir }
     }
