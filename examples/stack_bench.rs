@@ -9,6 +9,7 @@
 
 use jnet::freebsd::abi::{self, IfReq};
 use jnet::freebsd::stackhost::StackHost;
+use jnet::freebsd::FreeBsd;
 use jnet::kernel::{Interfaces, System};
 use jnet::sim::stackprocess::StackProcess;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,49 @@ fn stack_epairs(conn: &mut StackHost, inet: i32, n: u32) -> Duration {
         conn.ioctl(inet, abi::SIOCIFDESTROY, &mut d.0, &mut []).unwrap();
     }
     t.elapsed()
+}
+
+/// One program run as a hook: against the stack host at `stack`, or the sim's state file.
+fn hook(prog: &str, args: &[&str], stack: Option<&Path>, sim: &Path) -> Duration {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release").join(prog);
+    let mut c = std::process::Command::new(&bin);
+    c.args(args).env_remove("JNET_LOG");
+    match stack {
+        Some(sock) => c.env("JNET_FBSD_STACK", sock).env_remove("JNET_SIM"),
+        None => c.env("JNET_SIM", sim).env_remove("JNET_FBSD_STACK"),
+    };
+    let t = Instant::now();
+    let o = c.output().unwrap();
+    let took = t.elapsed();
+    assert!(o.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    took
+}
+
+/// Start and stop `jails` jails one after the other with recipe 2 (if_bridge) and recipe 5
+/// (netgraph): the mean time of each hook over the first and the last five jails.
+fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<(String, Duration, Duration)> {
+    let names: Vec<String> = (0..jails).map(|i| format!("j{i}")).collect();
+    let steps: [(&str, &[&str]); 4] = [
+        ("jnet-epair -b bridge0 --uplink igb0 (recipe 2 prestart)", &["-b", "bridge0", "--uplink", "igb0", "--"]),
+        ("jnet-ngattach --uplink igb0 (recipe 5 prestart)", &["--uplink", "igb0", "--"]),
+        ("jnet-release (poststop, epair and eiface)", &["--"]),
+        ("jnet-release again (already gone)", &["--"]),
+    ];
+    let progs = ["jnet-epair", "jnet-ngattach", "jnet-release", "jnet-release"];
+    let mut out = vec![];
+    for ((what, args), prog) in steps.iter().zip(progs) {
+        let times: Vec<Duration> = names
+            .iter()
+            .map(|j| {
+                let mut a = args.to_vec();
+                a.push(j);
+                hook(prog, &a, stack, sim)
+            })
+            .collect();
+        let mean = |t: &[Duration]| t.iter().sum::<Duration>() / t.len() as u32;
+        out.push((what.to_string(), mean(&times[..5]), mean(&times[jails - 5..])));
+    }
+    out
 }
 
 fn main() {
@@ -55,7 +99,7 @@ fn main() {
 
     let host = dir.path().join("host.json");
     let init = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/jnet-sim");
-    let status = std::process::Command::new(&init).args(["init"]).env("JNET_SIM", &host).status();
+    let status = std::process::Command::new(&init).args(["init", "--phys", "igb0"]).env("JNET_SIM", &host).status();
     assert!(matches!(status, Ok(s) if s.success()), "{} init (build with cargo build --release)", init.display());
     let mut sim = jnet::sim::Sim::open(&host).unwrap();
     sim.kld_load("if_epair").unwrap();
@@ -65,6 +109,15 @@ fn main() {
         sim.if_destroy(&a).unwrap();
     }
     let simulated = t.elapsed();
+
+    // The programs themselves: the stack's port named as the sim's NIC.
+    FreeBsd::over_stack(&sock).unwrap().if_rename("f-stack-0", "igb0").unwrap();
+    for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket", "if_bridge"] {
+        sim.kld_load(m).unwrap();
+    }
+    let jails = 20;
+    let on_stack = hooks(jails, Some(&sock), &host);
+    let on_sim = hooks(jails, None, &host);
 
     println!("# jnet on FreeBSD 13.0's network stack\n");
     println!(
@@ -85,7 +138,18 @@ fn main() {
         "| the same two requests on the simulated host (lock, load, save the state file) | {} |",
         per_op(simulated, pairs)
     );
-    println!("\nPer hook on the stack: the programs do not run against it yet (the backend's syscall seam");
-    println!("is the next step of issue 12); multiply the kernel-operation counts of BENCHMARKS.md by the");
-    println!("round trip for an estimate.");
+    println!("\n## Per hook\n");
+    println!("The release binaries run as jail(8) runs them, {jails} jails one after the other; mean wall time");
+    println!("of a hook (process start included) over the first five and the last five jails, on the stack");
+    println!("(JNET_FBSD_STACK) and on the simulated host (JNET_SIM).\n");
+    println!(
+        "| hook | stack, jails 1-5 | stack, jails {}-{jails} | sim, jails 1-5 | sim, jails {}-{jails} |",
+        jails - 4,
+        jails - 4
+    );
+    println!("|---|---|---|---|---|");
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    for ((what, s1, s2), (_, m1, m2)) in on_stack.iter().zip(&on_sim) {
+        println!("| {what} | {} | {} | {} | {} |", ms(*s1), ms(*s2), ms(*m1), ms(*m2));
+    }
 }
