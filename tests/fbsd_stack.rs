@@ -738,3 +738,63 @@ fn parallel_starts_and_stops() {
     }
     c.finish();
 }
+
+/// The link-local address of `name`, once DAD has settled it.
+fn settled_link_local(k: &mut impl Interfaces, name: &str) -> Ipv6Addr {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ll = k.if_list().unwrap().into_iter().find(|i| i.name == name).and_then(|i| {
+            i.addrs.into_iter().find_map(|c| match c.addr {
+                IpAddr::V6(v) if v.segments()[0] == 0xfe80 => Some(v),
+                _ => None,
+            })
+        });
+        if let Some(v) = ll {
+            if k.if_addr6_flags(name, v) == Ok(0) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "{name} has no settled link-local address");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn a_duplicate_found_by_dad_fails_jnet_ip6wait_at_once() {
+    let mut c = Checks::new("programs: DAD finds a duplicate, jnet-ip6wait fails fast");
+    let (mut st, h, mut k) = hosts("dupdad");
+    let x = v6("2001:db8:6::1");
+    // jails0 and a neighbour on it: nbr's jail end stays on the host and plays the other host.
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-b", "jails0", "--", "nbr"], 0);
+    prepare(&mut st, &mut k, "e0b_nbr", true);
+    // A bridge gets no link-local address by itself (nd6.c nd6_ifattach: no AUTO_LINKLOCAL on
+    // IFT_BRIDGE); the admin's `ifconfig jails0 inet6 auto_linklocal -ifdisabled` gives one.
+    both!(c, st, k, "jails0 has no auto_linklocal", |x_| x_.if_nd6("jails0").unwrap().flags & nd6f::AUTO_LINKLOCAL, 0);
+    let f = |x_: &mut dyn Interfaces| {
+        let nd = x_.if_nd6("jails0").unwrap().flags;
+        x_.if_set_nd6_flags("jails0", (nd | nd6f::AUTO_LINKLOCAL) & !nd6f::IFDISABLED)
+    };
+    both!(c, st, k, "auto_linklocal -ifdisabled on jails0", |x_| f(x_), Ok(()));
+    let to = settled_link_local(&mut st.k, "jails0");
+    both!(c, st, k, "jails0's link-local settles", |x_| settled_link_local(x_, "jails0").segments()[0], 0xfe80);
+    settled_link_local(&mut st.k, "e0b_nbr");
+    // The sim's way to say another host holds the address.
+    h.ok("jnet-sim", &["dup", "2001:db8:6::1"]);
+    hook(
+        &mut c,
+        &mut st,
+        &h,
+        &mut k,
+        "jnet-epair",
+        &["-b", "jails0", "--bridge-addr", "2001:db8:6::1/64", "--", "www"],
+        0,
+    );
+    // The other host answers while the address is tentative (nd6_dad_na_input). When it does
+    // depends on FreeBSD's random delay before the first probe (nd6_dad_start), so the
+    // outcome is compared, not the moment.
+    stack::advertise(&st.sock, "e0b_nbr", to, x);
+    hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "jails0", "-a", "2001:db8:6::1", "-t", "10"], 78);
+    both!(c, st, k, "DUPLICATED", |x_| x_.if_addr6_flags("jails0", x), Ok(in6f::DUPLICATED));
+    c.finish();
+}
