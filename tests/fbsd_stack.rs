@@ -658,8 +658,11 @@ fn recipe_5_netgraph_splice_eiface_and_release() {
 fn a_point_to_point_host_end_and_a_host_address_waited_for() {
     let mut c = Checks::new("programs: --host-addr, --bridge-addr, jnet-ip6wait on the host");
     let (mut st, h, mut k) = hosts("hostaddr");
-    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["--host-addr", "10.9.0.1/30", "--", "p2p"], 0);
-    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--", "p2p"], 0);
+    let p2p = ["--host-addr", "10.9.0.1/30", "--host-addr", "2001:db8:7::1/64", "--", "p2p"];
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &p2p, 0);
+    // Real DAD timers on the stack: one probe, then RetransTimer (1 s).
+    hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "e0a_p2p", "-a", "2001:db8:7::1", "-t", "10"], 0);
+    both!(c, st, k, "settled once jnet-ip6wait returned", |x| x.if_addr6_flags("e0a_p2p", v6("2001:db8:7::1")), Ok(0));
     hook(
         &mut c,
         &mut st,
@@ -669,15 +672,13 @@ fn a_point_to_point_host_end_and_a_host_address_waited_for() {
         &["-b", "jails0", "--bridge-addr", "2001:db8:8::1/64", "--", "www"],
         0,
     );
-    // Real DAD timers on the stack: one probe, then RetransTimer (1 s).
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "jails0", "-a", "2001:db8:8::1", "-t", "10"], 0);
-    both!(c, st, k, "settled once jnet-ip6wait returned", |x| x.if_addr6_flags("jails0", v6("2001:db8:8::1")), Ok(0));
     // The same address for another jail's host end: FreeBSD refuses a global address a
     // second interface of the vnet has (EEXIST), and jnet undoes what it made.
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["--host-addr", "2001:db8:8::1/64", "--", "dup"], 71);
-    // Not destroyed here: F-Stack's mld_ifdetach faults when an interface whose MLD timers
-    // have run is destroyed (see README, "FreeBSD's own network stack in the loop").
-    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--", "www"], 0);
+    // Interfaces destroyed after their MLD timers ran (the stack's epochs, jnet_epoch.c).
+    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--", "p2p"], 0);
+    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "www"], 0);
     c.finish();
 }
 
