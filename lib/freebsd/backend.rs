@@ -6,8 +6,8 @@
 use super::abi::{self, IfGroupReq, IfReq, In6IfReq, In6NdiReq};
 use super::iflist;
 use super::ngabi;
-use super::stackhost::{Indirect, StackHost};
-use super::sys::{Fd, Syscalls, PF_INET, PF_INET6, PF_ROUTE, SOCK_DGRAM, SOCK_RAW};
+use super::stackhost::StackHost;
+use super::sys::{Fd, Indirect, Syscalls, PF_INET, PF_INET6, PF_ROUTE, SOCK_DGRAM, SOCK_RAW};
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
@@ -487,8 +487,11 @@ impl FreeBsd {
             r => r?,
         };
         self.ng = Some(fd);
-        // Big LISTNODES answers.
-        self.sys.set_rcvbuf(fd, 256 * 1024)?;
+        // Room for big LISTNODES answers; without it only hosts with thousands of nodes
+        // notice (their answer times out), so a refusal is not an error here.
+        if let Err(e) = self.sys.set_rcvbuf(fd, 256 * 1024) {
+            log::debug!("SO_RCVBUF on the netgraph socket: {e}");
+        }
         Ok(fd)
     }
 

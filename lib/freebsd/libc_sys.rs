@@ -1,7 +1,6 @@
 //! The seam on FreeBSD: the system calls themselves, through libc.
 
-use super::stackhost::Indirect;
-use super::sys::{fill_pointers, Fd, Syscalls};
+use super::sys::{fill_pointers, Fd, Indirect, Syscalls};
 use crate::errno::Errno;
 use crate::kernel::KResult;
 use std::ffi::CString;

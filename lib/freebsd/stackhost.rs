@@ -22,19 +22,7 @@ const MAX_BUFS: usize = 8;
 /// "No old buffer" in an OP_SYSCTL request.
 const NO_OLD: u32 = 0xffff_ffff;
 
-/// A buffer an ioctl argument points to (ifr_data, ifd_data, a description...), directly or
-/// through an earlier buffer (the member array `ifbic_buf` points to, inside the `ifd_data`
-/// buffer). The stack host writes its own copy's address at `offset` in the parent; on the
-/// way back that pointer slot holds what the caller put there, unless the kernel code
-/// changed it (SIOCGIFDESCR sets it to NULL when the buffer is too small).
-pub struct Indirect<'a> {
-    /// 0: the pointer is in the argument; k: in buffer k-1 of the same call (an earlier one).
-    pub parent: usize,
-    /// Where in the parent the pointer goes.
-    pub offset: usize,
-    /// What it points to.
-    pub buf: &'a mut [u8],
-}
+pub use super::sys::Indirect;
 
 /// What can go wrong talking to the stack host: the kernel code said no (a FreeBSD errno), or
 /// the host itself failed.

@@ -4,7 +4,6 @@
 //! take FreeBSD's numbers (domains, request codes, MIBs, errnos) and struct bytes, so the
 //! backend's requests are the same bytes on either side.
 
-use super::stackhost::Indirect;
 use crate::errno::Errno;
 use crate::kernel::KResult;
 use std::time::Duration;
@@ -22,6 +21,20 @@ pub const PF_INET6: i32 = 28;
 pub const SOCK_DGRAM: i32 = 2;
 /// SOCK_RAW (`sys/sys/socket.h`).
 pub const SOCK_RAW: i32 = 3;
+
+/// A buffer an ioctl argument points to (ifr_data, ifd_data, a description...), directly or
+/// through an earlier buffer (the member array `ifbic_buf` points to, inside the `ifd_data`
+/// buffer). Its address goes at `offset` in the parent (`fill_pointers`; the stack host swaps
+/// in its own copy's address and back); after the call the slot holds that address unless
+/// the kernel changed it (SIOCGIFDESCR sets it to NULL when the buffer is too small).
+pub struct Indirect<'a> {
+    /// 0: the pointer is in the argument; k: in buffer k-1 of the same call (an earlier one).
+    pub parent: usize,
+    /// Where in the parent the pointer goes.
+    pub offset: usize,
+    /// What it points to.
+    pub buf: &'a mut [u8],
+}
 
 /// The calls, one to one with the system calls of the same name.
 pub trait Syscalls: std::fmt::Debug {
