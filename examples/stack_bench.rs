@@ -47,9 +47,14 @@ fn hook(prog: &str, args: &[&str], stack: Option<&Path>, sim: &Path) -> Duration
     took
 }
 
+/// One hook's figures: what it is, mean time over the first and the last five jails, and on
+/// the stack the kernel requests it made (mean over all jails).
+type HookFigures = (String, Duration, Duration, f64);
+
 /// Start and stop `jails` jails one after the other with recipe 2 (if_bridge) and recipe 5
-/// (netgraph): the mean time of each hook over the first and the last five jails.
-fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<(String, Duration, Duration)> {
+/// (netgraph).
+fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<HookFigures> {
+    let mut counter = stack.map(|s| StackHost::connect(s).unwrap());
     let names: Vec<String> = (0..jails).map(|i| format!("j{i}")).collect();
     let steps: [(&str, &[&str]); 4] = [
         ("jnet-epair -b bridge0 --uplink igb0 (recipe 2 prestart)", &["-b", "bridge0", "--uplink", "igb0", "--"]),
@@ -60,16 +65,22 @@ fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<(String, Duratio
     let progs = ["jnet-epair", "jnet-ngattach", "jnet-release", "jnet-release"];
     let mut out = vec![];
     for ((what, args), prog) in steps.iter().zip(progs) {
+        let mut requests = 0u64;
         let times: Vec<Duration> = names
             .iter()
             .map(|j| {
                 let mut a = args.to_vec();
                 a.push(j);
-                hook(prog, &a, stack, sim)
+                let before = counter.as_mut().map(|c| c.served().unwrap());
+                let took = hook(prog, &a, stack, sim);
+                if let (Some(c), Some(b)) = (counter.as_mut(), before) {
+                    requests += c.served().unwrap() - b;
+                }
+                took
             })
             .collect();
         let mean = |t: &[Duration]| t.iter().sum::<Duration>() / t.len() as u32;
-        out.push((what.to_string(), mean(&times[..5]), mean(&times[jails - 5..])));
+        out.push((what.to_string(), mean(&times[..5]), mean(&times[jails - 5..]), requests as f64 / jails as f64));
     }
     out
 }
@@ -141,15 +152,16 @@ fn main() {
     println!("\n## Per hook\n");
     println!("The release binaries run as jail(8) runs them, {jails} jails one after the other; mean wall time");
     println!("of a hook (process start included) over the first five and the last five jails, on the stack");
-    println!("(JNET_FBSD_STACK) and on the simulated host (JNET_SIM).\n");
+    println!("(JNET_FBSD_STACK) and on the simulated host (JNET_SIM), and the kernel requests (ioctl,");
+    println!("sysctl, socket, sendto, recv, close) a hook made on the stack, counted by the stack host.\n");
     println!(
-        "| hook | stack, jails 1-5 | stack, jails {}-{jails} | sim, jails 1-5 | sim, jails {}-{jails} |",
+        "| hook | kernel requests | stack, jails 1-5 | stack, jails {}-{jails} | sim, jails 1-5 | sim, jails {}-{jails} |",
         jails - 4,
         jails - 4
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-    for ((what, s1, s2), (_, m1, m2)) in on_stack.iter().zip(&on_sim) {
-        println!("| {what} | {} | {} | {} | {} |", ms(*s1), ms(*s2), ms(*m1), ms(*m2));
+    for ((what, s1, s2, requests), (_, m1, m2, _)) in on_stack.iter().zip(&on_sim) {
+        println!("| {what} | {requests:.0} | {} | {} | {} | {} |", ms(*s1), ms(*s2), ms(*m1), ms(*m2));
     }
 }

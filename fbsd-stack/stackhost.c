@@ -21,11 +21,13 @@
  *                namelen x i32, new bytes
  *     OP_SENDTO  i32 fd, u32 addrlen, u32 len, addr bytes, data bytes
  *     OP_RECV    i32 fd, u32 cap            (never waits: EAGAIN when nothing is queued)
+ *     OP_COUNT   nothing: how many requests (but these) the host has served, all clients
  *   reply    i32 rc, i32 errno (FreeBSD's number), then
  *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them; a
  *                pointer slot holds the client's own value unless the kernel changed it
  *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
  *     OP_RECV    rc bytes
+ *     OP_COUNT   u64 count
  *
  * Netgraph (PF_NETGRAPH) and routing (PF_ROUTE) sockets, sendto and recvfrom go through
  * ff_ngctl, F-Stack's way into sys_socket/sys_sendto/sys_recvfrom with FreeBSD's own
@@ -50,7 +52,7 @@
 #include "ff_api.h"
 #include "ff_errno.h"
 
-enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6 };
+enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6, OP_COUNT = 7 };
 enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
 /* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000,
    PF_ROUTE 17, MSG_DONTWAIT 0x80; sys/netgraph/ng_socket.h: PF_NETGRAPH 32 */
@@ -67,6 +69,7 @@ struct recvfrom_slots { int64_t s; void *buf; size_t len; int64_t flags; void *f
 struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; };
 static struct client clients[MAX_CLIENTS];
 static int nclients, listener = -1;
+static uint64_t served;
 static uint8_t frame[MAX_FRAME], reply[MAX_FRAME + 8];
 
 /*
@@ -259,6 +262,13 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     if (rc < 0) err = freebsd_errno(errno);
     break;
   }
+  case OP_COUNT: {
+    if (len != 4) return -1;
+    rc = 0;
+    memcpy(reply + 8, &served, sizeof served);
+    out = 16;
+    break;
+  }
   case OP_RECV: {
     if (len != 12) return -1;
     int32_t fd = (int32_t)get32(req + 4);
@@ -274,6 +284,7 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
   default:
     return -1;
   }
+  if (get32(req) != OP_COUNT) served++;
   put32(reply, (uint32_t)rc);
   put32(reply + 4, (uint32_t)err);
   return out;

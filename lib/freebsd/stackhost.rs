@@ -16,6 +16,7 @@ const OP_CLOSE: u32 = 3;
 const OP_SYSCTL: u32 = 4;
 const OP_SENDTO: u32 = 5;
 const OP_RECV: u32 = 6;
+const OP_COUNT: u32 = 7;
 /// stackhost.c MAX_FRAME and MAX_BUFS.
 const MAX_FRAME: usize = 1 << 20;
 const MAX_BUFS: usize = 8;
@@ -247,6 +248,16 @@ impl StackHost {
         }
         buf[..n].copy_from_slice(payload);
         Ok(n)
+    }
+
+    /// How many requests the host has served, every client's, but these: the kernel
+    /// operations a program made, read before and after it.
+    pub fn served(&mut self) -> StackResult<u64> {
+        let reply = self.call(&OP_COUNT.to_ne_bytes())?;
+        let (_, payload) = decode_reply(&reply)?;
+        let count: [u8; 8] =
+            payload.try_into().map_err(|_| StackError::Transport(format!("a {}-byte count", payload.len())))?;
+        Ok(u64::from_ne_bytes(count))
     }
 
     /// sysctl(3) by MIB: the value read (at most `old_cap` bytes).
