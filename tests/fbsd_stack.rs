@@ -634,10 +634,14 @@ fn recipe_2_prestart_and_poststop_on_an_if_bridge() {
     let (mut st, h, mut k) = hosts("recipe2");
     let start = ["-b", "bridge0", "--uplink", "igb0", "--", "www"];
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &start, 0);
+    let once = (seen(&mut st.k), seen(&mut k));
     // Twice is the same as once.
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &start, 0);
+    c.same("a second start changed nothing", seen(&mut st.k) == once.0, seen(&mut k) == once.1, true);
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--", "www"], 0);
+    let released = (seen(&mut st.k), seen(&mut k));
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--", "www"], 0);
+    c.same("a second release changed nothing", seen(&mut st.k) == released.0, seen(&mut k) == released.1, true);
     c.finish();
 }
 
