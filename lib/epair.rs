@@ -7,7 +7,7 @@
 use crate::cli::{Common, Output, Program};
 use crate::error::{Error, KernelContext, Kind, Result};
 use crate::inventory;
-use crate::kernel::{iff, Cidr, IfInfo, JailInfo, JailRef, Kernel};
+use crate::kernel::{ifcap, iff, Cidr, IfInfo, JailInfo, JailRef, Kernel};
 use crate::mac::{self, Mac};
 use crate::names::{self, End};
 use crate::owner::{self, Role, Tag};
@@ -453,15 +453,17 @@ impl EpairRequest {
     /// a bridge takes its first member's (`if_bridge.c` bridge_ioctl_add): when the bridge
     /// already has members, or the uplink goes in first, the pair follows that MTU and
     /// `--mtu` must agree, or the two ends would differ.
-    fn pair_mtu(&self, list: &[IfInfo], members: Option<&[String]>) -> Result<Option<u32>> {
+    fn pair_mtu(
+        &self,
+        list: &[IfInfo],
+        members: Option<&[String]>,
+        uplink: Option<(u32, String)>,
+    ) -> Result<Option<u32>> {
         let Some(br) = &self.bridge else { return Ok(self.mtu) };
         let by = |name: &str| list.iter().find(|i| i.name == name).map(|i| i.mtu);
         let set = match members {
             Some(m) if !m.is_empty() => by(br).map(|v| (v, format!("bridge {br}"))),
-            _ => self
-                .uplink
-                .as_deref()
-                .and_then(|u| by(u).map(|v| (v, format!("uplink {u}, the bridge's first member,")))),
+            _ => uplink,
         };
         match (self.mtu, set) {
             (Some(m), Some((v, who))) if m != v => Err(Error::conflict(format!(
@@ -472,6 +474,26 @@ impl EpairRequest {
             (Some(m), _) => Ok(Some(m)),
             (None, set) => Ok(set.map(|(v, _)| v)),
         }
+    }
+
+    /// The MTU a new bridge takes from its first member, the uplink, and how to name that
+    /// member: with --vlan the NIC's vlan, which if_vlan.c gives its parent's MTU, less the
+    /// 4-byte tag when the parent cannot carry VLAN-sized frames (IFCAP_VLAN_MTU off). On
+    /// FreeBSD 13 a member of another MTU is refused (EINVAL); from 14 if_bridge sets the host
+    /// end's MTU and the jail end keeps its own: either way the pair must be made at this MTU.
+    fn uplink_mtu<K: Kernel>(&self, k: &mut K, list: &[IfInfo]) -> Result<Option<(u32, String)>> {
+        let Some(u) = self.uplink.as_deref() else { return Ok(None) };
+        let by = |name: &str| list.iter().find(|i| i.name == name).map(|i| i.mtu);
+        let Some(v) = &self.vlan else {
+            return Ok(by(u).map(|m| (m, format!("uplink {u}, the bridge's first member,"))));
+        };
+        if let Some(m) = by(v) {
+            return Ok(Some((m, format!("vlan {v}, the bridge's first member,"))));
+        }
+        let Some(parent) = by(u) else { return Ok(None) };
+        let caps = k.if_capenable(u).map_err(|e| Error::kernel(format!("read the capabilities of {u}"), e))?;
+        let m = if caps & ifcap::VLAN_MTU != 0 { parent } else { parent.saturating_sub(4) };
+        Ok(Some((m, format!("vlan {v}, to be made on {u} and the bridge's first member,"))))
     }
 
     fn macs<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<(Option<Mac>, Option<Mac>)> {
@@ -603,7 +625,8 @@ impl EpairRequest {
             vlan_there(k, &list, v)?;
         }
         let (mac_a, mac_b) = self.macs(k, &jail)?;
-        let mtu = self.pair_mtu(&list, bridge_members.as_deref())?;
+        let uplink_mtu = self.uplink_mtu(k, &list)?;
+        let mtu = self.pair_mtu(&list, bridge_members.as_deref(), uplink_mtu)?;
         Ok(Existing {
             jail,
             jid,

@@ -20,6 +20,13 @@ pub type KResult<T> = Result<T, Errno>;
 /// A jail id.
 pub type Jid = i32;
 
+/// IFCAP_* interface capabilities (`sys/net/if.h`).
+pub mod ifcap {
+    /// IFCAP_VLAN_MTU: frames with an 802.1Q tag at full MTU, so a vlan on the interface keeps
+    /// its MTU (if_vlan.c vlan_config; otherwise the vlan's MTU is 4 bytes less).
+    pub const VLAN_MTU: u32 = 0x8;
+}
+
 /// Interface flags (`sys/net/if.h`).
 pub mod iff {
     /// IFF_UP
@@ -206,6 +213,10 @@ pub trait Interfaces {
     fn if_mtu(&mut self, name: &str) -> KResult<u32>;
     /// SIOCSIFMTU.
     fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()>;
+    /// SIOCGIFCAP: the IFCAP_* capabilities enabled (`ifr_curcap`).
+    fn if_capenable(&mut self, name: &str) -> KResult<u32>;
+    /// SIOCSIFCAP: enable these IFCAP_* capabilities (`ifr_reqcap`), as `ifconfig vlanmtu`.
+    fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()>;
     /// SIOCSIFLLADDR.
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()>;
     /// SIOCAIFADDR / SIOCAIFADDR_IN6 (infinite lifetimes; `flags6` = IN6_IFF_*, IPv6 only).

@@ -12,7 +12,7 @@ mod stack;
 
 use common::Host;
 use jnet::errno::Errno;
-use jnet::kernel::{iff, in6f, nd6f, Cidr, IfInfo, Interfaces, Netgraph, System};
+use jnet::kernel::{ifcap, iff, in6f, nd6f, Cidr, IfInfo, Interfaces, Netgraph, System};
 use stack::Stack;
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::{Command, Output};
@@ -144,6 +144,8 @@ fn epair_units_names_and_nd6_defaults() {
     for end in ["epair0b", "epair1b"] {
         both!(c, st, k, format!("{end} exists"), |x| x.if_flags(end).is_ok(), true);
     }
+    // epair_clone_create: IFCAP_VLAN_MTU offered and enabled.
+    both!(c, st, k, "capabilities of an end", |x| x.if_capenable("epair0a"), Ok(ifcap::VLAN_MTU));
     // nd6_ifattach: PERFORMNUD | IFDISABLED | AUTO_LINKLOCAL on a new epair end.
     let want = nd6f::PERFORMNUD | nd6f::IFDISABLED | nd6f::AUTO_LINKLOCAL;
     both!(c, st, k, "nd6 flags of a new end", |x| x.if_nd6("epair0b").unwrap().flags, want);
@@ -540,8 +542,9 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
         // Link-local addresses follow the MAC.
         addrs.retain(|c| !matches!(c.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80));
         // jnet sets the MACs of what it makes; bridges' and the admin's own interfaces' are
-        // the kernel's (random on FreeBSD, a counter on the sim).
-        let jnets_mac = bridge.is_none() && groups.iter().any(|g| g == "jnet");
+        // the kernel's (random on FreeBSD, a counter on the sim), and a vlan carries its
+        // NIC's (if_vlan.c vlan_config), which differs between the hosts.
+        let jnets_mac = bridge.is_none() && groups.iter().any(|g| g == "jnet") && !groups.iter().any(|g| g == "vlan");
         ifaces.push(IfSeen {
             mac: if jnets_mac { i.mac } else { None },
             descr: k.if_description(&i.name).unwrap(),
@@ -801,5 +804,30 @@ fn a_duplicate_found_by_dad_fails_jnet_ip6wait_at_once() {
     stack::advertise(&st.sock, "e0b_nbr", to, x);
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "jails0", "-a", "2001:db8:6::1", "-t", "10"], 78);
     both!(c, st, k, "DUPLICATED", |x_| x_.if_addr6_flags("jails0", x), Ok(in6f::DUPLICATED));
+    c.finish();
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_9_a_vlan_of_the_nic() {
+    let mut c = Checks::new("programs: recipe 9 (a VLAN of the NIC)");
+    let (mut st, h, mut k) = hosts("vlan");
+    // The stack's DPDK port cannot carry VLAN-sized frames (no IFCAP_VLAN_MTU), so a vlan on
+    // it is 4 bytes smaller and so is the bridge; the sim's NIC is set the same way.
+    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
+    k.if_set_capenable("igb0", caps).unwrap();
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", "www"], 0);
+    let want = if caps == 0 { 1496 } else { 1500 };
+    both!(
+        c,
+        st,
+        k,
+        "the pair's MTU is the vlan's",
+        |x| (x.if_mtu("e0a_www"), x.if_mtu("e0b_www")),
+        (Ok(want), Ok(want))
+    );
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", "db"], 0);
+    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "www"], 0);
+    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "db"], 0);
     c.finish();
 }

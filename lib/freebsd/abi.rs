@@ -78,6 +78,11 @@ pub mod size {
 /// SIOCGIFINDEX: _IOWR('i', 32, struct ifreq) (`sys/sys/sockio.h`), what if_nametoindex(3)
 /// asks; the answer is ifr_index (u_short) @16.
 pub const SIOCGIFINDEX: u64 = iowr(b'i', 32, size::IFREQ);
+/// SIOCGIFCAP: _IOWR('i', 31, struct ifreq) (`sys/sys/sockio.h`); the answer is ifr_reqcap
+/// (int) @16 and ifr_curcap (int, the enabled ones) @20 (`sys/net/if.h` ifru_cap[2]).
+pub const SIOCGIFCAP: u64 = iowr(b'i', 31, size::IFREQ);
+/// SIOCSIFCAP: _IOW('i', 30, struct ifreq) (`sys/sys/sockio.h`), ifr_reqcap @16.
+pub const SIOCSIFCAP: u64 = iow(b'i', 30, size::IFREQ);
 /// SIOCSIFFLAGS
 pub const SIOCSIFFLAGS: u64 = iow(b'i', 16, size::IFREQ);
 /// SIOCGIFFLAGS
@@ -312,6 +317,16 @@ impl IfReq {
         let mut r = IfReq::name(name);
         put(&mut r.0, 16, &sockaddr_in(addr));
         r
+    }
+    /// SIOCSIFCAP: ifr_reqcap (int) @16, the capabilities wanted enabled.
+    pub fn reqcap(name: &str, caps: u32) -> IfReq {
+        let mut r = IfReq::name(name);
+        put_u32(&mut r.0, 16, caps);
+        r
+    }
+    /// ifr_curcap of a SIOCGIFCAP answer.
+    pub fn get_curcap(&self) -> u32 {
+        get_u32(&self.0, 20)
     }
     /// ifr_index of a SIOCGIFINDEX answer.
     pub fn get_index(&self) -> u32 {
@@ -822,6 +837,8 @@ mod tests {
             ("SIOCGIFFLAGS", SIOCGIFFLAGS, 0xc0206911),
             // sys/sys/sockio.h; not in freebsd-abi.md
             ("SIOCGIFINDEX", SIOCGIFINDEX, 0xc0206920),
+            ("SIOCGIFCAP", SIOCGIFCAP, 0xc020691f),
+            ("SIOCSIFCAP", SIOCSIFCAP, 0x8020691e),
             ("SIOCDIFADDR", SIOCDIFADDR, 0x80206919),
             ("SIOCSIFNAME", SIOCSIFNAME, 0x80206928),
             ("SIOCSIFDESCR", SIOCSIFDESCR, 0x80206929),

@@ -260,6 +260,16 @@ impl Interfaces for FreeBsd {
         self.ifreq(abi::SIOCSIFMTU, &mut IfReq::mtu(name, mtu))
     }
 
+    fn if_capenable(&mut self, name: &str) -> KResult<u32> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFCAP, &mut r)?;
+        Ok(r.get_curcap())
+    }
+
+    fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()> {
+        self.ifreq(abi::SIOCSIFCAP, &mut IfReq::reqcap(name, caps))
+    }
+
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {
         self.ifreq(abi::SIOCSIFLLADDR, &mut IfReq::lladdr(name, mac))
     }

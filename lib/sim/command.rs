@@ -46,9 +46,9 @@ struct SysctlArgs {
 #[derive(FromArgs, Debug)]
 /// Act as root with ifconfig(8), on the host or with -j inside a jail's vnet: to play the
 /// administrator or a jail's root. IF name NEW | IF description TEXT | IF -description |
-/// IF group G | IF -group G | IF ether MAC | IF mtu N | IF up | IF down | IF destroy |
-/// IF inet|inet6 ADDR/LEN | BRIDGE addm|deletem IF | CLONER create (epair, vlan, bridge;
-/// prints the new name).
+/// IF group G | IF -group G | IF ether MAC | IF mtu N | IF vlanmtu | IF -vlanmtu | IF up |
+/// IF down | IF destroy | IF inet|inet6 ADDR/LEN | BRIDGE addm|deletem IF | CLONER create
+/// (epair, vlan, bridge; prints the new name).
 #[argh(subcommand, name = "ifconfig")]
 struct IfconfigArgs {
     /// the jail whose vnet to act in (name or jid)
@@ -67,7 +67,8 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
     let usage = || {
         Error::usage(format!(
             "ifconfig {}: expected IF name NEW, IF description TEXT, IF -description, IF group G, IF -group G, \
-             IF ether MAC, IF mtu N, IF up, IF down, IF destroy, IF inet|inet6 ADDR/LEN, BRIDGE addm|deletem IF, \
+             IF ether MAC, IF mtu N, IF vlanmtu, IF -vlanmtu, IF up, IF down, IF destroy, IF inet|inet6 ADDR/LEN, \
+             BRIDGE addm|deletem IF, \
              or CLONER create",
             w.join(" ")
         ))
@@ -98,6 +99,12 @@ fn ifconfig<K: crate::kernel::Kernel>(k: &mut K, words: &[String], on_host: bool
         ("mtu", [n]) => {
             let mtu: u32 = n.parse().map_err(|_| Error::usage(format!("mtu {n:?} is not a number")))?;
             k.if_set_mtu(ifn, mtu).step(what)?
+        }
+        ("vlanmtu", []) | ("-vlanmtu", []) => {
+            let c = k.if_capenable(ifn).step(what)?;
+            let vlan_mtu = crate::sim::host::IFCAP_VLAN_MTU;
+            let c = if verb == "vlanmtu" { c | vlan_mtu } else { c & !vlan_mtu };
+            k.if_set_capenable(ifn, c).step(what)?
         }
         ("up", []) | ("down", []) => {
             let f = k.if_flags(ifn).step(what)?;

@@ -128,10 +128,24 @@ pub struct SimIf {
     pub mac: Option<Mac>,
     /// MTU
     pub mtu: u32,
+    /// IFCAP_* capabilities enabled (`if_capenable`, SIOCGIFCAP's ifr_curcap)
+    #[serde(default)]
+    pub capenable: u32,
     /// addresses
     pub addrs: Vec<SimAddr>,
     /// ND6 per-interface state
     pub nd6: NdIfInfo,
+}
+
+pub use crate::kernel::ifcap::VLAN_MTU as IFCAP_VLAN_MTU;
+
+/// What a new interface of `kind` has enabled: Ethernet NICs as most drivers do, and epairs
+/// (if_epair.c epair_clone_create) carry VLAN-sized frames.
+pub fn default_capenable(kind: &IfKind) -> u32 {
+    match kind {
+        IfKind::Ether | IfKind::Epair { .. } => IFCAP_VLAN_MTU,
+        _ => 0,
+    }
 }
 
 /// Alive or dying (removed, vnet still held).
@@ -297,6 +311,7 @@ impl Host {
             name: name.to_string(),
             vnet: None,
             home: None,
+            capenable: default_capenable(&kind),
             kind,
             descr: None,
             driver: name.to_string(),
@@ -364,6 +379,7 @@ impl Host {
                 name: name.clone(),
                 vnet: None,
                 home: None,
+                capenable: default_capenable(&IfKind::Ether),
                 kind: IfKind::Ether,
                 descr: None,
                 driver: name.clone(),
@@ -425,6 +441,7 @@ impl Host {
             name: "lo0".into(),
             vnet,
             home: vnet,
+            capenable: default_capenable(&IfKind::Loopback { unit: 0 }),
             kind: IfKind::Loopback { unit: 0 },
             descr: None,
             driver: "lo0".into(),
@@ -576,13 +593,16 @@ impl Host {
             name: req.to_string(),
             vnet,
             home: vnet,
+            capenable: default_capenable(&kind),
             kind,
             driver: format!("vlan{unit}"),
             descr: None,
             groups: vec!["all".into(), "vlan".into()],
             flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
             mac: p.mac,
-            mtu: p.mtu,
+            // if_vlan.c vlan_config: the parent's MTU, less the tag (ifv_mtufudge) when the
+            // parent cannot carry VLAN-sized frames.
+            mtu: if p.capenable & IFCAP_VLAN_MTU != 0 { p.mtu } else { p.mtu - 4 },
             addrs: vec![],
             nd6,
         });
@@ -641,6 +661,7 @@ impl Host {
                         name,
                         vnet,
                         home: vnet,
+                        capenable: default_capenable(&kind),
                         kind,
                         descr: None,
                         // if_epair.c epair_setup_ifp: both ends are driver "epair", the pair's unit.
@@ -677,6 +698,7 @@ impl Host {
                     name: name.clone(),
                     vnet,
                     home: vnet,
+                    capenable: default_capenable(&kind),
                     kind,
                     descr: None,
                     driver: name.clone(),
@@ -901,6 +923,24 @@ impl Host {
     /// SIOCGIFMTU.
     pub fn mtu(&self, vnet: VnetId, name: &str) -> KResult<u32> {
         Ok(self.find(vnet, name).ok_or(Errno::ENXIO)?.mtu)
+    }
+
+    /// SIOCGIFCAP: the capabilities enabled.
+    pub fn capenable(&self, vnet: VnetId, name: &str) -> KResult<u32> {
+        self.find(vnet, name).map(|i| i.capenable).ok_or(Errno::ENXIO)
+    }
+
+    /// SIOCSIFCAP. Only what the sim models can be switched: IFCAP_VLAN_MTU, on the kinds
+    /// whose drivers offer it; asking for anything else is EINVAL, as a driver's ioctl says
+    /// of a capability it lacks. A vlan made before keeps its MTU (if_vlan.c sets it once).
+    pub fn set_capenable(&mut self, vnet: VnetId, name: &str, caps: u32) -> KResult<()> {
+        let pos = self.pos(vnet, name)?;
+        let offered = default_capenable(&self.ifaces[pos].kind);
+        if caps & !offered != 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.ifaces[pos].capenable = caps;
+        Ok(())
     }
 
     /// SIOCSIFMTU (a bridge member's MTU belongs to the bridge: EOPNOTSUPP).

@@ -361,6 +361,12 @@ impl Interfaces for Sim {
     fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()> {
         self.op("SIOCSIFMTU", || format!("{name} {mtu}"), |h, v, _| h.set_mtu(v, name, mtu))
     }
+    fn if_capenable(&mut self, name: &str) -> KResult<u32> {
+        self.op("SIOCGIFCAP", || name.to_string(), |h, v, _| h.capenable(v, name))
+    }
+    fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()> {
+        self.op("SIOCSIFCAP", || format!("{name} {caps:#x}"), |h, v, _| h.set_capenable(v, name, caps))
+    }
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {
         self.op("SIOCSIFLLADDR", || format!("{name} {mac}"), |h, v, _| h.set_mac(v, name, mac))
     }

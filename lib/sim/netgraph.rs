@@ -287,6 +287,7 @@ impl Host {
             name: name.clone(),
             vnet,
             home: vnet,
+            capenable: super::host::default_capenable(&kind),
             kind,
             // ng_eiface.c: if_initname(ifp, "ngeth", unit).
             driver: name.clone(),

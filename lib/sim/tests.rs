@@ -609,3 +609,19 @@ fn an_epair_runs_from_birth_a_bridge_while_up() {
     let f = k.in_jail(j, |k| Ok(k.if_flags("epair0b"))).unwrap();
     assert_eq!(f, Ok(ether | iff::RUNNING));
 }
+
+#[test]
+fn a_vlans_mtu_follows_its_parents_vlan_mtu_capability() {
+    let mut k = loaded(&["igb0"]);
+    k.kld_load("if_vlan").unwrap();
+    assert_eq!(k.if_capenable("igb0"), Ok(crate::kernel::ifcap::VLAN_MTU));
+    assert_eq!(k.if_create("igb0.20"), Ok("igb0.20".into()));
+    assert_eq!(k.if_mtu("igb0.20"), Ok(1500));
+    k.if_set_capenable("igb0", 0).unwrap();
+    assert_eq!(k.if_create("igb0.30"), Ok("igb0.30".into()));
+    assert_eq!(k.if_mtu("igb0.30"), Ok(1496), "if_vlan.c: the tag comes off the MTU");
+    assert_eq!(k.if_mtu("igb0.20"), Ok(1500), "set once, when the vlan is made");
+    assert_eq!(k.if_set_capenable("igb0", 0x1), Err(Errno::EINVAL), "RXCSUM is not modelled");
+    assert_eq!(k.if_set_capenable("lo0", crate::kernel::ifcap::VLAN_MTU), Err(Errno::EINVAL));
+    assert_eq!(k.if_capenable("nonesuch0"), Err(Errno::ENXIO));
+}
