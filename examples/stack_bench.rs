@@ -12,7 +12,7 @@ use jnet::freebsd::stackhost::StackHost;
 use jnet::freebsd::FreeBsd;
 use jnet::kernel::{Interfaces, System};
 use jnet::sim::stackprocess::StackProcess;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn per_op(total: Duration, n: u32) -> String {
@@ -86,13 +86,9 @@ fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<HookFigures> {
 }
 
 fn main() {
-    let bin = PathBuf::from(std::env::var_os("JNET_STACKHOST").expect("JNET_STACKHOST: the built jnet-stackhost"));
-    let ini = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini");
     let dir = jnet::sim::ScratchDir::new("stack-bench");
-    let sock = dir.path().join("stack.sock");
     let started = Instant::now();
-    let prefix = format!("jnet-bench-{}", std::process::id());
-    let _process = StackProcess::start(&bin, &ini, &sock, &prefix, "6a6e6574-0000-4000-8000-0000000000b1").unwrap();
+    let (_process, sock) = StackProcess::start_in(dir.path(), "bench", "6a6e6574-0000-4000-8000-0000000000b1").unwrap();
     let startup = started.elapsed();
     let mut conn = StackHost::connect(&sock).unwrap();
     let inet = conn.socket(abi::AF_INET as i32, 2, 0).unwrap();

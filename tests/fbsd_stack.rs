@@ -29,17 +29,34 @@ fn sim(tag: &str) -> (Host, jnet::sim::Sim) {
     (h, k)
 }
 
-/// An address's flags once DAD has had time to end: the stack's timers run between requests
-/// and the sim settles on each operation, so both are polled.
-fn settled(mut flags: impl FnMut() -> u32) -> u32 {
+/// A fresh stack and a fresh sim for one scenario.
+fn fresh(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
+    let (h, k) = sim(&format!("stack-{tag}"));
+    (Stack::start(tag), h, k)
+}
+
+/// Ask `f` every 100 ms until it answers, for at most 15 s: the stack's timers run between
+/// requests and the sim settles on each operation, so both are polled alike.
+fn poll<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let f = flags();
-        if f & in6f::TENTATIVE == 0 || Instant::now() > deadline {
-            return f;
+        let v = f();
+        if v.is_some() || Instant::now() > deadline {
+            return v;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// An address's flags once DAD has ended, or as they are after 15 s (for the comparison to
+/// show).
+fn settled(mut flags: impl FnMut() -> u32) -> u32 {
+    let mut last = 0;
+    poll(|| {
+        last = flags();
+        (last & in6f::TENTATIVE == 0).then_some(last)
+    })
+    .unwrap_or(last)
 }
 
 /// The same cloner asked for on both; each answer is checked by the scenario that needs it.
@@ -102,6 +119,15 @@ impl Checks {
         }
     }
 
+    /// What the admin sees on each host, which has no expectation of its own: only the sim
+    /// against the stack.
+    fn same_seen(&mut self, what: &str, stack: Seen, sim: Seen) {
+        self.count += 1;
+        if stack != sim {
+            self.differences.push(format!("{what}: stack {stack:#?}\nsim {sim:#?}"));
+        }
+    }
+
     fn finish(self) {
         println!(
             "fbsd-stack scenario {}: {} checks, {} differences",
@@ -136,8 +162,7 @@ macro_rules! both {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn epair_units_names_and_nd6_defaults() {
     let mut c = Checks::new("epair units, names, nd6 defaults");
-    let mut st = Stack::start("units");
-    let (_h, mut k) = sim("stack-units");
+    let (mut st, _h, mut k) = fresh("units");
     for want in ["epair0a", "epair1a"] {
         both!(c, st, k, "SIOCIFCREATE2 epair", |x| x.if_create("epair"), Ok(want.to_string()));
     }
@@ -156,8 +181,7 @@ fn epair_units_names_and_nd6_defaults() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn renames_give_the_same_errnos() {
     let mut c = Checks::new("renames");
-    let mut st = Stack::start("rename");
-    let (_h, mut k) = sim("stack-rename");
+    let (mut st, _h, mut k) = fresh("rename");
     create_both(&mut st, &mut k, "epair");
     both!(c, st, k, "rename epair0b e0b_www", |x| x.if_rename("epair0b", "e0b_www"), Ok(()));
     both!(c, st, k, "rename a gone name", |x| x.if_rename("epair0b", "x"), Err(Errno::ENXIO));
@@ -170,8 +194,7 @@ fn renames_give_the_same_errnos() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn first_address_on_an_ifdisabled_end_is_never_dad_checked() {
     let mut c = Checks::new("DAD: first address on an IFDISABLED end");
-    let mut st = Stack::start("ifdisabled");
-    let (_h, mut k) = sim("stack-ifdisabled");
+    let (mut st, _h, mut k) = fresh("ifdisabled");
     let a = v6("2001:db8::5");
     create_both(&mut st, &mut k, "epair");
     prepare(&mut st, &mut k, "epair0b", false);
@@ -187,8 +210,7 @@ fn first_address_on_an_ifdisabled_end_is_never_dad_checked() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn an_address_added_after_enabling_ipv6_is_tentative_then_settles() {
     let mut c = Checks::new("DAD: tentative, then settled");
-    let mut st = Stack::start("enabled");
-    let (_h, mut k) = sim("stack-enabled");
+    let (mut st, _h, mut k) = fresh("enabled");
     let a = v6("2001:db8:1::6");
     create_both(&mut st, &mut k, "epair");
     prepare(&mut st, &mut k, "epair0b", true);
@@ -202,8 +224,7 @@ fn an_address_added_after_enabling_ipv6_is_tentative_then_settles() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn an_address_the_host_already_has_is_refused_on_a_second_interface() {
     let mut c = Checks::new("one global IPv6 address per vnet");
-    let mut st = Stack::start("samehost");
-    let (_h, mut k) = sim("stack-samehost");
+    let (mut st, _h, mut k) = fresh("samehost");
     let a = v6("2001:db8:2::7");
     for _ in 0..2 {
         create_both(&mut st, &mut k, "epair");
@@ -231,8 +252,7 @@ fn an_address_the_host_already_has_is_refused_on_a_second_interface() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn bridge_membership_errnos() {
     let mut c = Checks::new("bridge members");
-    let mut st = Stack::start("bridge");
-    let (_h, mut k) = sim("stack-bridge");
+    let (mut st, _h, mut k) = fresh("bridge");
     create_both(&mut st, &mut k, "epair");
     for want in ["bridge0", "bridge1"] {
         both!(c, st, k, "SIOCIFCREATE2 bridge", |x| x.if_create("bridge"), Ok(want.to_string()));
@@ -265,8 +285,7 @@ fn bridge_membership_errnos() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn interface_flags_of_new_and_raised_ends() {
     let mut c = Checks::new("interface flags");
-    let mut st = Stack::start("flags");
-    let (_h, mut k) = sim("stack-flags");
+    let (mut st, _h, mut k) = fresh("flags");
     create_both(&mut st, &mut k, "epair");
     create_both(&mut st, &mut k, "bridge");
     let ether = iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST;
@@ -287,8 +306,7 @@ fn interface_flags_of_new_and_raised_ends() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn descriptions_set_read_and_cleared() {
     let mut c = Checks::new("descriptions");
-    let mut st = Stack::start("descr");
-    let (_h, mut k) = sim("stack-descr");
+    let (mut st, _h, mut k) = fresh("descr");
     create_both(&mut st, &mut k, "epair");
     both!(c, st, k, "no description yet", |x| x.if_description("epair0a"), Ok(None));
     let d = "jnet:www:epair:0 host end";
@@ -309,8 +327,7 @@ fn descriptions_set_read_and_cleared() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn groups_added_listed_and_removed() {
     let mut c = Checks::new("interface groups");
-    let mut st = Stack::start("groups");
-    let (_h, mut k) = sim("stack-groups");
+    let (mut st, _h, mut k) = fresh("groups");
     create_both(&mut st, &mut k, "epair");
     // if_clone.c puts a cloned interface in its cloner's group; every ifnet is in "all".
     let made = Ok(vec!["all".to_string(), "epair".to_string()]);
@@ -330,8 +347,7 @@ fn groups_added_listed_and_removed() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn mtu_of_epairs_and_bridge_members() {
     let mut c = Checks::new("MTU");
-    let mut st = Stack::start("mtu");
-    let (_h, mut k) = sim("stack-mtu");
+    let (mut st, _h, mut k) = fresh("mtu");
     create_both(&mut st, &mut k, "epair");
     both!(c, st, k, "epair MTU when made", |x| x.if_mtu("epair0a"), Ok(1500));
     both!(c, st, k, "set 9000", |x| x.if_set_mtu("epair0a", 9000), Ok(()));
@@ -346,8 +362,7 @@ fn mtu_of_epairs_and_bridge_members() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn ipv4_addresses_added_and_deleted() {
     let mut c = Checks::new("IPv4 addresses");
-    let mut st = Stack::start("inet");
-    let (_h, mut k) = sim("stack-inet");
+    let (mut st, _h, mut k) = fresh("inet");
     create_both(&mut st, &mut k, "epair");
     let a: IpAddr = "192.0.2.10".parse().unwrap();
     both!(c, st, k, "add 192.0.2.10/24", |x| x.if_add_addr("epair0a", cidr("192.0.2.10/24"), 0), Ok(()));
@@ -361,8 +376,7 @@ fn ipv4_addresses_added_and_deleted() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn destroying_either_end_destroys_the_pair() {
     let mut c = Checks::new("destroy");
-    let mut st = Stack::start("destroy");
-    let (_h, mut k) = sim("stack-destroy");
+    let (mut st, _h, mut k) = fresh("destroy");
     for _ in 0..2 {
         create_both(&mut st, &mut k, "epair");
     }
@@ -379,8 +393,7 @@ fn destroying_either_end_destroys_the_pair() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn sysctls_read_by_name() {
     let mut c = Checks::new("sysctl by name");
-    let mut st = Stack::start("sysctl");
-    let (_h, mut k) = sim("stack-sysctl");
+    let (mut st, _h, mut k) = fresh("sysctl");
     // sysctlnametomib then the value: an int, 1 by default (nd6_nbr.c V_ip6_dad_count).
     both!(c, st, k, "net.inet6.ip6.dad_count", |x| x.sysctl_int("net.inet6.ip6.dad_count"), Ok(1));
     both!(c, st, k, "a name that is not there", |x| x.sysctl_int("net.jnet.nothing"), Err(Errno::ENOENT));
@@ -391,8 +404,7 @@ fn sysctls_read_by_name() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn the_interface_list_as_the_routing_sysctl_gives_it() {
     let mut c = Checks::new("interface list (NET_RT_IFLIST)");
-    let mut st = Stack::start("iflist");
-    let (_h, mut k) = sim("stack-iflist");
+    let (mut st, _h, mut k) = fresh("iflist");
     create_both(&mut st, &mut k, "epair");
     prepare(&mut st, &mut k, "epair0a", true);
     both!(c, st, k, "add 192.0.2.1/24", |x| x.if_add_addr("epair0a", cidr("192.0.2.1/24"), 0), Ok(()));
@@ -434,8 +446,7 @@ fn the_interface_list_as_the_routing_sysctl_gives_it() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn netgraph_eiface_ether_and_bridge() {
     let mut c = Checks::new("netgraph: eiface, ether, bridge");
-    let mut st = Stack::start("netgraph");
-    let (_h, mut k) = sim("stack-netgraph");
+    let (mut st, _h, mut k) = fresh("netgraph");
     // The stack's DPDK port is its Ethernet NIC; named as the sim's.
     st.k.if_rename("f-stack-0", "igb0").unwrap();
     for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket"] {
@@ -496,7 +507,7 @@ fn netgraph_eiface_ether_and_bridge() {
 
 /// One interface as `ifconfig` shows it after a hook. The NIC (the stack's DPDK port, the
 /// sim's igb0) and lo0 are only named: their own flags, addresses and MTU are each host's.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 struct IfSeen {
     name: String,
     flags: u32,
@@ -524,16 +535,7 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
     list.sort_by(|a, b| a.name.cmp(&b.name));
     for i in list {
         if i.name == "lo0" || i.name == "igb0" {
-            ifaces.push(IfSeen {
-                name: i.name,
-                flags: 0,
-                mtu: 0,
-                mac: None,
-                descr: None,
-                groups: vec![],
-                members: vec![],
-                addrs: vec![],
-            });
+            ifaces.push(IfSeen { name: i.name, ..IfSeen::default() });
             continue;
         }
         let bridge = k.bridge_members(&i.name).ok();
@@ -610,19 +612,13 @@ fn hook(c: &mut Checks, st: &mut Stack, h: &Host, k: &mut jnet::sim::Sim, prog: 
         panic!("{what} on the stack: {:?}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
     }
     c.same(&format!("{what}: exit status"), o.status.code(), s.status.code(), Some(want));
-    let stack = seen(&mut st.k);
-    let sim = seen(k);
-    c.count += 1;
-    if stack != sim {
-        c.differences.push(format!("after {what}: stack {stack:#?}\nsim {sim:#?}"));
-    }
+    c.same_seen(&format!("after {what}"), seen(&mut st.k), seen(k));
 }
 
 /// A stack whose port is named igb0, and a sim with igb0, both with the modules jnet loads.
 fn hosts(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
-    let mut st = Stack::start(tag);
+    let (mut st, h, mut k) = fresh(tag);
     st.k.if_rename("f-stack-0", "igb0").unwrap();
-    let (h, mut k) = sim(&format!("stack-{tag}"));
     // Compiled into the stack: ng_ether then has a node on every Ethernet interface.
     for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket"] {
         k.kld_load(m).unwrap();
@@ -737,34 +733,24 @@ fn parallel_starts_and_stops() {
             }
             s
         };
-        let stack = unordered(seen(&mut st.k));
-        let sim = unordered(seen(&mut k));
-        c.count += 1;
-        if stack != sim {
-            c.differences.push(format!("after parallel {prog}: stack {stack:#?}\nsim {sim:#?}"));
-        }
+        c.same_seen(&format!("after parallel {prog}"), unordered(seen(&mut st.k)), unordered(seen(&mut k)));
     }
     c.finish();
 }
 
 /// The link-local address of `name`, once DAD has settled it.
 fn settled_link_local(k: &mut impl Interfaces, name: &str) -> Ipv6Addr {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let ll = k.if_list().unwrap().into_iter().find(|i| i.name == name).and_then(|i| {
-            i.addrs.into_iter().find_map(|c| match c.addr {
-                IpAddr::V6(v) if v.segments()[0] == 0xfe80 => Some(v),
-                _ => None,
-            })
-        });
-        if let Some(v) = ll {
-            if k.if_addr6_flags(name, v) == Ok(0) {
-                return v;
-            }
-        }
-        assert!(Instant::now() < deadline, "{name} has no settled link-local address");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll(|| {
+        let ll =
+            k.if_list().unwrap().into_iter().find(|i| i.name == name)?.addrs.into_iter().find_map(|c| {
+                match c.addr {
+                    IpAddr::V6(v) if v.segments()[0] == 0xfe80 => Some(v),
+                    _ => None,
+                }
+            })?;
+        (k.if_addr6_flags(name, ll) == Ok(0)).then_some(ll)
+    })
+    .unwrap_or_else(|| panic!("{name} has no settled link-local address"))
 }
 
 #[test]

@@ -260,6 +260,16 @@ impl StackHost {
         Ok(u64::from_ne_bytes(count))
     }
 
+    /// sysctl(3) by MIB with no old buffer: how many bytes the value has now.
+    pub fn sysctl_size(&mut self, mib: &[i32]) -> StackResult<usize> {
+        let reply = self.call(&encode_sysctl(mib, None, &[]))?;
+        let (_, payload) = decode_reply(&reply)?;
+        if payload.len() != 4 {
+            return Err(StackError::Transport("a sysctl size reply without its length".into()));
+        }
+        Ok(get32(payload, 0) as usize)
+    }
+
     /// sysctl(3) by MIB: the value read (at most `old_cap` bytes).
     pub fn sysctl(&mut self, mib: &[i32], old_cap: usize, new: &[u8]) -> StackResult<Vec<u8>> {
         let reply = self.call(&encode_sysctl(mib, Some(old_cap), new))?;
@@ -315,14 +325,7 @@ impl super::sys::Syscalls for StackHost {
 
     fn sysctl(&mut self, mib: &[i32], old: Option<&mut [u8]>) -> crate::kernel::KResult<usize> {
         match old {
-            None => {
-                let reply = seam(self.call(&encode_sysctl(mib, None, &[])))?;
-                let (_, payload) = seam(decode_reply(&reply))?;
-                if payload.len() != 4 {
-                    return seam(Err(StackError::Transport("a sysctl size reply without its length".into())));
-                }
-                Ok(get32(payload, 0) as usize)
-            }
+            None => seam(StackHost::sysctl_size(self, mib)),
             Some(buf) => {
                 let v = seam(StackHost::sysctl(self, mib, buf.len(), &[]))?;
                 if v.len() > buf.len() {

@@ -4,8 +4,11 @@
 
 use crate::freebsd::stackhost::{StackError, StackResult};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// The environment variable naming the built jnet-stackhost (`.ci/fbsd-stack` builds it).
+pub const BIN_ENV: &str = "JNET_STACKHOST";
 
 /// A stack host process of our own, killed when dropped.
 pub struct StackProcess {
@@ -20,6 +23,20 @@ impl Drop for StackProcess {
 }
 
 impl StackProcess {
+    /// Start the stack host `JNET_STACKHOST` names, with the project's `fbsd-stack/f-stack.ini`,
+    /// serving `stack.sock` in `dir`; `tag` and this process's id name its DPDK runtime files.
+    /// Returns the process and the socket.
+    pub fn start_in(dir: &Path, tag: &str, hostuuid: &str) -> StackResult<(StackProcess, PathBuf)> {
+        let bin = std::env::var_os(BIN_ENV).ok_or_else(|| {
+            StackError::Transport(format!("{BIN_ENV} must name the built jnet-stackhost (see .ci/fbsd-stack)"))
+        })?;
+        let ini = Path::new(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini");
+        let sock = dir.join("stack.sock");
+        let prefix = format!("jnet-{tag}-{}", std::process::id());
+        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix, hostuuid)?;
+        Ok((process, sock))
+    }
+
     /// Start `bin` (jnet-stackhost) with F-Stack's `ini`, serving `sock`, and wait until it
     /// says it serves. `prefix` names its DPDK runtime files, so stacks can run side by side;
     /// `hostuuid` is written to its kern.hostuuid at start.

@@ -21,13 +21,8 @@ pub struct Stack {
 impl Stack {
     /// Start one; `tag` keeps its files and DPDK runtime prefix apart from the others'.
     pub fn start(tag: &str) -> Stack {
-        let bin = std::env::var_os("JNET_STACKHOST")
-            .expect("JNET_STACKHOST must name the built jnet-stackhost (see .ci/fbsd-stack)");
-        let ini = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini");
         let dir = jnet::sim::ScratchDir::new(tag);
-        let sock = dir.path().join("stack.sock");
-        let prefix = format!("jnet-{tag}-{}", std::process::id());
-        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix, HOSTUUID).unwrap();
+        let (process, sock) = StackProcess::start_in(dir.path(), tag, HOSTUUID).unwrap();
         let k = FreeBsd::over_stack(&sock).unwrap();
         Stack { k, sock, _process: process, _dir: dir }
     }
