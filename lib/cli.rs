@@ -307,14 +307,22 @@ pub fn escape_text(s: &str) -> String {
     out
 }
 
-/// Run a program against the kernel this process should use: the simulated host when
+/// Work that runs against whichever kernel this process uses (see `on_kernel`).
+pub trait KernelTask {
+    /// What the work gives.
+    type Output;
+    /// Do it.
+    fn run<K: Kernel>(self, kernel: &mut K) -> Self::Output;
+}
+
+/// Run `task` against the kernel this process should use: the simulated host when
 /// `JNET_SIM` is set (builds with the `sim` feature only), else FreeBSD's; elsewhere a clear
-/// refusal.
-pub fn dispatch<P: Program>(p: P) -> Result<Output> {
+/// refusal. `name` is the program's, for that refusal.
+pub fn on_kernel<T: KernelTask>(name: &str, task: T) -> Result<T::Output> {
     #[cfg(feature = "sim")]
     if let Some(path) = std::env::var_os(crate::sim::ENV) {
         let mut k = crate::sim::Sim::open(std::path::Path::new(&path))?;
-        return p.run(&mut k);
+        return Ok(task.run(&mut k));
     }
     // FreeBSD 13.0's network stack run as a Linux library (jnet-stackhost): the FreeBSD
     // backend itself, over the stack host's socket. Never on FreeBSD, where the kernel is
@@ -322,21 +330,36 @@ pub fn dispatch<P: Program>(p: P) -> Result<Output> {
     #[cfg(not(target_os = "freebsd"))]
     if let Some(sock) = std::env::var_os(crate::freebsd::STACK_ENV) {
         let mut k = crate::freebsd::FreeBsd::over_stack(std::path::Path::new(&sock))?;
-        return p.run(&mut k);
+        return Ok(task.run(&mut k));
     }
     #[cfg(target_os = "freebsd")]
     {
+        let _ = name;
         let mut k = crate::freebsd::FreeBsd::open()?;
-        p.run(&mut k)
+        Ok(task.run(&mut k))
     }
     #[cfg(not(target_os = "freebsd"))]
     {
-        let _ = p;
+        let _ = task;
         Err(Error::new(
             Kind::Unavailable,
-            format!("{} talks to the FreeBSD kernel and this is not FreeBSD{}", P::NAME, SIM_HINT),
+            format!("{name} talks to the FreeBSD kernel and this is not FreeBSD{SIM_HINT}"),
         ))
     }
+}
+
+struct RunProgram<P>(P);
+
+impl<P: Program> KernelTask for RunProgram<P> {
+    type Output = Result<Output>;
+    fn run<K: Kernel>(self, kernel: &mut K) -> Result<Output> {
+        self.0.run(kernel)
+    }
+}
+
+/// Run a program against the kernel this process should use (`on_kernel`).
+pub fn dispatch<P: Program>(p: P) -> Result<Output> {
+    on_kernel(P::NAME, RunProgram(p))?
 }
 
 #[cfg(all(not(target_os = "freebsd"), feature = "sim"))]

@@ -16,7 +16,7 @@ use argh::FromArgs;
 use serde_json::json;
 
 crate::program_args! {
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Default)]
 /// Create an epair for a VNET jail: the host end on an if_bridge (or point-to-point), the
 /// jail end handed over to the jail. Run it from exec.prestart or exec.created.
 pub struct EpairArgs {
@@ -785,19 +785,35 @@ impl Existing {
     }
 }
 
-impl Program for EpairArgs {
-    const NAME: &'static str = "jnet-epair";
+/// What `jnet-epair` did, for its output and for programs that build on it (jnet-cni).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The jail's name.
+    pub jail: String,
+    /// Its jid, if it runs.
+    pub jid: Option<i32>,
+    /// "created", "reused" or "recreated".
+    pub action: &'static str,
+    /// The host end's name.
+    pub host: String,
+    /// The host end's MAC, unless the kernel chose it.
+    pub host_mac: Option<Mac>,
+    /// The jail end's name (inside the jail once handed over).
+    pub jail_end: String,
+    /// The jail end's MAC, unless the kernel chose it.
+    pub jail_mac: Option<Mac>,
+    /// Whether the jail end is inside the jail.
+    pub inside: bool,
+}
 
-    fn common(&self) -> Common {
-        self.common_flags()
-    }
-
-    fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
+impl EpairArgs {
+    /// Validate, look, plan and run (or, with `-n`, only plan): the whole of jnet-epair but
+    /// its output. Returns the request with what was done, or the dry run's commands.
+    pub fn apply<K: Kernel>(&self, k: &mut K) -> Result<(EpairRequest, std::result::Result<Applied, Vec<String>>)> {
         let req = self.validate()?;
         let built = req.build(k)?;
         if self.dry_run {
-            let cmds = built.plan.render();
-            return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds, error: None });
+            return Ok((req, Err(built.plan.render())));
         }
         log::debug!("plan for jail {}:\n{}", built.jail, built.plan);
         built.plan.execute(k).map_err(|e| e.context(format!("jnet-epair {}", built.jail)))?;
@@ -807,19 +823,48 @@ impl Program for EpairArgs {
             Action::Recreated => "recreated",
         };
         log::info!("{action} {} / {} for jail {}", built.host, built.jail_end, built.jail);
+        let applied = Applied {
+            jail: built.jail,
+            jid: built.jid,
+            action,
+            host: built.host,
+            host_mac: built.host_mac,
+            jail_end: built.jail_end,
+            jail_mac: built.jail_mac,
+            inside: built.inside,
+        };
+        Ok((req, Ok(applied)))
+    }
+}
+
+impl Program for EpairArgs {
+    const NAME: &'static str = "jnet-epair";
+
+    fn common(&self) -> Common {
+        self.common_flags()
+    }
+
+    fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
+        let (req, done) = self.apply(k)?;
+        let a = match done {
+            Ok(a) => a,
+            Err(cmds) => {
+                return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds, error: None })
+            }
+        };
         Ok(Output {
             error: None,
-            lines: vec![built.jail_end.clone()],
+            lines: vec![a.jail_end.clone()],
             json: json!({
-                "jail": built.jail,
-                "jid": built.jid,
+                "jail": a.jail,
+                "jid": a.jid,
                 "index": req.index,
-                "action": action,
-                "host": { "name": built.host, "mac": built.host_mac.map(|m| m.to_string()) },
+                "action": a.action,
+                "host": { "name": a.host, "mac": a.host_mac.map(|m| m.to_string()) },
                 "jail_end": {
-                    "name": built.jail_end,
-                    "mac": built.jail_mac.map(|m| m.to_string()),
-                    "where": if built.inside { "jail" } else { "host" },
+                    "name": a.jail_end,
+                    "mac": a.jail_mac.map(|m| m.to_string()),
+                    "where": if a.inside { "jail" } else { "host" },
                 },
                 "bridge": req.bridge,
                 "vlan": req.vlan,

@@ -26,7 +26,17 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         Ok(()) => {}
         Err(e) => return Err(io(format!("create {}", dir.display()), e)),
     }
-    let m = fs::symlink_metadata(dir).map_err(|e| io(format!("look at {}", dir.display()), e))?;
+    check_dir(dir).map(|_| ())
+}
+
+/// `ensure_dir`'s checks without creating anything, for readers: false if `dir` does not
+/// exist, an error if it exists and fails them (records there are not to be believed).
+pub fn check_dir(dir: &Path) -> Result<bool> {
+    let m = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io(format!("look at {}", dir.display()), e)),
+    };
     // SAFETY: geteuid(2) cannot fail.
     let me = unsafe { libc::geteuid() };
     if !m.is_dir() || m.uid() != me || m.permissions().mode() & 0o022 != 0 {
@@ -41,7 +51,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(true)
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

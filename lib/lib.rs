@@ -8,6 +8,7 @@
 
 pub mod child;
 pub mod cli;
+pub mod cni;
 pub mod epair;
 pub mod errno;
 pub mod error;

@@ -20,7 +20,7 @@ use serde_json::json;
 use std::time::Duration;
 
 crate::program_args! {
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Default)]
 /// Release what jnet made for a jail: destroy its epairs (from the host, even while the
 /// jail is dying). Run it from exec.poststop, or by hand.
 pub struct ReleaseArgs {
@@ -109,6 +109,7 @@ fn epairs_of<K: Kernel>(
     jail: &str,
     short: Option<&str>,
     also: &[String],
+    only: Option<u32>,
 ) -> Result<Vec<String>> {
     // Only the names jnet gives this jail's epairs can be ours: reading those few
     // descriptions, not every interface's, keeps a release to a handful of ioctls on a host
@@ -125,7 +126,11 @@ fn epairs_of<K: Kernel>(
     for info in list.iter().filter(|i| candidates.contains(&i.name)) {
         let mark = inventory::host_mark(k, &info.name)?;
         if let Some(t) = mark.as_ref().and_then(|m| m.owned()) {
-            if t.is_for(jail) && matches!(t.role, Role::EpairHost(_) | Role::EpairJail(_)) {
+            let index = match t.role {
+                Role::EpairHost(i) | Role::EpairJail(i) => Some(i),
+                _ => None,
+            };
+            if t.is_for(jail) && index.is_some() && only.is_none_or(|o| Some(o) == index) {
                 found.push((info.name.clone(), t.role.clone()));
             }
         }
@@ -137,6 +142,18 @@ fn epairs_of<K: Kernel>(
         .filter(|(_, r)| !matches!(r, Role::EpairJail(i) if host_ends.contains(i)))
         .map(|(n, _)| n)
         .collect())
+}
+
+/// Destroy jail `jail`'s epair `index` from the host (one CNI attachment): the end that
+/// carries the kernel's marks, which takes the other end with it wherever that is. Already
+/// gone is success. Returns what was destroyed.
+pub fn release_epair<K: Kernel>(k: &mut K, jail: &str, index: u32) -> Result<Vec<String>> {
+    let mut d = Done::default();
+    let list = k.if_list().step(|| "list interfaces".into())?;
+    let ours = epairs_of(k, &list, jail, None, &[], Some(index))?;
+    ReleaseArgs::default().destroy_epairs(k, &list, &ours, &mut d);
+    d.errs.into_result(&format!("release epair {index} of jail {jail}"))?;
+    Ok(d.released)
 }
 
 impl ReleaseArgs {
@@ -204,9 +221,19 @@ impl ReleaseArgs {
     /// tagging and renaming), found by `--stale`'s full scan.
     fn release_jail<K: Kernel>(&self, k: &mut K, jail: &str, also: &[String], d: &mut Done) -> Result<()> {
         let list = k.if_list().step(|| "list interfaces".into())?;
-        let ours = epairs_of(k, &list, jail, self.short.as_deref(), also)?;
-        self.leave_bridges(k, &list, &ours, d);
-        for o in &ours {
+        let ours = epairs_of(k, &list, jail, self.short.as_deref(), also, None)?;
+        self.destroy_epairs(k, &list, &ours, d);
+        let ng_bridges = self.shut_down_eifaces(k, &list, jail, d)?;
+        if self.prune {
+            self.prune(k, &ng_bridges, &ours, d)?;
+        }
+        Ok(())
+    }
+
+    /// Take `ours` out of their bridges and destroy them.
+    fn destroy_epairs<K: Kernel>(&self, k: &mut K, list: &[IfInfo], ours: &[String], d: &mut Done) {
+        self.leave_bridges(k, list, ours, d);
+        for o in ours {
             d.cmds.push(format!("ifconfig {o} destroy"));
             if self.dry_run {
                 continue;
@@ -218,11 +245,6 @@ impl ReleaseArgs {
                 Err(e) => d.errs.push(Error::kernel(format!("destroy {o}"), e)),
             }
         }
-        let ng_bridges = self.shut_down_eifaces(k, &list, jail, d)?;
-        if self.prune {
-            self.prune(k, &ng_bridges, &ours, d)?;
-        }
-        Ok(())
     }
 
     /// Take `ours` out of their bridges. The kernel detaches a destroyed member by itself
