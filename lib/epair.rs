@@ -603,9 +603,7 @@ impl EpairRequest {
         };
         // An address goes only on a bridge jnet made: the admin's bridges get theirs from rc.
         if let (Some(b), Some(_), false) = (&self.bridge, &bridge_members, self.bridge_addrs.is_empty()) {
-            let ours =
-                inventory::host_mark(k, b)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Bridge);
-            if !ours {
+            if !crate::plan::shared_mark_within(k, b, Role::Bridge)? {
                 return Err(Error::conflict(format!(
                     "--bridge-addr: {b} is not a bridge jnet made; give it its addresses in rc.conf \
                      (ifconfig_{b}=...); nothing was changed"
@@ -752,7 +750,10 @@ impl EpairRequest {
         // The bridge's own addresses, once, whichever jail brings them first.
         let has: Vec<Cidr> = x.list.iter().find(|i| &i.name == br).map(|i| i.addrs.clone()).unwrap_or_default();
         let missing: Vec<&Cidr> = self.bridge_addrs.iter().filter(|c| !has.iter().any(|h| h.addr == c.addr)).collect();
-        push_addrs(&mut steps, &IfRef::Name(br.clone()), &missing);
+        if missing.iter().any(|c| c.addr.is_ipv6()) {
+            steps.push(Step::EnableInet6(IfRef::Name(br.clone())));
+        }
+        steps.extend(missing.iter().map(|c| Step::SharedAddr(br.clone(), **c)));
         p.steps.splice(0..0, steps);
         if !members.contains(&x.host) {
             p.push(Step::BridgeAdd(br.clone(), a.clone()));

@@ -57,6 +57,10 @@ pub enum Step {
     AcceptRtadv(IfRef),
     /// Add an address.
     AddAddr(IfRef, Cidr),
+    /// Add an address of a bridge every jail shares (the jails' gateway): whichever hook
+    /// comes first adds it, one racing it adds it again (EEXIST is fine), and it is never
+    /// undone, as other jails may already route through it.
+    SharedAddr(String, Cidr),
     /// Make this the default route of its family (replacing another gateway).
     DefaultRoute(std::net::IpAddr),
     /// Add a member to an if_bridge.
@@ -174,6 +178,10 @@ impl Step {
             Step::AddAddr(r, c) => {
                 let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
                 out.push(format!("ifconfig {prefix}{} {fam} {c} alias", n(r)))
+            }
+            Step::SharedAddr(b, c) => {
+                let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
+                out.push(format!("ifconfig {prefix}{b} {fam} {c} alias"))
             }
             Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
             Step::DefaultRoute(g) => {
@@ -384,6 +392,10 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             }
             Ok(())
         }
+        Step::SharedAddr(b, c) => match k.if_add_addr(b, *c, 0) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(Error::kernel(format!("add {c} to {b}"), e)),
+        },
         Step::DefaultRoute(g) => {
             let v6 = g.is_ipv6();
             let fam = if v6 { "IPv6" } else { "IPv4" };
@@ -596,12 +608,8 @@ fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result
     match k.if_create(name) {
         Ok(_) => {}
         Err(Errno::EEXIST) => {
-            for _ in 0..100 {
-                let mark = crate::inventory::host_mark(k, name)?;
-                if mark.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan) {
-                    return Ok(());
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
+            if shared_mark_within(k, name, Role::Vlan)? {
+                return Ok(());
             }
             return Err(Error::conflict(format!(
                 "{name} exists and is not a vlan jnet made for jails; nothing was changed"
@@ -611,6 +619,20 @@ fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result
     }
     undo.push(Undo::Destroy(IfRef::Name(name.to_string())));
     mark_shared_and_up(k, name, Role::Vlan)
+}
+
+/// Does `name` carry jnet's mark for all jails as `role`, or get it within a second? A hook
+/// that made it a moment ago marks it after creating (and, for a bridge, renaming) it:
+/// another hook that sees it in between waits for the mark rather than call it foreign.
+pub fn shared_mark_within<K: Kernel>(k: &mut K, name: &str, role: Role) -> Result<bool> {
+    for _ in 0..100 {
+        let mark = crate::inventory::host_mark(k, name)?;
+        if mark.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == role) {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(false)
 }
 
 /// Mark an interface jnet made for all jails (a bridge, a vlan) and bring it up. The group

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// How to reach the IPAM plugin for one request.
+#[derive(Clone, Copy)]
 pub struct Delegate<'a> {
     /// `ipam.type`.
     pub plugin: &'a str,
@@ -65,6 +66,20 @@ impl Delegate<'_> {
             return Ok(out.stdout);
         }
         Err(passed_through(self.plugin, command, &out.stdout, &out.stderr))
+    }
+
+    /// VERSION: the spec versions the IPAM plugin speaks.
+    pub fn versions(&self) -> Result<Vec<String>, CniError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            supported_versions: Vec<String>,
+        }
+        let out = Delegate { config: br#"{"cniVersion":"0.4.0"}"#, ..*self }.run("VERSION", &[])?;
+        let a: Answer = serde_json::from_slice(&out).map_err(|e| {
+            CniError::new(code::DECODING_FAILURE, format!("IPAM plugin {}'s VERSION answer: {e}", self.plugin))
+        })?;
+        Ok(a.supported_versions)
     }
 
     /// ADD: the addresses, routes and DNS the IPAM plugin gives.

@@ -371,9 +371,40 @@ impl Request {
         }
     }
 
-    /// Detach every attachment of the network the runtime does not list as valid.
+    /// The configuration in the newest version the IPAM plugin speaks, if it does not speak
+    /// this one (GC and STATUS are 1.1.0, and an IPAM plugin of 1.0.0 refuses 1.1.0
+    /// configurations even for the DELs GC makes), and whether it speaks 1.1.0.
+    fn for_ipam(&self, d: &ipam::Delegate<'_>) -> Result<(Option<Vec<u8>>, bool), CniError> {
+        let theirs = d.versions()?;
+        let v11 = theirs.iter().any(|v| v == "1.1.0");
+        if theirs.contains(&self.conf.cni_version) {
+            return Ok((None, v11));
+        }
+        let mut usable: Vec<&String> = theirs
+            .iter()
+            .filter(|v| spec::SUPPORTED.contains(&v.as_str()) && spec::version_at_least(&self.conf.cni_version, v))
+            .collect();
+        usable.sort_by(|a, b| spec::version_at_least(a, b).cmp(&spec::version_at_least(b, a)));
+        let best = usable.last().ok_or_else(|| {
+            CniError::new(
+                code::INCOMPATIBLE_VERSION,
+                format!("IPAM plugin {} speaks none of the versions up to {}", d.plugin, self.conf.cni_version),
+            )
+        })?;
+        let mut v: Value = serde_json::from_slice(&self.raw).expect("parsed before");
+        v["cniVersion"] = Value::String(best.to_string());
+        Ok((Some(serde_json::to_vec(&v).expect("a configuration encodes")), v11))
+    }
+
+    /// Detach every attachment of the network the runtime does not list as valid: each as
+    /// its DEL would, then the IPAM plugin's own GC where it has one.
     fn gc<K: Kernel>(&self, k: &mut K) -> Result<(), CniError> {
         let valid = self.conf.valid_attachments.clone().unwrap_or_default();
+        let (older, ipam_gc) = match self.delegate() {
+            Some(d) => self.for_ipam(&d)?,
+            None => (None, false),
+        };
+        let delegate = self.delegate().map(|d| ipam::Delegate { config: older.as_deref().unwrap_or(d.config), ..d });
         let dir = record::dir(&k.state_dir());
         let mut first: Option<CniError> = None;
         for (path, r) in record::all(&dir, &self.conf.name)? {
@@ -385,18 +416,27 @@ impl Request {
                 ("CNI_IFNAME", r.ifname.as_str()),
                 ("CNI_NETNS", r.jail.as_str()),
             ];
-            if let Err(e) = release(k, Some(&(path, r.clone())), self.delegate(), &env) {
+            if let Err(e) = release(k, Some(&(path.clone(), r.clone())), delegate, &env) {
                 first.get_or_insert(e);
             }
+        }
+        if let (Some(d), true, None) = (self.delegate(), ipam_gc, &first) {
+            d.run("GC", &[])?;
         }
         first.map_or(Ok(()), Err)
     }
 
-    /// Ready when the kernel answers and the records can be trusted.
+    /// Ready when the kernel answers, the records can be trusted and the IPAM plugin (if it
+    /// speaks 1.1.0) says it is ready.
     fn status<K: Kernel>(&self, k: &mut K) -> Result<(), CniError> {
         let not = |why: String| CniError::new(code::NOT_AVAILABLE, why);
         k.if_list().map_err(|e| not(format!("the kernel does not list interfaces: {e}")))?;
         crate::hoststate::check_dir(&record::dir(&k.state_dir())).map_err(|e| not(e.message))?;
+        if let Some(d) = self.delegate() {
+            if self.for_ipam(&d)?.1 {
+                d.run("STATUS", &[])?;
+            }
+        }
         Ok(())
     }
 }

@@ -3,13 +3,15 @@
 // plugins exactly as containerd, podman and Nomad do, caching results between ADD, CHECK
 // and DEL.
 //
-// Usage: driver add|check|del CONFLIST CONTAINERID NETNS IFNAME CACHEDIR PLUGINDIR...
-// Prints the ADD result as JSON; on failure prints {"code":N,"msg":...} and exits 1.
+// Usage: driver add|check|del|version CONFLIST CONTAINERID NETNS IFNAME CACHEDIR PLUGINDIR...
+// Prints the ADD result (or the versions the first plugin supports) as JSON; on failure
+// prints {"code":N,"msg":...} and exits 1.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -19,7 +21,9 @@ import (
 
 func fail(err error) {
 	out := map[string]interface{}{"code": 0, "msg": err.Error()}
-	if e, ok := err.(*types.Error); ok {
+	// libcni wraps the plugin's error object in its own message.
+	var e *types.Error
+	if errors.As(err, &e) {
 		out["code"] = e.Code
 		out["msg"] = e.Msg
 	}
@@ -30,7 +34,7 @@ func fail(err error) {
 
 func main() {
 	if len(os.Args) < 8 {
-		fmt.Fprintln(os.Stderr, "usage: driver add|check|del CONFLIST CONTAINERID NETNS IFNAME CACHEDIR PLUGINDIR...")
+		fmt.Fprintln(os.Stderr, "usage: driver add|check|del|version CONFLIST CONTAINERID NETNS IFNAME CACHEDIR PLUGINDIR...")
 		os.Exit(2)
 	}
 	list, err := libcni.ConfListFromFile(os.Args[2])
@@ -59,6 +63,13 @@ func main() {
 		if err := cni.DelNetworkList(ctx, list, rt); err != nil {
 			fail(err)
 		}
+	case "version":
+		info, err := cni.GetVersionInfo(ctx, list.Plugins[0].Network.Type)
+		if err != nil {
+			fail(err)
+		}
+		b, _ := json.Marshal(info.SupportedVersions())
+		fmt.Println(string(b))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown operation", os.Args[1])
 		os.Exit(2)

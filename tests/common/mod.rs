@@ -15,6 +15,7 @@ pub fn bin(name: &str) -> &'static str {
         "jnet-ip6wait" => env!("CARGO_BIN_EXE_jnet-ip6wait"),
         "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
         "jnet-nic" => env!("CARGO_BIN_EXE_jnet-nic"),
+        "jnet-cni" => env!("CARGO_BIN_EXE_jnet-cni"),
         _ => panic!("no program {name}"),
     }
 }
