@@ -263,7 +263,7 @@ fn thirty_two_containers_in_parallel() {
     let mut seen: Vec<String> = vec![];
     for (j, r) in jails.iter().zip(&results) {
         let a = r["ips"][0]["address"].as_str().unwrap().to_string();
-        assert_eq!(addrs(&iface(&s, j, "eth0")), [a.clone()], "{j}");
+        assert_eq!(addrs(&iface(&s, j, "eth0")), std::slice::from_ref(&a), "{j}");
         assert_eq!(routes(&s, j), json!([{ "dest": "0.0.0.0/0", "gateway": "10.88.0.1" }]));
         assert!(!seen.contains(&a), "{a} given twice");
         seen.push(a);
@@ -459,7 +459,8 @@ fn bad_requests_are_refused_with_the_specs_codes() {
     bad_vlan["vlan"] = json!("twenty");
     let mut route = conf.clone();
     route["ipam"]["routes"] = json!([{ "dst": "192.0.2.0/24" }]);
-    let cases: Vec<(Vec<(&str, &str)>, Value, u64, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Value, u64, &'a str);
+    let cases: Vec<Case> = vec![
         (full[1..].to_vec(), conf.clone(), 4, "CNI_CONTAINERID"),
         (vec![full[0], full[1], ("CNI_IFNAME", "eth/0")], conf.clone(), 4, "CNI_IFNAME"),
         (vec![full[0], full[1], ("CNI_IFNAME", "eth100")], conf.clone(), 4, "0-99"),

@@ -19,6 +19,7 @@ fn bin(name: &str) -> &'static str {
         "jnet-ip6wait" => env!("CARGO_BIN_EXE_jnet-ip6wait"),
         "jnet-release" => env!("CARGO_BIN_EXE_jnet-release"),
         "jnet-nic" => env!("CARGO_BIN_EXE_jnet-nic"),
+        "jnet-cni" => env!("CARGO_BIN_EXE_jnet-cni"),
         _ => unreachable!(),
     }
 }
@@ -87,6 +88,7 @@ fn every_option_is_documented_and_every_documented_option_exists() {
         ("jnet-ip6wait", "jnet-ip6wait.8", &[&[]]),
         ("jnet-release", "jnet-release.8", &[&[]]),
         ("jnet-nic", "jnet-nic.8", &[&[]]),
+        ("jnet-cni", "jnet-cni.8", &[&[]]),
         (
             "jnet-sim",
             "jnet-sim.1",
@@ -116,13 +118,15 @@ fn every_option_is_documented_and_every_documented_option_exists() {
         let unknown: Vec<_> = man.difference(&help).collect();
         assert!(undocumented.is_empty(), "{prog}: options missing from {page}: {undocumented:?}");
         assert!(unknown.is_empty(), "{page}: documents options {prog} does not take: {unknown:?}");
-        assert!(help.len() >= 4, "{prog}: parsed too few options: {help:?}");
+        // jnet-cni takes its request from the environment: --version is its one option.
+        let least = if *prog == "jnet-cni" { 1 } else { 4 };
+        assert!(help.len() >= least, "{prog}: parsed too few options: {help:?}");
     }
 }
 
 #[test]
 fn every_program_answers_version_and_help() {
-    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-release", "jnet-nic", "jnet-sim"] {
+    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-release", "jnet-nic", "jnet-cni", "jnet-sim"] {
         let o = Command::new(bin(p)).arg("--version").output().unwrap();
         assert!(o.status.success());
         assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("{p} {}\n", env!("CARGO_PKG_VERSION")));
@@ -166,11 +170,14 @@ fn pkg_plist_lists_exactly_the_programs_and_pages() {
         let name = block.lines().find_map(|l| l.strip_prefix("name = ")).unwrap().trim_matches('"').to_string();
         if block.contains("required-features = [\"sim\"]") {
             sim_only.push(name);
+        } else if name == "jnet-cni" {
+            // A CNI plugin, where runtimes look for plugins, not a command for root.
+            want.insert(format!("libexec/cni/{name}"));
         } else {
             want.insert(format!("sbin/{name}"));
         }
     }
-    assert_eq!(want.len(), 5);
+    assert_eq!(want.len(), 6);
     assert_eq!(sim_only, ["jnet-sim"]);
     for entry in std::fs::read_dir(root().join("man")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -201,7 +208,9 @@ fn no_program_spawns_a_process_or_a_shell() {
                     // The jail(8) emulator of the simulated host runs hook programs: that is
                     // jail(8)'s job, not a jnet program's.
                     // So does the launcher of FreeBSD's stack for the differential tests.
-                    if p.ends_with("sim/jail8.rs") || p.ends_with("sim/stackprocess.rs") {
+                    // jnet-cni runs the IPAM plugin its configuration names: the CNI spec's
+                    // delegation, in that one module.
+                    if p.ends_with("sim/jail8.rs") || p.ends_with("sim/stackprocess.rs") || p.ends_with("cni/ipam.rs") {
                         continue;
                     }
                     let text = std::fs::read_to_string(&p).unwrap();
@@ -214,4 +223,40 @@ fn no_program_spawns_a_process_or_a_shell() {
         }
     }
     assert!(checked >= 20, "only {checked} source files found");
+}
+
+#[test]
+fn jnet_cni_documents_every_variable_and_key_it_reads() {
+    let page = std::fs::read_to_string(root().join("man/jnet-cni.8")).unwrap();
+    let source = std::fs::read_to_string(root().join("lib/cni/mod.rs")).unwrap();
+    let spec = std::fs::read_to_string(root().join("lib/cni/spec.rs")).unwrap();
+    for var in ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"] {
+        assert!(source.contains(&format!("\"{var}\"")), "jnet-cni does not read {var}");
+        assert!(page.contains(&format!(".It Ev {var}")), "jnet-cni.8 does not document {var}");
+    }
+    // Every key of the configuration struct, in the camelCase the configuration uses.
+    let conf = &spec[spec.find("pub struct NetConf {").unwrap() + "pub struct NetConf {".len()..];
+    let conf = &conf[..conf.find("\n}").unwrap()];
+    let mut keys = 0;
+    for line in conf.lines().map(str::trim).filter(|l| l.starts_with("pub ")) {
+        let field = line.trim_start_matches("pub ").split(':').next().unwrap();
+        if matches!(field, "cni_version" | "name" | "plugin" | "prev_result" | "valid_attachments") {
+            continue;
+        }
+        let mut camel = String::new();
+        let mut up = false;
+        for c in field.chars() {
+            if c == '_' {
+                up = true;
+            } else if up {
+                camel.push(c.to_ascii_uppercase());
+                up = false;
+            } else {
+                camel.push(c);
+            }
+        }
+        assert!(page.contains(&format!(".It Li {camel}")), "jnet-cni.8 does not document the key {camel}");
+        keys += 1;
+    }
+    assert_eq!(keys, 8, "the configuration keys were not all found");
 }

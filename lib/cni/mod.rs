@@ -544,9 +544,11 @@ fn check_inside<K: Kernel>(k: &mut K, jail: &str, ifname: &str, prev: &Previous)
     for r in &prev.routes {
         let (default, v6) = spec::route_is_default(&r.dst)?;
         let have = if v6 { gw6 } else { gw4 };
-        if default && r.gw.is_some() && have != r.gw {
-            let now = have.map_or("none".to_string(), |g| g.to_string());
-            return Err(mismatch(format!("jail {jail}'s default route {} is via {now}, not {}", r.dst, r.gw.unwrap())));
+        if let (true, Some(want)) = (default, r.gw) {
+            if have != Some(want) {
+                let now = have.map_or("none".to_string(), |g| g.to_string());
+                return Err(mismatch(format!("jail {jail}'s default route {} is via {now}, not {want}", r.dst)));
+            }
         }
     }
     Ok(())
