@@ -311,12 +311,14 @@ fn main() {
         ms(median(times))
     );
 
+    cni_figures();
+
     // 6. Binary sizes.
     println!("## Binary sizes (release profile: LTO, one codegen unit, panic=abort, stripped)\n");
     println!("| program | Linux x86_64 (bytes) | FreeBSD x86_64, dynamic (bytes) |");
     println!("|---|---|---|");
     let fb = bindir().parent().unwrap().join("x86_64-unknown-freebsd/release");
-    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-nic", "jnet-release", "jnet-sim"] {
+    for p in ["jnet-epair", "jnet-ngattach", "jnet-ip6wait", "jnet-nic", "jnet-release", "jnet-cni", "jnet-sim"] {
         let size =
             |d: &Path| std::fs::metadata(d.join(p)).map(|m| m.len().to_string()).unwrap_or_else(|_| "not built".into());
         // The port builds without the simulated host, so jnet-sim is not linked for FreeBSD.
@@ -326,6 +328,123 @@ fn main() {
     println!("\nThe FreeBSD column is filled when `.ci/freebsd-link` has run (zig, dynamic linking); the");
     println!("port links statically on FreeBSD itself.");
     stack_figures();
+}
+
+impl Host {
+    /// jnet-cni as a runtime runs it: CNI_* in the environment, `conf` on stdin.
+    fn cni(&self, command: &str, container: &str, conf: &serde_json::Value) -> std::process::Child {
+        let mut c = Command::new(bindir().join("jnet-cni"));
+        c.env("JNET_SIM", &self.path)
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", format!("{container}id"))
+            .env("CNI_NETNS", container)
+            .env("CNI_IFNAME", "eth0")
+            .env("CNI_PATH", "/usr/lib/cni")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(conf.to_string().as_bytes()).unwrap();
+        child
+    }
+    fn cni_ok(&self, command: &str, container: &str, conf: &serde_json::Value) {
+        let o = self.cni(command, container, conf).wait_with_output().unwrap();
+        assert!(o.status.success(), "jnet-cni {command} {container}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// jnet-cni: kernel operations per ADD and DEL (its own, without an IPAM plugin), then with
+/// Debian's host-local: time per ADD and DEL, and containers attached at once.
+fn cni_figures() {
+    println!(
+        "## jnet-cni: per ADD and DEL, and containers at once
+"
+    );
+    let bare = serde_json::json!({
+        "cniVersion": "1.0.0", "name": "jails", "type": "jnet-cni", "bridge": "cni0", "bridgeAddr": ["10.88.0.1/16"]
+    });
+    println!("Kernel operations, with `bridgeAddr` and no IPAM plugin (an IPAM plugin adds its own work, no kernel");
+    println!(
+        "operations of jnet's but the address and the route set inside the jail):
+"
+    );
+    println!("| request | operations | changes | reads | modules loaded |");
+    println!("|---|---|---|---|---|");
+    type Setup = fn(&Host, &serde_json::Value);
+    let cases: Vec<(&str, &str, Setup)> = vec![
+        ("ADD (new bridge)", "ADD", |_, _| {}),
+        ("ADD (bridge exists)", "ADD", |h, c| h.cni_ok("ADD", "other", c)),
+        ("DEL", "DEL", |h, c| h.cni_ok("ADD", "c1", c)),
+    ];
+    for (i, (label, command, setup)) in cases.iter().enumerate() {
+        let h = Host::new(&format!("cniops{i}"), &["--phys", "igb0"]);
+        h.run("jnet-sim", &["jail", "create", "c1", "--vnet"]);
+        h.run("jnet-sim", &["jail", "create", "other", "--vnet"]);
+        setup(&h, &bare);
+        h.clear();
+        h.cni_ok(command, "c1", &bare);
+        let ops = h.ops();
+        let changes = ops.iter().filter(|(o, r)| mutates(o) && r == "ok").count();
+        let loads = ops.iter().filter(|(o, _)| o == "kldload").count();
+        println!("| `{label}` | {} | {changes} | {} | {loads} |", ops.len(), ops.len() - changes - loads);
+    }
+    println!();
+    if !Path::new("/usr/lib/cni/host-local").is_file() {
+        println!("Times with host-local: not measured (install containernetworking-plugins).\n");
+        return;
+    }
+    let lease_dir = jnet::sim::ScratchDir::new("bench-cni-ipam");
+    let conf = |tag: &str| {
+        serde_json::json!({
+            "cniVersion": "1.0.0", "name": "jails", "type": "jnet-cni", "bridge": "cni0",
+            "isGateway": true, "isDefaultGateway": true,
+            "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.0.0/16" }]],
+                      "dataDir": lease_dir.path().join(tag) }
+        })
+    };
+    let h = Host::new("cniwall", &["--phys", "igb0"]);
+    let c = conf("wall");
+    let n = 21;
+    let (mut t_add, mut t_del) = (vec![], vec![]);
+    for i in 0..n {
+        let j = format!("w{i}");
+        h.run("jnet-sim", &["jail", "create", &j, "--vnet"]);
+        let t = Instant::now();
+        h.cni_ok("ADD", &j, &c);
+        t_add.push(t.elapsed());
+        let t = Instant::now();
+        h.cni_ok("DEL", &j, &c);
+        t_del.push(t.elapsed());
+    }
+    println!("With Debian's host-local as IPAM, isGateway and isDefaultGateway, bridge existing after the");
+    println!(
+        "first; median of {n} runs: ADD {} ms, DEL {} ms (each runs host-local once).\n",
+        ms(median(t_add)),
+        ms(median(t_del))
+    );
+    println!("| containers | ADD all (ms) | per container (ms) | DEL all (ms) | per container (ms) |");
+    println!("|---|---|---|---|---|");
+    for count in [1usize, 16, 64] {
+        let h = Host::new(&format!("cniscale{count}"), &["--phys", "igb0"]);
+        let c = conf(&format!("scale{count}"));
+        let names: Vec<String> = (0..count).map(|i| format!("s{i}")).collect();
+        for j in &names {
+            h.run("jnet-sim", &["jail", "create", j, "--vnet"]);
+        }
+        let at_once = |command: &str| {
+            let t = Instant::now();
+            let kids: Vec<_> = names.iter().map(|j| h.cni(command, j, &c)).collect();
+            for k in kids {
+                let o = k.wait_with_output().unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
+            t.elapsed()
+        };
+        let (add, del) = (at_once("ADD"), at_once("DEL"));
+        println!("| {count} | {} | {} | {} | {} |", ms(add), ms(add / count as u32), ms(del), ms(del / count as u32));
+    }
+    println!("\nAll ADDs at once on one bridge, then all DELs; host-local serialises its leases with a lock.\n");
 }
 
 /// The kernel side on FreeBSD 13.0's own code, as `.ci/fbsd-stack` last published it
