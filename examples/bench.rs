@@ -357,18 +357,12 @@ impl Host {
 /// jnet-cni: kernel operations per ADD and DEL (its own, without an IPAM plugin), then with
 /// Debian's host-local: time per ADD and DEL, and containers attached at once.
 fn cni_figures() {
-    println!(
-        "## jnet-cni: per ADD and DEL, and containers at once
-"
-    );
+    println!("## jnet-cni: per ADD and DEL, and containers at once\n");
     let bare = serde_json::json!({
         "cniVersion": "1.0.0", "name": "jails", "type": "jnet-cni", "bridge": "cni0", "bridgeAddr": ["10.88.0.1/16"]
     });
-    println!("Kernel operations, with `bridgeAddr` and no IPAM plugin (an IPAM plugin adds its own work, no kernel");
-    println!(
-        "operations of jnet's but the address and the route set inside the jail):
-"
-    );
+    println!("Kernel operations, with `bridgeAddr` and no IPAM plugin, so no address or route inside the jail");
+    println!("(each address adds an SIOCAIFADDR and each route a routing-socket message, in the same jail step):\n");
     println!("| request | operations | changes | reads | modules loaded |");
     println!("|---|---|---|---|---|");
     type Setup = fn(&Host, &serde_json::Value);
