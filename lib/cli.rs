@@ -30,7 +30,7 @@ pub struct Common {
 /// else), `--json`, `-v/--verbose`, `--syslog`, and `common_flags()` to read them. With
 /// `jail_end;`, also the options that configure the interface a jail gets, shared by
 /// jnet-epair and jnet-ngattach: `-i/--index`, `--short`, `--ifname`, `-a/--addr`, `--mac`,
-/// `--mtu`, `--accept-rtadv`, `--gateway`.
+/// `--mtu`, `--accept-rtadv`, `--gateway`, `--route`.
 #[macro_export]
 macro_rules! program_args {
     (
@@ -67,6 +67,9 @@ macro_rules! program_args {
                 /// the jail's default router, IPv4 or IPv6 (one of each at most)
                 #[argh(option)]
                 pub gateway: Vec<String>,
+                /// a static route in the jail, NETWORK/LEN,ROUTER (repeatable)
+                #[argh(option)]
+                pub route: Vec<String>,
             }
             dry_run = $dry;
         }

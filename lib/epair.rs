@@ -72,6 +72,7 @@ pub struct EpairRequest {
     mtu: Option<u32>,
     accept_rtadv: bool,
     gateways: Vec<std::net::IpAddr>,
+    routes: Vec<(Cidr, std::net::IpAddr)>,
 }
 
 /// Parse a list of CIDRs, refusing duplicates.
@@ -185,6 +186,7 @@ impl EpairArgs {
             mtu: self.mtu,
             accept_rtadv: self.accept_rtadv,
             gateways: crate::epair::parse_gateways(&self.gateway)?,
+            routes: crate::epair::parse_routes(&self.route)?,
         })
     }
 }
@@ -248,7 +250,8 @@ pub(crate) fn hand_over(
         want.addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
     push_addrs(&mut inner, &bref, &missing);
     // After the addresses: a gateway must be on one of the jail's networks.
-    inner.extend(want.gateways.iter().map(|g| Step::DefaultRoute(*g)));
+    inner.extend(want.gateways.iter().map(|g| Step::Route(Cidr::default_dst(g.is_ipv6()), *g)));
+    inner.extend(want.routes.iter().map(|(d, g)| Step::Route(*d, *g)));
     if !inner.is_empty() {
         p.push(Step::InJail(jid, inner));
     }
@@ -278,23 +281,55 @@ pub(crate) struct JailSide<'a> {
     pub accept_rtadv: bool,
     /// default routes through these gateways
     pub gateways: &'a [std::net::IpAddr],
+    /// static routes: (network, gateway)
+    pub routes: &'a [(Cidr, std::net::IpAddr)],
+}
+
+/// A router's address as `--gateway` or `--route` gives it.
+fn parse_router(what: &str, s: &str) -> Result<std::net::IpAddr> {
+    let g: std::net::IpAddr =
+        s.parse().map_err(|_| Error::data(format!("{what} {s:?} is not an IPv4 or IPv6 address")))?;
+    let bad = match g {
+        std::net::IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
+        std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.segments()[0] & 0xffc0 == 0xfe80,
+    };
+    if bad {
+        return Err(Error::data(format!(
+            "{what} {g} cannot be a router's address here (a link-local one would need its interface)"
+        )));
+    }
+    Ok(g)
+}
+
+/// Parse `--route`s: NETWORK/LEN,ROUTER, one route per network, the router of the network's
+/// family; the default route is `--gateway`'s.
+pub fn parse_routes(list: &[String]) -> Result<Vec<(Cidr, std::net::IpAddr)>> {
+    let mut out: Vec<(Cidr, std::net::IpAddr)> = vec![];
+    for s in list {
+        let (d, g) = s.split_once(',').ok_or_else(|| {
+            Error::data(format!("--route {s:?}: expected NETWORK/LEN,ROUTER, e.g. 192.0.2.0/24,10.8.0.1"))
+        })?;
+        let dst = Cidr::parse_network(d).map_err(|e| e.context("--route"))?;
+        let gw = parse_router("--route's router", g)?;
+        if dst.is_default() {
+            return Err(Error::usage(format!("--route {s}: the default route is --gateway {gw}")));
+        }
+        if dst.addr.is_ipv6() != gw.is_ipv6() {
+            return Err(Error::data(format!("--route {s}: the network and the router are of different families")));
+        }
+        if out.iter().any(|(o, _)| *o == dst) {
+            return Err(Error::usage(format!("--route: {dst} is given twice")));
+        }
+        out.push((dst, gw));
+    }
+    Ok(out)
 }
 
 /// Parse `--gateway`s: addresses a route can go through, one per family at most.
 pub fn parse_gateways(list: &[String]) -> Result<Vec<std::net::IpAddr>> {
     let mut out: Vec<std::net::IpAddr> = vec![];
     for s in list {
-        let g: std::net::IpAddr =
-            s.parse().map_err(|_| Error::data(format!("--gateway {s:?} is not an IPv4 or IPv6 address")))?;
-        let bad = match g {
-            std::net::IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
-            std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.segments()[0] & 0xffc0 == 0xfe80,
-        };
-        if bad {
-            return Err(Error::data(format!(
-                "--gateway {g} cannot be a router's address here (a link-local one would need its interface)"
-            )));
-        }
+        let g = parse_router("--gateway", s)?;
         if out.iter().any(|o| o.is_ipv6() == g.is_ipv6()) {
             return Err(Error::usage(format!("--gateway {g}: one default router per address family")));
         }
@@ -530,6 +565,7 @@ impl EpairRequest {
                     addrs: &self.addrs,
                     accept_rtadv: self.accept_rtadv,
                     gateways: &self.gateways,
+                    routes: &self.routes,
                 },
             ),
             None => x.jname.clone(),
@@ -553,10 +589,14 @@ impl EpairRequest {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
         if jid.is_none()
-            && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv || !self.gateways.is_empty())
+            && (self.ifname.is_some()
+                || !self.addrs.is_empty()
+                || self.accept_rtadv
+                || !self.gateways.is_empty()
+                || !self.routes.is_empty())
         {
             return Err(Error::usage(format!(
-                "--ifname, --addr, --accept-rtadv and --gateway configure the jail end inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr, --accept-rtadv, --gateway and --route configure the jail end inside the jail, and jail {jail} does not run yet: \
                  call jnet-epair from exec.created (or by hand once the jail runs)"
             )));
         }
@@ -873,6 +913,7 @@ impl Program for EpairArgs {
                 "host_addrs": req.host_addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "gateways": req.gateways.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+                "routes": req.routes.iter().map(|(d, g)| json!({ "dst": d.to_string(), "gw": g.to_string() })).collect::<Vec<_>>(),
                 "accept_rtadv": req.accept_rtadv,
             }),
         })

@@ -114,6 +114,52 @@ pub struct Cidr {
     pub prefixlen: u8,
 }
 
+impl Cidr {
+    /// The network: the address with the bits past the prefix cleared.
+    pub fn network(self) -> Cidr {
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let m = u32::MAX.checked_shl(32 - u32::from(self.prefixlen.min(32))).unwrap_or(0);
+                IpAddr::V4((u32::from(a) & m).into())
+            }
+            IpAddr::V6(a) => {
+                let m = u128::MAX.checked_shl(128 - u32::from(self.prefixlen.min(128))).unwrap_or(0);
+                IpAddr::V6((u128::from(a) & m).into())
+            }
+        };
+        Cidr { addr, prefixlen: self.prefixlen }
+    }
+
+    /// The default route's destination of a family: 0.0.0.0/0 or ::/0.
+    pub fn default_dst(v6: bool) -> Cidr {
+        let addr = if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
+        Cidr { addr, prefixlen: 0 }
+    }
+
+    /// Is this 0.0.0.0/0 or ::/0?
+    pub fn is_default(&self) -> bool {
+        self.prefixlen == 0
+    }
+
+    /// A route's destination, `NETWORK/LEN` (0.0.0.0/0 and ::/0 included, which an
+    /// interface address cannot be): the host bits must be clear.
+    pub fn parse_network(s: &str) -> Result<Cidr, Error> {
+        let bad = |why: &str| Error::data(format!("invalid route destination {s:?}: {why}"));
+        let (a, p) = s.split_once('/').ok_or_else(|| bad("expected NETWORK/PREFIXLEN, e.g. 192.0.2.0/24"))?;
+        let addr: IpAddr = a.parse().map_err(|_| bad("not an IPv4 or IPv6 network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefixlen = match p.parse::<u8>() {
+            Ok(n) if n <= max && !p.starts_with('+') => n,
+            _ => return Err(bad(&format!("prefix length {p:?} is not a number from 0 to {max}"))),
+        };
+        let c = Cidr { addr, prefixlen };
+        if c.network() != c {
+            return Err(bad(&format!("host bits are set; the network is {}", c.network())));
+        }
+        Ok(c)
+    }
+}
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefixlen)
@@ -404,14 +450,20 @@ pub trait Netgraph {
     fn ng_bridge_link_stats(&mut self, path: &str, link: i32) -> KResult<[u64; 14]>;
 }
 
-/// The routing table of the caller's vnet, through a routing socket: default routes only.
+/// The routing table of the caller's vnet, through a routing socket: static routes to a
+/// network through a gateway (the default route is the one to 0.0.0.0/0 or ::/0).
 pub trait Routes {
-    /// RTM_GET of the default route of IPv4 (`v6` false) or IPv6: its gateway, None if none.
-    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>>;
-    /// RTM_ADD of a default route via `gateway` (its family's).
-    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()>;
-    /// RTM_DELETE of the default route of the family.
-    fn del_default_route(&mut self, v6: bool) -> KResult<()>;
+    /// RTM_GET of the route to exactly the network `dst` (with its netmask, so no longer
+    /// match answers): its gateway, None if there is none.
+    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>>;
+    /// RTM_ADD of a route to the network `dst` via `gateway` (of `dst`'s family).
+    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()>;
+    /// RTM_DELETE of the route to the network `dst`.
+    fn del_route(&mut self, dst: Cidr) -> KResult<()>;
+    /// The default route of IPv4 (`v6` false) or IPv6: its gateway, None if none.
+    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+        self.route(Cidr::default_dst(v6))
+    }
 }
 
 /// Everything the programs use.

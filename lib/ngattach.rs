@@ -62,6 +62,7 @@ struct Request {
     mtu: Option<u32>,
     accept_rtadv: bool,
     gateways: Vec<std::net::IpAddr>,
+    routes: Vec<(Cidr, std::net::IpAddr)>,
 }
 
 impl NgAttachArgs {
@@ -122,6 +123,7 @@ impl NgAttachArgs {
             mtu: self.mtu,
             accept_rtadv: self.accept_rtadv,
             gateways: crate::epair::parse_gateways(&self.gateway)?,
+            routes: crate::epair::parse_routes(&self.route)?,
         })
     }
 }
@@ -141,10 +143,14 @@ impl Request {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
         if jid.is_none()
-            && (self.ifname.is_some() || !self.addrs.is_empty() || self.accept_rtadv || !self.gateways.is_empty())
+            && (self.ifname.is_some()
+                || !self.addrs.is_empty()
+                || self.accept_rtadv
+                || !self.gateways.is_empty()
+                || !self.routes.is_empty())
         {
             return Err(Error::usage(format!(
-                "--ifname, --addr, --accept-rtadv and --gateway configure the interface inside the jail, and jail {jail} does not run yet: \
+                "--ifname, --addr, --accept-rtadv, --gateway and --route configure the interface inside the jail, and jail {jail} does not run yet: \
                  call jnet-ngattach from exec.created (or by hand once the jail runs)"
             )));
         }
@@ -315,6 +321,7 @@ impl Request {
                     addrs: &self.addrs,
                     accept_rtadv: self.accept_rtadv,
                     gateways: &self.gateways,
+                    routes: &self.routes,
                 },
             ),
             None => {
@@ -364,6 +371,7 @@ impl Program for NgAttachArgs {
                 },
                 "addrs": req.addrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "gateways": req.gateways.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+                "routes": req.routes.iter().map(|(d, g)| json!({ "dst": d.to_string(), "gw": g.to_string() })).collect::<Vec<_>>(),
                 "accept_rtadv": req.accept_rtadv,
             }),
         })

@@ -61,8 +61,9 @@ pub enum Step {
     /// comes first adds it, one racing it adds it again (EEXIST is fine), and it is never
     /// undone, as other jails may already route through it.
     SharedAddr(String, Cidr),
-    /// Make this the default route of its family (replacing another gateway).
-    DefaultRoute(std::net::IpAddr),
+    /// Route the network (0.0.0.0/0 or ::/0: the default route) through this gateway,
+    /// replacing a route to it through another.
+    Route(Cidr, std::net::IpAddr),
     /// Add a member to an if_bridge.
     BridgeAdd(String, IfRef),
     /// Move into a jail's vnet.
@@ -184,9 +185,10 @@ impl Step {
                 out.push(format!("ifconfig {prefix}{b} {fam} {c} alias"))
             }
             Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
-            Step::DefaultRoute(g) => {
+            Step::Route(d, g) => {
                 let fam = if g.is_ipv6() { "-inet6" } else { "-inet" };
-                out.push(format!("route {prefix}add {fam} default {g}"))
+                let dst = if d.is_default() { "default".to_string() } else { format!("-net {}", d.network()) };
+                out.push(format!("route {prefix}add {fam} {dst} {g}"))
             }
             Step::MoveToJail(r, jid) => out.push(format!("ifconfig {prefix}{} vnet {jid}", n(r))),
             Step::InJail(jid, steps) => {
@@ -250,8 +252,17 @@ enum Undo {
     DelGroup(String, String),
     Describe(String, Option<String>),
     Nd6Flags(String, u32),
-    DelDefaultRoute(bool),
-    AddDefaultRoute(std::net::IpAddr),
+    DelRoute(Cidr),
+    AddRoute(Cidr, std::net::IpAddr),
+}
+
+/// "IPv4 default route", "route to 192.0.2.0/24".
+fn route_name(d: Cidr) -> String {
+    match (d.is_default(), d.addr.is_ipv6()) {
+        (true, false) => "IPv4 default route".into(),
+        (true, true) => "IPv6 default route".into(),
+        (false, _) => format!("route to {}", d.network()),
+    }
 }
 
 /// A list of steps.
@@ -396,27 +407,26 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err(Error::kernel(format!("add {c} to {b}"), e)),
         },
-        Step::DefaultRoute(g) => {
-            let v6 = g.is_ipv6();
-            let fam = if v6 { "IPv6" } else { "IPv4" };
-            match k.default_route(v6).step(|| format!("read the {fam} default route"))? {
+        Step::Route(d, g) => {
+            let what = route_name(*d);
+            match k.route(*d).step(|| format!("read the {what}"))? {
                 Some(cur) if cur == *g => return Ok(()),
                 Some(cur) => {
-                    k.del_default_route(v6).step(|| format!("remove the {fam} default route via {cur}"))?;
-                    undo.push(Undo::AddDefaultRoute(cur));
+                    k.del_route(*d).step(|| format!("remove the {what} via {cur}"))?;
+                    undo.push(Undo::AddRoute(*d, cur));
                 }
                 None => {}
             }
-            match k.add_default_route(*g) {
+            match k.add_route(*d, *g) {
                 Err(Errno::ENETUNREACH) => {
                     return Err(Error::kernel(
-                        format!("add a default route via {g} (it is on none of the networks of the jail's addresses)"),
+                        format!("add a {what} via {g} (it is on none of the networks of the jail's addresses)"),
                         Errno::ENETUNREACH,
                     ))
                 }
-                r => r.step(|| format!("add a default route via {g}"))?,
+                r => r.step(|| format!("add a {what} via {g}"))?,
             }
-            undo.push(Undo::DelDefaultRoute(v6));
+            undo.push(Undo::DelRoute(*d));
             Ok(())
         }
         Step::BridgeAdd(b, m) => {
@@ -699,8 +709,8 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
         }
         Undo::DelAddr(n, c) => k.if_del_addr(n, c.addr).step(|| format!("remove {c} from {n}")),
         Undo::DelGroup(n, g) => k.if_del_group(n, g).step(|| format!("remove {n} from group {g}")),
-        Undo::DelDefaultRoute(v6) => k.del_default_route(*v6).step(|| "remove the default route".into()),
-        Undo::AddDefaultRoute(g) => k.add_default_route(*g).step(|| format!("put the default route via {g} back")),
+        Undo::DelRoute(d) => k.del_route(*d).step(|| format!("remove the {}", route_name(*d))),
+        Undo::AddRoute(d, g) => k.add_route(*d, *g).step(|| format!("put the {} via {g} back", route_name(*d))),
         Undo::Nd6Flags(n, flags) => k.if_set_nd6_flags(n, *flags).step(|| format!("restore the IPv6 settings of {n}")),
         Undo::Describe(n, old) => {
             k.if_set_description(n, old.as_deref()).step(|| format!("restore the description of {n}"))

@@ -111,7 +111,9 @@ impl Runtime {
             c.env(k, v);
         }
         let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.to_string().as_bytes()).unwrap();
+        // A request refused before its configuration is read (a bad CNI_COMMAND) closes
+        // stdin unread: a broken pipe here is the plugin's answer, not the test's failure.
+        let _ = child.stdin.take().unwrap().write_all(stdin.to_string().as_bytes());
         let o = child.wait_with_output().unwrap();
         let text = String::from_utf8(o.stdout).unwrap();
         let v = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).expect(&text) };
@@ -248,6 +250,51 @@ fn libcni_add_check_del_and_del_again() {
     assert_eq!(rt.host.show(), after);
     // CHECK of what is gone fails (libcni has no cached result left to give it).
     assert!(!rt.libcni("check", "c1id", "c1", "eth0").0);
+}
+
+#[test]
+fn the_ipam_results_routes_go_into_the_jail() {
+    let mut conf = bridge_conf();
+    conf["ipam"]["ranges"] = json!([
+        [{ "subnet": "10.88.0.0/16" }],
+        [{ "subnet": "2001:db8:88::/64" }],
+    ]);
+    conf["ipam"]["routes"] = json!([
+        { "dst": "198.51.100.0/24", "gw": "10.88.0.254" },
+        { "dst": "2001:db8:99::/48" },
+        { "dst": "::/0" },
+    ]);
+    let rt = Runtime::new("routes", &["c1".into()], conf);
+    let r = rt.ok("add", "c1id", "c1", "eth0");
+    assert_eq!(
+        r["routes"],
+        json!([
+            { "dst": "198.51.100.0/24", "gw": "10.88.0.254" },
+            { "dst": "2001:db8:99::/48", "gw": "2001:db8:88::1" },
+            { "dst": "::/0", "gw": "2001:db8:88::1" },
+            { "dst": "0.0.0.0/0", "gw": "10.88.0.1" },
+        ])
+    );
+    let s = rt.host.show();
+    // IPv6 enabled on it, the interface has its link-local address too.
+    let a = addrs(&iface(&s, "c1", "eth0"));
+    assert_eq!(a[1..], ["10.88.0.2/16", "2001:db8:88::2/64"]);
+    assert!(a[0].starts_with("fe80::") && a[0].ends_with("/64"), "{a:?}");
+    assert_eq!(
+        routes(&s, "c1"),
+        json!([
+            { "dest": "::/0", "gateway": "2001:db8:88::1" },
+            { "dest": "0.0.0.0/0", "gateway": "10.88.0.1" },
+            { "dest": "198.51.100.0/24", "gateway": "10.88.0.254" },
+            { "dest": "2001:db8:99::/48", "gateway": "2001:db8:88::1" },
+        ])
+    );
+    assert_eq!(addrs(&iface(&s, "host", "cni0")), ["10.88.0.1/16", "2001:db8:88::1/64"]);
+    rt.ok("check", "c1id", "c1", "eth0");
+    rt.ok("del", "c1id", "c1", "eth0");
+    let s = rt.host.show();
+    assert_eq!(routes(&s, "c1"), json!([]));
+    assert!(rt.leases().is_empty() && rt.records().is_empty());
 }
 
 #[test]
@@ -458,7 +505,7 @@ fn bad_requests_are_refused_with_the_specs_codes() {
     let mut bad_vlan = conf.clone();
     bad_vlan["vlan"] = json!("twenty");
     let mut route = conf.clone();
-    route["ipam"]["routes"] = json!([{ "dst": "192.0.2.0/24" }]);
+    route["ipam"]["routes"] = json!([{ "dst": "192.0.2.0/24", "gw": "fe80::1" }]);
     type Case<'a> = (Vec<(&'a str, &'a str)>, Value, u64, &'a str);
     let cases: Vec<Case> = vec![
         (full[1..].to_vec(), conf.clone(), 4, "CNI_CONTAINERID"),
@@ -469,7 +516,7 @@ fn bad_requests_are_refused_with_the_specs_codes() {
         (full.to_vec(), unknown_version, 1, "9.9.9"),
         (full.to_vec(), bad_vlan, 6, "expected u16"),
         (full.to_vec(), json!("not a configuration"), 6, "configuration"),
-        (full.to_vec(), route, 2, "default routes only"),
+        (full.to_vec(), route, 7, "link-local"),
     ];
     for (env, conf, code, says) in cases {
         let (status, out) = add(&env, &conf);

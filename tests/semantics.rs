@@ -335,7 +335,7 @@ fn accept_rtadv_on_the_jails_interface() {
     h.ok("jnet-epair", &["-b", "bridge0", "--ifname", "vnet0", "--accept-rtadv", "--", "www"]);
     assert_eq!(h.show(), s);
     let err = h.fails("jnet-epair", &["-b", "bridge0", "--accept-rtadv", "--", "later"], 64);
-    assert!(err.contains("--accept-rtadv and --gateway configure"), "{err}");
+    assert!(err.contains("--gateway and --route configure"), "{err}");
 }
 
 /// The jail's default routes, through the routing socket inside its vnet: on one of its
@@ -396,6 +396,73 @@ fn default_routes_in_the_jail() {
     // The routes go with the interface.
     h.ok("jnet-release", &["--", "www"]);
     assert_eq!(routes(&h), json!([]));
+}
+
+/// Static routes in the jail (`--route NETWORK/LEN,ROUTER`), beside the default route, for
+/// jnet-epair and jnet-ngattach: added after the addresses, converged, undone with the
+/// rest when one cannot be added, gone with the interface; bad ones refused up front.
+#[test]
+fn static_routes_in_the_jail() {
+    let h = Host::new("routes", "igb0");
+    let routes = |h: &Host, j: &str| -> Value {
+        h.show()["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == j).unwrap()["routes"].clone()
+    };
+    for j in ["www", "mail"] {
+        h.ok("jnet-sim", &["jail", "create", j, "--vnet"]);
+    }
+    let base = ["--ifname", "vnet0", "-a", "192.0.2.5/24", "-a", "2001:db8::5/64", "--gateway", "192.0.2.1"];
+    let with = |prog: &str, extra: &[&str], jail: &str| -> Vec<String> {
+        let mut a: Vec<&str> =
+            if prog == "jnet-epair" { vec!["-b", "bridge0"] } else { vec!["--virtual", "-b", "vbr0"] };
+        a.extend(base);
+        a.extend(extra);
+        a.extend(["--", jail]);
+        a.iter().map(|s| s.to_string()).collect()
+    };
+    let strs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+    let extra = ["--route", "198.51.100.0/24,192.0.2.254", "--route", "2001:db8:1::/48,2001:db8::1"];
+    let want = json!([
+        { "dest": "0.0.0.0/0", "gateway": "192.0.2.1" },
+        { "dest": "198.51.100.0/24", "gateway": "192.0.2.254" },
+        { "dest": "2001:db8:1::/48", "gateway": "2001:db8::1" },
+    ]);
+    for (prog, jail) in [("jnet-epair", "www"), ("jnet-ngattach", "mail")] {
+        let a = with(prog, &extra, jail);
+        let dry = h.ok(prog, &[&["-n"][..], &a.iter().map(String::as_str).collect::<Vec<_>>()].concat());
+        assert!(dry.contains("add -inet -net 198.51.100.0/24 192.0.2.254"), "{dry}");
+        assert!(dry.contains("add -inet6 -net 2001:db8:1::/48 2001:db8::1"), "{dry}");
+        h.ok(prog, &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(routes(&h, jail), want, "{prog} {}", strs(&a));
+        let s = h.show();
+        h.ok(prog, &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(h.show(), s, "{prog} again: nothing changes");
+    }
+    // A router on none of the jail's networks: refused by the kernel, the run undone.
+    h.ok("jnet-release", &["--", "www"]);
+    let before = h.show();
+    let a = with("jnet-epair", &["--route", "198.51.100.0/24,203.0.113.1"], "www");
+    let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 71);
+    assert!(err.contains("route to 198.51.100.0/24 via 203.0.113.1 (it is on none of the networks"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    for (r, code, msg) in [
+        ("198.51.100.7/24,192.0.2.254", 65, "host bits are set; the network is 198.51.100.0/24"),
+        ("0.0.0.0/0,192.0.2.254", 64, "the default route is --gateway"),
+        ("2001:db8:1::/48,192.0.2.254", 65, "different families"),
+        ("198.51.100.0/24", 65, "expected NETWORK/LEN,ROUTER"),
+        ("198.51.100.0/24,fe80::1", 65, "link-local"),
+    ] {
+        let a = with("jnet-epair", &["--route", r], "www");
+        let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), code);
+        assert!(err.contains(msg), "{r}: {err}");
+    }
+    let a =
+        with("jnet-epair", &["--route", "198.51.100.0/24,192.0.2.2", "--route", "198.51.100.0/24,192.0.2.3"], "www");
+    let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 64);
+    assert!(err.contains("198.51.100.0/24 is given twice"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    // The routes go with the interface.
+    h.ok("jnet-release", &["--", "mail"]);
+    assert_eq!(routes(&h, "mail"), json!([]));
 }
 
 /// A jail on VLAN 20 of its uplink: a vlan igb0.20 (if_vlan's NIC.TAG form) tagged as jnet's,

@@ -5,7 +5,7 @@
 //! A runtime runs the plugin with CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS (on FreeBSD the
 //! VNET jail it made), CNI_IFNAME and CNI_PATH in the environment and the network
 //! configuration on stdin. ADD is `jnet-epair -b BRIDGE --ifname CNI_IFNAME` for that jail,
-//! with the addresses and default routes the IPAM plugin gives; DEL destroys the epair
+//! with the addresses and routes the IPAM plugin gives; DEL destroys the epair
 //! (already gone is success) and releases the addresses; CHECK compares the kernel with the
 //! previous result. The same engine, ownership marks and trust rules as the hooks: the jail's
 //! root is not trusted, and what it can change inside is only ever read there, never acted on
@@ -174,30 +174,21 @@ impl KernelTask for Request {
 /// What the IPAM result asks of the jail and the bridge.
 struct Addressing {
     addrs: Vec<(Cidr, Option<IpAddr>)>,
-    /// Default routes: (gateway, as the result lists the route).
+    /// The routes, each with its gateway.
     routes: Vec<RouteConfig>,
     bridge_addrs: Vec<Cidr>,
 }
 
 impl Request {
-    /// The addresses, the default routes (jnet installs no others) and the bridge's
-    /// addresses that the configuration and the IPAM result ask for.
+    /// The addresses, the routes and the bridge's addresses that the configuration and the
+    /// IPAM result ask for; a route without `gw` goes through the gateway of the address of
+    /// its family.
     fn addressing(&self, r: &IpamResult) -> Result<Addressing, CniError> {
         let addrs = r.cidrs()?;
         let gw_of = |v6: bool| addrs.iter().find_map(|(c, g)| g.filter(|_| c.addr.is_ipv6() == v6));
         let mut routes: Vec<RouteConfig> = vec![];
         for route in &r.routes {
-            let (default, v6) = spec::route_is_default(&route.dst)?;
-            if !default {
-                return Err(CniError::new(
-                    code::UNSUPPORTED_FIELD,
-                    format!(
-                        "route to {}: jnet-cni installs default routes only (0.0.0.0/0, ::/0); route other \
-                         networks through the default router",
-                        route.dst
-                    ),
-                ));
-            }
+            let v6 = spec::route_dst(&route.dst)?.addr.is_ipv6();
             let gw = route.gw.or_else(|| gw_of(v6)).ok_or_else(|| {
                 CniError::new(
                     code::INVALID_CONFIG,
@@ -208,7 +199,9 @@ impl Request {
         }
         if self.conf.is_default_gateway {
             for v6 in [false, true] {
-                let have = routes.iter().any(|r| r.gw.is_some_and(|g| g.is_ipv6() == v6));
+                let have = routes
+                    .iter()
+                    .any(|r| spec::route_dst(&r.dst).is_ok_and(|d| d.is_default() && d.addr.is_ipv6() == v6));
                 if let (Some(g), false) = (gw_of(v6), have) {
                     let dst = if v6 { "::/0" } else { "0.0.0.0/0" };
                     routes.push(RouteConfig { dst: dst.into(), gw: Some(g) });
@@ -244,9 +237,22 @@ impl Request {
             addr: a.addrs.iter().map(|(c, _)| c.to_string()).collect(),
             mac: "auto".into(),
             mtu: self.conf.mtu,
-            gateway: a.routes.iter().filter_map(|r| r.gw.map(|g| g.to_string())).collect(),
+            gateway: self.routes_where(a, true),
+            route: self.routes_where(a, false),
             ..EpairArgs::default()
         }
+    }
+
+    /// The default routes' gateways (`--gateway`), or the other routes (`--route NET,GW`).
+    fn routes_where(&self, a: &Addressing, default: bool) -> Vec<String> {
+        a.routes
+            .iter()
+            .filter_map(|r| {
+                let dst = spec::route_dst(&r.dst).ok()?;
+                let gw = r.gw?;
+                (dst.is_default() == default).then(|| if default { gw.to_string() } else { format!("{dst},{gw}") })
+            })
+            .collect()
     }
 
     /// The running VNET jail CNI_NETNS names.
@@ -512,12 +518,12 @@ fn check_inside<K: Kernel>(k: &mut K, jail: &str, ifname: &str, prev: &Previous)
         .filter(|i| !i.dying)
         .map(|i| i.jid)
         .ok_or_else(|| CniError::new(code::UNKNOWN_CONTAINER, format!("jail {jail} does not run")))?;
-    type Seen = (Vec<IfInfo>, Option<IpAddr>, Option<IpAddr>);
-    let (list, gw4, gw6): Seen = k.in_jail(jid, |k| {
+    let dsts: Vec<Cidr> = prev.routes.iter().map(|r| spec::route_dst(&r.dst)).collect::<Result<_, _>>()?;
+    let (list, gws): (Vec<IfInfo>, Vec<Option<IpAddr>>) = k.in_jail(jid, |k| {
         let list = k.if_list().step(|| "list interfaces".into())?;
-        let gw4 = k.default_route(false).step(|| "read the IPv4 default route".into())?;
-        let gw6 = k.default_route(true).step(|| "read the IPv6 default route".into())?;
-        Ok((list, gw4, gw6))
+        let gws =
+            dsts.iter().map(|d| k.route(*d).step(|| format!("read the route to {d}"))).collect::<Result<_, _>>()?;
+        Ok((list, gws))
     })?;
     let Some(i) = list.iter().find(|i| i.name == ifname) else {
         return Err(mismatch(format!("jail {jail} has no interface {ifname}")));
@@ -541,14 +547,10 @@ fn check_inside<K: Kernel>(k: &mut K, jail: &str, ifname: &str, prev: &Previous)
             return Err(mismatch(format!("{ifname} in jail {jail} lacks {c}")));
         }
     }
-    for r in &prev.routes {
-        let (default, v6) = spec::route_is_default(&r.dst)?;
-        let have = if v6 { gw6 } else { gw4 };
-        if let (true, Some(want)) = (default, r.gw) {
-            if have != Some(want) {
-                let now = have.map_or("none".to_string(), |g| g.to_string());
-                return Err(mismatch(format!("jail {jail}'s default route {} is via {now}, not {want}", r.dst)));
-            }
+    for (r, have) in prev.routes.iter().zip(gws) {
+        if let Some(want) = r.gw.filter(|w| have != Some(*w)) {
+            let now = have.map_or("none".to_string(), |g| g.to_string());
+            return Err(mismatch(format!("jail {jail}'s route to {} is via {now}, not {want}", r.dst)));
         }
     }
     Ok(())

@@ -222,14 +222,17 @@ impl IpamResult {
     }
 }
 
-/// A route's destination, parsed: whether it is a default route (0.0.0.0/0 or ::/0), and
-/// whether it is IPv6.
-pub fn route_is_default(dst: &str) -> Result<(bool, bool), CniError> {
+/// A route's destination, `NETWORK/LEN` (host bits are cleared, as Go's ParseCIDR does for
+/// the runtimes): 0.0.0.0/0 and ::/0 are the default routes.
+pub fn route_dst(dst: &str) -> Result<Cidr, CniError> {
     let bad = || CniError::new(code::DECODING_FAILURE, format!("route destination {dst:?} is not NETWORK/PREFIXLEN"));
     let (a, p) = dst.split_once('/').ok_or_else(bad)?;
     let addr: IpAddr = a.parse().map_err(|_| bad())?;
-    let len: u8 = p.parse().map_err(|_| bad())?;
-    Ok((len == 0 && addr.is_unspecified(), addr.is_ipv6()))
+    let prefixlen: u8 = p.parse().map_err(|_| bad())?;
+    if prefixlen > if addr.is_ipv4() { 32 } else { 128 } {
+        return Err(bad());
+    }
+    Ok(Cidr { addr, prefixlen }.network())
 }
 
 /// An interface of a result.
@@ -329,10 +332,12 @@ mod tests {
 
     #[test]
     fn default_routes_and_container_ids() {
-        assert_eq!(route_is_default("0.0.0.0/0").unwrap(), (true, false));
-        assert_eq!(route_is_default("::/0").unwrap(), (true, true));
-        assert_eq!(route_is_default("10.1.0.0/16").unwrap(), (false, false));
-        assert!(route_is_default("10.1.0.0").is_err());
+        assert!(route_dst("0.0.0.0/0").unwrap().is_default());
+        assert!(route_dst("::/0").unwrap().addr.is_ipv6());
+        assert_eq!(route_dst("10.1.2.3/16").unwrap().to_string(), "10.1.0.0/16");
+        for bad in ["10.1.0.0", "10.1.0.0/33", "x/8", "::/129"] {
+            assert_eq!(route_dst(bad).unwrap_err().code, code::DECODING_FAILURE, "{bad}");
+        }
         assert!(check_container_id("c1").is_ok());
         assert!(check_container_id("abc-1.2_3").is_ok());
         for bad in ["", "-a", "a/b", "a b", "../x"] {

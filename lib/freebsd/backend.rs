@@ -637,35 +637,29 @@ impl FreeBsd {
 }
 
 impl Routes for FreeBsd {
-    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>> {
         self.token = self.token.wrapping_add(1);
         let seq = self.token as i32;
-        let msg = super::rtabi::default_route_msg(super::rtabi::RTM_GET, v6, None, std::process::id() as i32, seq);
+        let msg = super::rtabi::route_msg(super::rtabi::RTM_GET, dst, None, std::process::id() as i32, seq);
         match self.route_msg(&msg, seq, true) {
             Ok(r) => Ok(r.and_then(|r| r.gateway)),
-            // No default route.
+            // No such route.
             Err(Errno::ESRCH) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()> {
+    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()> {
         self.token = self.token.wrapping_add(1);
         let seq = self.token as i32;
-        let msg = super::rtabi::default_route_msg(
-            super::rtabi::RTM_ADD,
-            gateway.is_ipv6(),
-            Some(gateway),
-            std::process::id() as i32,
-            seq,
-        );
+        let msg = super::rtabi::route_msg(super::rtabi::RTM_ADD, dst, Some(gateway), std::process::id() as i32, seq);
         self.route_msg(&msg, seq, false).map(|_| ())
     }
 
-    fn del_default_route(&mut self, v6: bool) -> KResult<()> {
+    fn del_route(&mut self, dst: Cidr) -> KResult<()> {
         self.token = self.token.wrapping_add(1);
         let seq = self.token as i32;
-        let msg = super::rtabi::default_route_msg(super::rtabi::RTM_DELETE, v6, None, std::process::id() as i32, seq);
+        let msg = super::rtabi::route_msg(super::rtabi::RTM_DELETE, dst, None, std::process::id() as i32, seq);
         self.route_msg(&msg, seq, false).map(|_| ())
     }
 }

@@ -1,5 +1,6 @@
-//! Routing-socket messages (`sys/net/route.h`): RTM_ADD, RTM_DELETE and RTM_GET of a default
-//! route, encoded and decoded here, byte for byte, on every platform.
+//! Routing-socket messages (`sys/net/route.h`): RTM_ADD, RTM_DELETE and RTM_GET of a route to
+//! a network (the default route is the one to 0.0.0.0/0 or ::/0), encoded and decoded here,
+//! byte for byte, on every platform.
 //!
 //! A message is a `struct rt_msghdr` (152 bytes on LP64: u_short rtm_msglen @0, u_char
 //! rtm_version @2, u_char rtm_type @3, u_short rtm_index @4, u_short _rtm_spare1 @6, int
@@ -9,6 +10,7 @@
 //! sizeof(long) (`SA_SIZE`).
 
 use super::abi::{mask4, mask6, sockaddr_in, sockaddr_in6, AF_INET, AF_INET6};
+use crate::kernel::Cidr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// sizeof(struct rt_msghdr) on LP64.
@@ -57,11 +59,18 @@ fn sa_of(a: IpAddr) -> Vec<u8> {
     }
 }
 
-/// A message about the default route of `v6`'s family: RTM_ADD with `gateway`, RTM_DELETE,
-/// or RTM_GET (no gateway). The destination is 0.0.0.0 or :: with an all-zero netmask.
-pub fn default_route_msg(kind: u8, v6: bool, gateway: Option<IpAddr>, pid: i32, seq: i32) -> Vec<u8> {
-    let any = if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
-    let mask = if v6 { sockaddr_in6(mask6(0), 0).to_vec() } else { sockaddr_in(mask4(0)).to_vec() };
+/// A message about the route to the network `dst`: RTM_ADD with `gateway`, RTM_DELETE, or
+/// RTM_GET (no gateway). The destination goes with its netmask, always (a /32 or /128 too,
+/// rather than RTF_HOST): with one, RTM_GET looks up that exact prefix (rtsock.c
+/// handle_rtm_get), without one it would answer the longest match. The host bits of `dst`
+/// are cleared, as route(8) clears them.
+pub fn route_msg(kind: u8, dst: Cidr, gateway: Option<IpAddr>, pid: i32, seq: i32) -> Vec<u8> {
+    let net = dst.network();
+    let any = net.addr;
+    let mask = match net.addr {
+        IpAddr::V6(_) => sockaddr_in6(mask6(net.prefixlen), 0).to_vec(),
+        IpAddr::V4(_) => sockaddr_in(mask4(net.prefixlen)).to_vec(),
+    };
     let mut addrs = RTA_DST | RTA_NETMASK;
     let mut flags = RTF_UP | RTF_STATIC;
     if gateway.is_some() {
@@ -143,7 +152,7 @@ mod tests {
 
     #[test]
     fn rtm_add_of_an_ipv4_default_route() {
-        let m = default_route_msg(RTM_ADD, false, Some("192.0.2.1".parse().unwrap()), 77, 3);
+        let m = route_msg(RTM_ADD, Cidr::default_dst(false), Some("192.0.2.1".parse().unwrap()), 77, 3);
         // header, then three 16-byte sockaddr_in: dst, gateway, netmask
         assert_eq!(m.len(), 152 + 3 * 16);
         assert_eq!(u16::from_ne_bytes([m[0], m[1]]), 200);
@@ -160,7 +169,7 @@ mod tests {
 
     #[test]
     fn rtm_get_of_the_ipv6_default_route() {
-        let m = default_route_msg(RTM_GET, true, None, 1, 9);
+        let m = route_msg(RTM_GET, Cidr::default_dst(true), None, 1, 9);
         // sockaddr_in6 is 28 bytes, padded to 32: dst and netmask
         assert_eq!(m.len(), 152 + 2 * 32);
         assert_eq!(m[3], RTM_GET);
@@ -171,13 +180,31 @@ mod tests {
     }
 
     #[test]
+    fn rtm_add_of_a_route_to_a_network() {
+        // route add -inet 192.0.2.0/24 10.8.0.1, given with its host bits set
+        let dst = Cidr { addr: "192.0.2.77".parse().unwrap(), prefixlen: 24 };
+        let m = route_msg(RTM_ADD, dst, Some("10.8.0.1".parse().unwrap()), 4, 2);
+        assert_eq!(m.len(), 152 + 3 * 16);
+        assert_eq!(i32::from_ne_bytes(m[8..12].try_into().unwrap()), 0x803, "UP | GATEWAY | STATIC, not HOST");
+        assert_eq!(&m[152..160], &[16, 2, 0, 0, 192, 0, 2, 0], "dst, host bits cleared");
+        assert_eq!(&m[168..176], &[16, 2, 0, 0, 10, 8, 0, 1], "gateway");
+        assert_eq!(&m[184..192], &[16, 2, 0, 0, 255, 255, 255, 0], "netmask /24");
+        // an IPv6 /128 still goes with its all-ones netmask
+        let dst = Cidr { addr: "2001:db8::9".parse().unwrap(), prefixlen: 128 };
+        let m = route_msg(RTM_GET, dst, None, 4, 3);
+        assert_eq!(m.len(), 152 + 2 * 32);
+        assert_eq!(&m[160..176], &"2001:db8::9".parse::<Ipv6Addr>().unwrap().octets(), "dst");
+        assert_eq!(&m[192..208], &[0xff; 16], "netmask /128");
+    }
+
+    #[test]
     fn replies_are_parsed_and_bad_ones_refused() {
-        let mut m = default_route_msg(RTM_GET, false, Some("10.8.0.1".parse().unwrap()), 5, 6);
+        let mut m = route_msg(RTM_GET, Cidr::default_dst(false), Some("10.8.0.1".parse().unwrap()), 5, 6);
         m[24..28].copy_from_slice(&0i32.to_ne_bytes());
         let r = parse_reply(&m).unwrap();
         assert_eq!((r.kind, r.pid, r.seq, r.errno), (RTM_GET, 5, 6, 0));
         assert_eq!(r.gateway, Some("10.8.0.1".parse().unwrap()));
-        let m6 = default_route_msg(RTM_ADD, true, Some("2001:db8::1".parse().unwrap()), 5, 7);
+        let m6 = route_msg(RTM_ADD, Cidr::default_dst(true), Some("2001:db8::1".parse().unwrap()), 5, 7);
         assert_eq!(parse_reply(&m6).unwrap().gateway, Some("2001:db8::1".parse().unwrap()));
         assert_eq!(parse_reply(&m[..100]), None);
         let mut bad = m.clone();

@@ -183,13 +183,23 @@ pub struct SimJail {
     pub trap: Option<Trap>,
 }
 
-/// A default route of a vnet.
+/// A static route of a vnet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimRoute {
     /// the vnet whose table it is in
     pub vnet: VnetId,
+    /// the network it leads to; None for the default route (of the gateway's family)
+    #[serde(default)]
+    pub net: Option<Cidr>,
     /// its gateway (the family is the gateway's)
     pub gateway: IpAddr,
+}
+
+impl SimRoute {
+    /// Its destination, 0.0.0.0/0 or ::/0 for the default route.
+    pub fn dst(&self) -> Cidr {
+        self.net.unwrap_or_else(|| Cidr::default_dst(self.gateway.is_ipv6()))
+    }
 }
 
 /// What a hostile jail root does to a process that `jail_attach`es into his jail.
@@ -1172,27 +1182,35 @@ impl Host {
         self.routes.retain(|_| k.next().unwrap_or(false));
     }
 
-    /// RTM_GET of a default route.
-    pub fn default_route(&self, vnet: VnetId, v6: bool) -> KResult<IpAddr> {
-        self.routes.iter().find(|r| r.vnet == vnet && r.gateway.is_ipv6() == v6).map(|r| r.gateway).ok_or(Errno::ESRCH)
+    /// RTM_GET of the route to exactly the network `dst` (a netmask was given).
+    pub fn route(&self, vnet: VnetId, dst: Cidr) -> KResult<IpAddr> {
+        let dst = dst.network();
+        self.routes.iter().find(|r| r.vnet == vnet && r.dst() == dst).map(|r| r.gateway).ok_or(Errno::ESRCH)
     }
 
-    /// RTM_ADD of a default route.
-    pub fn add_default_route(&mut self, vnet: VnetId, gateway: IpAddr) -> KResult<()> {
-        if self.default_route(vnet, gateway.is_ipv6()).is_ok() {
+    /// RTM_ADD of a route to `dst`: one per network (EEXIST), through a gateway of its
+    /// family on a network of the vnet (route_ctl.c; ENETUNREACH otherwise).
+    pub fn add_route(&mut self, vnet: VnetId, dst: Cidr, gateway: IpAddr) -> KResult<()> {
+        let dst = dst.network();
+        if dst.addr.is_ipv6() != gateway.is_ipv6() {
+            return Err(Errno::EINVAL);
+        }
+        if self.route(vnet, dst).is_ok() {
             return Err(Errno::EEXIST);
         }
         if !self.on_link(vnet, gateway) {
             return Err(Errno::ENETUNREACH);
         }
-        self.routes.push(SimRoute { vnet, gateway });
+        let net = if dst.is_default() { None } else { Some(dst) };
+        self.routes.push(SimRoute { vnet, net, gateway });
         Ok(())
     }
 
-    /// RTM_DELETE of a default route.
-    pub fn del_default_route(&mut self, vnet: VnetId, v6: bool) -> KResult<()> {
+    /// RTM_DELETE of the route to `dst`.
+    pub fn del_route(&mut self, vnet: VnetId, dst: Cidr) -> KResult<()> {
+        let dst = dst.network();
         let before = self.routes.len();
-        self.routes.retain(|r| !(r.vnet == vnet && r.gateway.is_ipv6() == v6));
+        self.routes.retain(|r| !(r.vnet == vnet && r.dst() == dst));
         if self.routes.len() == before {
             return Err(Errno::ESRCH);
         }

@@ -470,27 +470,32 @@ impl Vnets for Sim {
     }
 }
 
+/// How route(8) names a destination: `default` (`-inet6` for IPv6's), else `-net NETWORK/LEN`.
+fn route_words(dst: Cidr) -> String {
+    match (dst.is_default(), dst.addr.is_ipv6()) {
+        (true, false) => "default".into(),
+        (true, true) => "default -inet6".into(),
+        (false, _) => format!("-net {}", dst.network()),
+    }
+}
+
 impl crate::kernel::Routes for Sim {
-    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>> {
         self.op(
             "RTM_GET",
-            || format!("default{}", if v6 { " -inet6" } else { "" }),
-            |h, v, _| match h.default_route(v, v6) {
+            || route_words(dst),
+            |h, v, _| match h.route(v, dst) {
                 Ok(g) => Ok(Some(g)),
                 Err(Errno::ESRCH) => Ok(None),
                 Err(e) => Err(e),
             },
         )
     }
-    fn add_default_route(&mut self, gateway: IpAddr) -> KResult<()> {
-        self.op("RTM_ADD", || format!("default {gateway}"), |h, v, _| h.add_default_route(v, gateway))
+    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()> {
+        self.op("RTM_ADD", || format!("{} {gateway}", route_words(dst)), |h, v, _| h.add_route(v, dst, gateway))
     }
-    fn del_default_route(&mut self, v6: bool) -> KResult<()> {
-        self.op(
-            "RTM_DELETE",
-            || format!("default{}", if v6 { " -inet6" } else { "" }),
-            |h, v, _| h.del_default_route(v, v6),
-        )
+    fn del_route(&mut self, dst: Cidr) -> KResult<()> {
+        self.op("RTM_DELETE", || route_words(dst), |h, v, _| h.del_route(v, dst))
     }
 }
 

@@ -92,7 +92,7 @@ pub fn to_json(host: &Host) -> Value {
             "jail": jail,
             "interfaces": host.in_vnet(v).into_iter().map(|i| iface_json(host, i)).collect::<Vec<_>>(),
             "routes": host.routes.iter().filter(|r| r.vnet == v).map(|r| json!({
-                "dest": if r.gateway.is_ipv6() { "::/0" } else { "0.0.0.0/0" },
+                "dest": r.dst().to_string(),
                 "gateway": r.gateway.to_string(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
