@@ -172,6 +172,7 @@ impl KernelTask for Request {
 }
 
 /// What the IPAM result asks of the jail and the bridge.
+#[derive(Debug)]
 struct Addressing {
     addrs: Vec<(Cidr, Option<IpAddr>)>,
     /// The routes, each with its gateway.
@@ -215,12 +216,14 @@ impl Request {
         }
         if self.conf.is_gateway || self.conf.is_default_gateway {
             for (c, g) in &addrs {
-                if let Some(g) = g {
-                    bridge_addrs.push(Cidr { addr: *g, prefixlen: c.prefixlen });
+                match g {
+                    Some(g) if !bridge_addrs.iter().any(|b| b.addr == *g) => {
+                        bridge_addrs.push(Cidr { addr: *g, prefixlen: c.prefixlen })
+                    }
+                    _ => {}
                 }
             }
         }
-        bridge_addrs.dedup_by(|a, b| a.addr == b.addr);
         Ok(Addressing { addrs, routes, bridge_addrs })
     }
 
@@ -634,6 +637,48 @@ Options:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(conf: Value) -> Request {
+        let raw = serde_json::to_vec(&conf).unwrap();
+        Request {
+            command: Command::Add,
+            container_id: Some("c1".into()),
+            netns: Some("c1".into()),
+            ifname: Some("eth0".into()),
+            cni_path: String::new(),
+            conf: serde_json::from_value(conf).unwrap(),
+            raw,
+        }
+    }
+
+    fn ipam(v: Value) -> IpamResult {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn addressing_from_the_configuration_and_the_ipam_result() {
+        let r = request(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "jnet-cni",
+            "isDefaultGateway": true, "bridgeAddr": ["10.0.0.1/24"]
+        }));
+        let res = ipam(serde_json::json!({
+            "ips": [{ "address": "10.0.0.5/24", "gateway": "10.0.0.1" }, { "address": "2001:db8::5/64", "gateway": "2001:db8::1" }],
+            "routes": [{ "dst": "::/0", "gw": "2001:db8::fe" }, { "dst": "192.0.2.0/24" }]
+        }));
+        let a = r.addressing(&res).unwrap();
+        // The bridge gets each gateway once, with its network's prefix length.
+        let b: Vec<String> = a.bridge_addrs.iter().map(|c| c.to_string()).collect();
+        assert_eq!(b, ["10.0.0.1/24", "2001:db8::1/64"]);
+        // IPAM's own IPv6 default route wins; isDefaultGateway adds only IPv4's.
+        assert_eq!(r.routes_where(&a, true), ["2001:db8::fe", "10.0.0.1"]);
+        assert_eq!(r.routes_where(&a, false), ["192.0.2.0/24,10.0.0.1"]);
+        // A route with no gw and no gateway of its family to go through.
+        let res =
+            ipam(serde_json::json!({ "ips": [{ "address": "10.0.0.5/24" }], "routes": [{ "dst": "0.0.0.0/0" }] }));
+        assert_eq!(r.addressing(&res).unwrap_err().code, code::INVALID_CONFIG);
+        let res = ipam(serde_json::json!({ "ips": [{ "address": "10.0.0.5/24", "gateway": "2001:db8::1" }] }));
+        assert_eq!(r.addressing(&res).unwrap_err().code, code::DECODING_FAILURE);
+    }
 
     #[test]
     fn interface_names_choose_the_index() {
