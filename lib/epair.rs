@@ -852,6 +852,7 @@ impl EpairArgs {
     /// its output. Returns the request with what was done, or the dry run's commands.
     pub fn apply<K: Kernel>(&self, k: &mut K) -> Result<(EpairRequest, std::result::Result<Applied, Vec<String>>)> {
         let req = self.validate()?;
+        let _lock = if self.dry_run { None } else { crate::jaillock::lock(k, &req.jail)? };
         let built = req.build(k)?;
         if self.dry_run {
             return Ok((req, Err(built.plan.render())));

@@ -55,6 +55,11 @@ impl Program for NicArgs {
             (JailRef::Name(n), _) => (n.clone(), None),
             (JailRef::Jid(j), _) => return Err(Error::new(Kind::NoJail, format!("no running jail with jid {j}"))),
         };
+        let _lock = if self.dry_run {
+            None
+        } else {
+            Some(crate::jaillock::lock_name(&k.state_dir(), &jail, crate::jaillock::WAIT)?)
+        };
         if self.dry_run {
             let mut cmds = vec![];
             for i in &self.iface {

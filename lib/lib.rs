@@ -16,6 +16,7 @@ pub mod freebsd;
 pub mod hoststate;
 pub mod inventory;
 pub mod ip6wait;
+pub mod jaillock;
 pub mod kernel;
 pub mod lend;
 pub mod mac;

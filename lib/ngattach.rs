@@ -345,6 +345,7 @@ impl Program for NgAttachArgs {
 
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
         let req = self.validate()?;
+        let _lock = if self.dry_run { None } else { crate::jaillock::lock(k, &req.jail)? };
         let built = req.build(k)?;
         if self.dry_run {
             let cmds = built.plan.render();

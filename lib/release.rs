@@ -148,6 +148,7 @@ fn epairs_of<K: Kernel>(
 /// carries the kernel's marks, which takes the other end with it wherever that is. Already
 /// gone is success. Returns what was destroyed.
 pub fn release_epair<K: Kernel>(k: &mut K, jail: &str, index: u32) -> Result<Vec<String>> {
+    let _lock = crate::jaillock::lock_name(&k.state_dir(), jail, crate::jaillock::WAIT)?;
     let mut d = Done::default();
     let list = k.if_list().step(|| "list interfaces".into())?;
     let ours = epairs_of(k, &list, jail, None, &[], Some(index))?;
@@ -169,6 +170,14 @@ impl ReleaseArgs {
             Ok(false) => {}
             Err(e) => d.errs.push(Error::kernel(format!("shut down netgraph node {path}"), e)),
         }
+    }
+
+    /// `jail`'s lock (jaillock.rs), unless this is a dry run.
+    fn lock<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Option<crate::jaillock::JailLock>> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        crate::jaillock::lock_name(&k.state_dir(), jail, crate::jaillock::WAIT).map(Some)
     }
 
     /// Bring the `--iface` NICs home from `jail` first, at once.
@@ -210,6 +219,7 @@ impl ReleaseArgs {
     }
 
     fn release<K: Kernel>(&self, k: &mut K, jail: &str) -> Result<Output> {
+        let _lock = self.lock(k, jail)?;
         let mut d = Done::default();
         self.reclaim_nics(k, jail, &mut d);
         self.release_jail(k, jail, &[], &mut d)?;
@@ -442,7 +452,8 @@ impl ReleaseArgs {
                 .filter(|o| o.tag.is_for(j) && matches!(o.tag.role, Role::EpairHost(_) | Role::EpairJail(_)))
                 .map(|o| o.name.clone())
                 .collect();
-            if let Err(e) = self.release_jail(k, j, &also, &mut d) {
+            let released = self.lock(k, j).and_then(|_lock| self.release_jail(k, j, &also, &mut d));
+            if let Err(e) = released {
                 d.errs.push(e.context(format!("jail {j}")));
             }
         }

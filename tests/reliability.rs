@@ -1,6 +1,7 @@
 //! The reliability suite: bad input across all five programs, fault injection at every
 //! operation of a release, kill -9 at random points of many concurrent starts and stops,
-//! and property tests of the parsers and name derivation.
+//! the same jail's hooks run twice at once, and property tests of the parsers and name
+//! derivation.
 
 mod common;
 use common::*;
@@ -139,6 +140,87 @@ fn a_failure_at_any_operation_of_a_release_leaves_a_host_the_next_release_cleans
         // (bridges are shared and kept by default anyway).
         assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["type"] == "eiface"), "op {k}");
     }
+}
+
+/// Two programs at once against the host: their exit statuses and stderr.
+fn at_once(h: &Host, a: (&str, &[&str]), b: (&str, &[&str])) -> [(bool, String); 2] {
+    let spawn = |(prog, args): (&str, &[&str])| {
+        Command::new(bin(prog))
+            .args(args)
+            .env("JNET_SIM", &h.path)
+            .env_remove("JNET_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (x, y) = (spawn(a), spawn(b));
+    [x, y].map(|c| {
+        let o = c.wait_with_output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).to_string())
+    })
+}
+
+/// rc.d/jail with `jail_parallel_start` and a `depend` runs one jail's exec.prestart from
+/// two jail(8) processes; a release can race a start. Each pair of runs of the same jail's
+/// hooks, 100 times over: both succeed and the host has one correct result (one pair, on
+/// its bridge; one eiface; one NIC record), never a failure with leftovers.
+#[test]
+fn the_same_jails_hooks_run_twice_at_once_converge() {
+    let h = Host::new("twice", "igb0,igb1,igb2");
+    let epair: &[&str] = &["-b", "bridge0", "-u", "igb0", "--", "alpha"];
+    let release: &[&str] = &["--", "alpha"];
+    let ng: &[&str] = &["-u", "igb1", "--", "mail"];
+    let nic: &[&str] = &["--iface", "igb2", "--", "dmz"];
+    let ok = |runs: [(bool, String); 2], what: &str, i: usize| {
+        for (good, err) in runs {
+            assert!(good, "run {i}, {what}: {err}");
+        }
+    };
+    let pair = |s: &Value| -> (bool, bool) {
+        let n = host_names(s);
+        (n.contains(&"e0a_alpha".to_string()), n.contains(&"e0b_alpha".to_string()))
+    };
+    let no_strays = |s: &Value, i: usize| {
+        let n = host_names(s);
+        assert!(!n.iter().any(|x| x.starts_with("epair")), "run {i}: a stray pair: {n:?}");
+    };
+    for i in 0..100 {
+        ok(at_once(&h, ("jnet-epair", epair), ("jnet-epair", epair)), "two prestarts", i);
+        let s = h.show();
+        assert_eq!(pair(&s), (true, true), "run {i}");
+        no_strays(&s, i);
+        assert_eq!(iface(&s, "host", "bridge0")["members"].as_array().unwrap().len(), 2, "run {i}: {s}");
+
+        ok(at_once(&h, ("jnet-release", release), ("jnet-release", release)), "two poststops", i);
+        let s = h.show();
+        assert_eq!(pair(&s), (false, false), "run {i}");
+
+        // A release racing a start: whichever comes second sees what the first did.
+        ok(at_once(&h, ("jnet-epair", epair), ("jnet-release", release)), "a start and a release", i);
+        let s = h.show();
+        let (a, b) = pair(&s);
+        assert_eq!(a, b, "run {i}: half a pair: {:?}", host_names(&s));
+        no_strays(&s, i);
+        h.ok("jnet-release", release);
+
+        ok(at_once(&h, ("jnet-ngattach", ng), ("jnet-ngattach", ng)), "two netgraph prestarts", i);
+        let s = h.show();
+        let eifaces = s["netgraph"].as_array().unwrap().iter().filter(|n| n["type"] == "eiface").count();
+        assert_eq!((eifaces, host_names(&s).iter().filter(|n| n.starts_with("ng")).count()), (1, 1), "run {i}: {s}");
+        ok(at_once(&h, ("jnet-release", &["--", "mail"]), ("jnet-release", &["--", "mail"])), "two releases", i);
+        let s = h.show();
+        assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["type"] == "eiface"), "run {i}: {}", s["netgraph"]);
+
+        if i % 10 == 0 {
+            ok(at_once(&h, ("jnet-nic", nic), ("jnet-nic", nic)), "two NIC records", i);
+            let files = std::fs::read_dir(jnet::sim::SimFiles::new(&h.path).run_dir().join("nic")).unwrap().count();
+            assert_eq!(files, 1, "run {i}");
+        }
+    }
+    let s = h.show();
+    assert_eq!(host_names(&s), ["lo0", "igb0", "igb1", "igb2", "bridge0"]);
+    assert!(!s["netgraph"].as_array().unwrap().iter().any(|n| n["type"] == "eiface"), "{}", s["netgraph"]);
 }
 
 #[test]
