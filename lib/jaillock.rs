@@ -29,26 +29,37 @@ pub struct JailLock {
     _flock: Flock<File>,
 }
 
-/// The lock file of `jail`: a hash of the name (a jail name may hold any character but NUL
-/// and be 255 bytes long), so two names share a file only by a 64-bit collision, which
-/// would only make their runs take turns.
-fn file_name(jail: &str) -> String {
+/// The lock file of `what` (`jail` or `bridge`) named `name`: a hash of both (a jail name
+/// may hold any character but NUL and be 255 bytes long), so two share a file only by a
+/// 64-bit collision, which would only make their runs take turns.
+fn file_name(what: &str, name: &str) -> String {
     let mut h = crate::mac::Fnv64::new();
-    h.write(jail.as_bytes());
-    format!("{:016x}", crate::mac::mix64(h.finish()))
+    h.write(what.as_bytes());
+    h.write(&[0]);
+    h.write(name.as_bytes());
+    format!("{what}-{:016x}", crate::mac::mix64(h.finish()))
 }
 
-/// Take `jail`'s lock in `state`, waiting up to `wait` for another run to let it go.
-pub fn lock_name(state: &Path, jail: &str, wait: Duration) -> Result<JailLock> {
+fn open(state: &Path, what: &str, name: &str) -> Result<(File, std::path::PathBuf)> {
     let dir = state.join("locks");
     crate::hoststate::ensure_dir(&dir)?;
-    let path = dir.join(file_name(jail));
-    let io = |e: std::io::Error| Error::new(Kind::Io, format!("open {}: {e}", path.display()));
-    let open = || OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path);
+    let path = dir.join(file_name(what, name));
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::new(Kind::Io, format!("open {}: {e}", path.display())))?;
+    Ok((f, path))
+}
+
+/// Take a lock, waiting up to `wait`; `busy` says what holds it, for the error.
+fn take(file: File, path: &Path, arg: FlockArg, wait: Duration, busy: &str) -> Result<JailLock> {
     let start = Instant::now();
-    let mut file = open().map_err(io)?;
+    let mut file = file;
     loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        match Flock::lock(file, arg) {
             Ok(f) => return Ok(JailLock { _flock: f }),
             Err((f, nix::errno::Errno::EWOULDBLOCK)) if start.elapsed() < wait => {
                 file = f;
@@ -58,8 +69,8 @@ pub fn lock_name(state: &Path, jail: &str, wait: Duration) -> Result<JailLock> {
                 return Err(Error::new(
                     Kind::TempFail,
                     format!(
-                        "another jnet run for jail {jail} has held its lock ({}) for {} s; nothing was changed: \
-                         wait for it to finish, or find it with fstat {}",
+                        "{busy} has held its lock ({}) for {} s; nothing was changed: wait for it to finish, or \
+                         find it with fstat {}",
                         path.display(),
                         wait.as_secs(),
                         path.display()
@@ -68,6 +79,29 @@ pub fn lock_name(state: &Path, jail: &str, wait: Duration) -> Result<JailLock> {
             }
             Err((_, e)) => return Err(Error::new(Kind::Io, format!("flock {}: {e}", path.display()))),
         }
+    }
+}
+
+/// Take `jail`'s lock in `state`, waiting up to `wait` for another run to let it go.
+pub fn lock_name(state: &Path, jail: &str, wait: Duration) -> Result<JailLock> {
+    let (f, path) = open(state, "jail", jail)?;
+    take(f, &path, FlockArg::LockExclusiveNonblock, wait, &format!("another jnet run for jail {jail}"))
+}
+
+/// A shared lock on a bridge jnet-cni attaches to: any number of attachments at once, none
+/// while a DEL takes the bridge away (`try_bridge`).
+pub fn share_bridge(state: &Path, bridge: &str, wait: Duration) -> Result<JailLock> {
+    let (f, path) = open(state, "bridge", bridge)?;
+    take(f, &path, FlockArg::LockSharedNonblock, wait, &format!("a run taking bridge {bridge} away"))
+}
+
+/// The bridge's lock alone, if no attachment is being made on it right now.
+pub fn try_bridge(state: &Path, bridge: &str) -> Result<Option<JailLock>> {
+    let (f, path) = open(state, "bridge", bridge)?;
+    match take(f, &path, FlockArg::LockExclusiveNonblock, Duration::ZERO, "") {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if e.kind == Kind::TempFail => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -101,7 +135,16 @@ mod tests {
         drop(held);
         lock_name(&scratch, "www", Duration::ZERO).unwrap();
         drop(other);
-        assert_ne!(file_name("www"), file_name("www "));
+        assert_ne!(file_name("jail", "www"), file_name("jail", "www "));
+        assert_ne!(file_name("jail", "www"), file_name("bridge", "www"));
+        // Attachments share a bridge; taking it away waits for none of them.
+        let a = share_bridge(&scratch, "cni0", WAIT).unwrap();
+        let b = share_bridge(&scratch, "cni0", Duration::ZERO).unwrap();
+        assert!(try_bridge(&scratch, "cni0").unwrap().is_none());
+        drop((a, b));
+        let x = try_bridge(&scratch, "cni0").unwrap().unwrap();
+        assert!(share_bridge(&scratch, "cni0", Duration::from_millis(10)).is_err());
+        drop(x);
         std::fs::remove_dir_all(&scratch).unwrap();
     }
 }

@@ -300,7 +300,9 @@ fn the_ipam_results_routes_go_into_the_jail() {
 #[test]
 fn thirty_two_containers_in_parallel() {
     let jails: Vec<String> = (0..32).map(|i| format!("c{i}")).collect();
-    let rt = Runtime::new("parallel", &jails, bridge_conf());
+    let mut conf = bridge_conf();
+    conf["prune"] = json!(true);
+    let rt = Runtime::new("parallel", &jails, conf);
     let results: Vec<Value> = std::thread::scope(|sc| {
         let rt = &rt;
         let hs: Vec<_> = jails.iter().map(|j| sc.spawn(move || rt.ok("add", &format!("{j}id"), j, "eth0"))).collect();
@@ -331,12 +333,45 @@ fn thirty_two_containers_in_parallel() {
             sc.spawn(move || rt.ok("del", &format!("{j}id"), j, "eth0"));
         }
     });
+    // With prune, the last DEL took the bridge too: nothing is left.
     let s = rt.host.show();
-    assert_bare_host(&s, Some("cni0"));
+    assert_bare_host(&s, None);
     for j in &jails {
         assert_eq!(names(&s, j), ["lo0"], "{j}");
     }
     assert!(rt.leases().is_empty() && rt.records().is_empty() && rt.cached() == 0);
+}
+
+#[test]
+fn prune_takes_the_bridge_with_its_last_attachment_and_never_the_admins() {
+    let mut conf = bridge_conf();
+    conf["prune"] = json!(true);
+    let rt = Runtime::new("prune", &["c1".into(), "c2".into(), "c3".into()], conf);
+    rt.ok("add", "c1id", "c1", "eth0");
+    rt.ok("add", "c2id", "c2", "eth0");
+    rt.ok("del", "c1id", "c1", "eth0");
+    assert_eq!(names(&rt.host.show(), "host"), ["lo0", "igb0", "cni0", "e0a_c2"], "c2 is still on it");
+    rt.ok("del", "c2id", "c2", "eth0");
+    assert_bare_host(&rt.host.show(), None);
+    // GC prunes too.
+    rt.ok("add", "c3id", "c3", "eth0");
+    let mut gc = rt.plugin_conf("1.1.0");
+    gc["cni.dev/valid-attachments"] = json!([]);
+    assert_eq!(rt.exec("GC", &[], &gc).0, 0);
+    assert_bare_host(&rt.host.show(), None);
+    assert!(rt.leases().is_empty() && rt.records().is_empty());
+
+    // A bridge of the administrator's is never taken, members or not.
+    let mut conf = bridge_conf();
+    conf["prune"] = json!(true);
+    conf["isGateway"] = json!(false);
+    conf["isDefaultGateway"] = json!(false);
+    let rt = Runtime::new("prune-admin", &["c1".into()], conf);
+    rt.host.ok("jnet-sim", &["ifconfig", "bridge", "create"]);
+    rt.host.ok("jnet-sim", &["ifconfig", "bridge0", "name", "cni0"]);
+    rt.ok("add", "c1id", "c1", "eth0");
+    rt.ok("del", "c1id", "c1", "eth0");
+    assert_bare_host(&rt.host.show(), Some("cni0"));
 }
 
 #[test]

@@ -258,5 +258,5 @@ fn jnet_cni_documents_every_variable_and_key_it_reads() {
         assert!(page.contains(&format!(".It Li {camel}")), "jnet-cni.8 does not document the key {camel}");
         keys += 1;
     }
-    assert_eq!(keys, 8, "the configuration keys were not all found");
+    assert_eq!(keys, 9, "the configuration keys were not all found");
 }

@@ -273,6 +273,8 @@ impl Request {
 
     fn add<K: Kernel>(&self, k: &mut K) -> Result<Value, CniError> {
         let (container_id, ifname) = self.attachment();
+        // Attachments share the bridge; a DEL that takes it away waits for none of them.
+        let _bridge = crate::jaillock::share_bridge(&k.state_dir(), &self.conf.bridge, crate::jaillock::WAIT)?;
         let jail = self.jail(k)?;
         let index = index_of(ifname)?;
         let host_end = names::epair_name(&jail, index, End::A);
@@ -345,7 +347,45 @@ impl Request {
 
     fn del<K: Kernel>(&self, k: &mut K) -> Result<(), CniError> {
         let found = self.find_record(k)?;
-        release(k, found.as_ref(), self.delegate(), &[])
+        release(k, found.as_ref(), self.delegate(), &[])?;
+        self.prune(k)
+    }
+
+    /// With `prune`, take the bridge away once no attachment is on it: a bridge jnet made,
+    /// with no member but jnet's vlan of this network, and no ADD under way on it (they hold
+    /// the bridge's lock shared). The uplink NIC keeps its bridge, as with
+    /// `jnet-release --prune`.
+    fn prune<K: Kernel>(&self, k: &mut K) -> Result<(), CniError> {
+        let bridge = &self.conf.bridge;
+        if !self.conf.prune {
+            return Ok(());
+        }
+        let Some(_alone) = crate::jaillock::try_bridge(&k.state_dir(), bridge)? else { return Ok(()) };
+        let Some(members) = crate::plan::bridge_state(k, bridge)? else { return Ok(()) };
+        let jnets = |k: &mut K, name: &str, role: Role| -> Result<bool, CniError> {
+            let mark = crate::inventory::host_mark(k, name)?;
+            Ok(mark.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == role && t.jail.is_none()))
+        };
+        let vlan = match (&self.conf.uplink, self.conf.vlan) {
+            (Some(u), Some(id)) => Some(format!("{u}.{id}")),
+            _ => None,
+        };
+        if !members.iter().all(|m| Some(m) == vlan.as_ref()) || !jnets(k, bridge, Role::Bridge)? {
+            return Ok(());
+        }
+        match k.if_destroy(bridge) {
+            Ok(()) | Err(crate::errno::Errno::ENXIO) => {}
+            Err(e) => return Err(crate::error::Error::kernel(format!("destroy bridge {bridge}"), e).into()),
+        }
+        for v in vlan.iter().filter(|v| members.contains(v)) {
+            if jnets(k, v, Role::Vlan)? {
+                match k.if_destroy(v) {
+                    Ok(()) | Err(crate::errno::Errno::ENXIO) => {}
+                    Err(e) => return Err(crate::error::Error::kernel(format!("destroy vlan {v}"), e).into()),
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check<K: Kernel>(&self, k: &mut K) -> Result<(), CniError> {
@@ -432,7 +472,8 @@ impl Request {
         if let (Some(d), true, None) = (self.delegate(), ipam_gc, &first) {
             d.run("GC", &[])?;
         }
-        first.map_or(Ok(()), Err)
+        first.map_or(Ok(()), Err)?;
+        self.prune(k)
     }
 
     /// Ready when the kernel answers, the records can be trusted and the IPAM plugin (if it

@@ -133,6 +133,9 @@ pub struct NetConf {
     /// Addresses for the bridge, with their prefix length.
     #[serde(default)]
     pub bridge_addr: Vec<String>,
+    /// Take the bridge (and jnet's vlan under it) away with the last attachment on it.
+    #[serde(default)]
+    pub prune: bool,
     /// The IPAM plugin to delegate addresses to.
     pub ipam: Option<Ipam>,
     /// The previous result (CHECK, DEL, and chained ADDs).
