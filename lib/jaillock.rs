@@ -1,4 +1,4 @@
-//! One jail's hooks take turns.
+//! One jail's hooks take turns (and jnet-cni's attachments keep their bridge).
 //!
 //! jail(8) can run the same jail's hook from two processes at once (rc.d/jail with
 //! `jail_parallel_start` and a `depend` starts a jail from two jail(8) runs), and a release
@@ -10,6 +10,10 @@
 //! files stay, tiny, until the next boot empties /var/run. Runs for different jails never
 //! wait for each other: what they share (bridges, vlans, netgraph bridges) the kernel
 //! arbitrates. Dry runs and listings take no lock and create nothing.
+//!
+//! jnet-cni's `prune` is the one place jnet takes a shared object away while other runs may
+//! be adding to it: its ADDs hold the bridge's lock shared, and the DEL that would take the
+//! bridge away tries it exclusive, without waiting, and leaves the bridge when it cannot.
 
 use crate::error::{Error, KernelContext, Kind, Result};
 use crate::kernel::{JailRef, Kernel};
