@@ -11,9 +11,9 @@
 //! wait for each other: what they share (bridges, vlans, netgraph bridges) the kernel
 //! arbitrates. Dry runs and listings take no lock and create nothing.
 //!
-//! jnet-cni's `prune` is the one place jnet takes a shared object away while other runs may
-//! be adding to it: its ADDs hold the bridge's lock shared, and the DEL that would take the
-//! bridge away tries it exclusive, without waiting, and leaves the bridge when it cannot.
+//! jnet-cni's `prune` takes a shared bridge away while other attachments may be being made
+//! on it: its ADDs hold the bridge's lock shared, and the DEL that would take the bridge
+//! away tries it exclusive, without waiting, and leaves the bridge when it cannot.
 
 use crate::error::{Error, KernelContext, Kind, Result};
 use crate::kernel::{JailRef, Kernel};
