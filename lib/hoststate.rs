@@ -138,21 +138,31 @@ fn random16() -> Result<[u8; 16]> {
     Ok(k)
 }
 
-/// Is there a naming key in `dir`?
-pub fn naming_key_exists(dir: &Path) -> bool {
-    dir.join("ngkey").exists()
+/// This host's secret for netgraph node names (`<dir>/ngkey`), if there is one; nothing is
+/// made, and the directory must pass the checks it is written under.
+pub fn read_naming_key(dir: &Path) -> Result<Option<[u8; 16]>> {
+    if !check_dir(dir)? {
+        return Ok(None);
+    }
+    let path = dir.join("ngkey");
+    match read(&path)? {
+        None => Ok(None),
+        Some(b) => b
+            .as_slice()
+            .try_into()
+            .map(Some)
+            .map_err(|_| Error::new(Kind::Io, format!("{} is not a 16-byte key", path.display()))),
+    }
 }
 
-/// This host's secret for netgraph node names (`<dir>/ngkey`), made on first use. Several
-/// hooks starting at once agree on one: the first to create the file wins.
+/// This host's secret for netgraph node names (`<dir>/ngkey`), made if there is none.
+/// Several hooks starting at once agree on one: the first to create the file wins. Only for
+/// a caller that has checked no node named with a lost key exists (`ngplan::naming_key`).
 pub fn naming_key(dir: &Path) -> Result<[u8; 16]> {
     let path = dir.join("ngkey");
     for _ in 0..2 {
-        if let Some(b) = read(&path)? {
-            return b
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::new(Kind::Io, format!("{} is not a 16-byte key", path.display())));
+        if let Some(key) = read_naming_key(dir)? {
+            return Ok(key);
         }
         ensure_dir(dir)?;
         create_atomic(&path, &random16()?)?;

@@ -139,7 +139,7 @@ struct Built {
 }
 
 impl Request {
-    fn build<K: Kernel>(&self, k: &mut K) -> Result<Built> {
+    fn build<K: Kernel>(&self, k: &mut K, dry_run: bool) -> Result<Built> {
         let (jail, info) = vnet_jail(k, &self.jail)?;
         let jid = info.as_ref().map(|j| j.jid);
         if jid.is_none()
@@ -155,7 +155,7 @@ impl Request {
             )));
         }
         let name = names::eiface_name(self.short.as_deref().unwrap_or(&jail), self.index);
-        let node = eiface_node(k, &jail, self.index)?;
+        let node = eiface_node(k, &jail, self.index, dry_run)?;
         let tag = Tag::jail(&jail, Role::Eiface(self.index));
         let list = k.if_list().step(|| "list interfaces".into())?;
         if let Some(u) = &self.uplink {
@@ -346,7 +346,7 @@ impl Program for NgAttachArgs {
     fn run<K: Kernel>(self, k: &mut K) -> Result<Output> {
         let req = self.validate()?;
         let _lock = if self.dry_run { None } else { crate::jaillock::lock(k, &req.jail)? };
-        let built = req.build(k)?;
+        let built = req.build(k, self.dry_run)?;
         if self.dry_run {
             let cmds = built.plan.render();
             return Ok(Output { json: json!({ "dry_run": true, "commands": cmds }), lines: cmds, error: None });

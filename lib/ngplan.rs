@@ -8,7 +8,7 @@
 //! is tried: the kernel arbitrates, no lock is needed.
 
 use crate::errno::Errno;
-use crate::error::{Error, KernelContext, Result};
+use crate::error::{Error, KernelContext, Kind, Result};
 use crate::kernel::Kernel;
 
 /// How long a queued shutdown may take to be applied.
@@ -46,17 +46,61 @@ pub const NG_TMP_HOOK: &str = "jnet";
 /// How many link numbers to try before giving up.
 const LINK_TRIES: u32 = 4096;
 
+/// Are there eiface nodes named by jnet (`jnet-...`) on this host?
+fn keyed_nodes_exist<K: Kernel>(k: &mut K) -> Result<bool> {
+    match k.ng_nodes() {
+        Ok(nodes) => Ok(nodes.iter().any(|n| n.node_type == "eiface" && n.name.starts_with(crate::names::NODE_PREFIX))),
+        Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) => Ok(false),
+        Err(e) => Err(Error::kernel("list netgraph nodes", e)),
+    }
+}
+
+/// The host's key for node names, made on first use: only when no node jnet named exists,
+/// as a key made while such nodes exist would judge them all under the wrong key (and a
+/// sweep would shut every running jail's eiface down).
+fn naming_key<K: Kernel>(k: &mut K) -> Result<[u8; 16]> {
+    let dir = k.state_dir();
+    if let Some(key) = crate::hoststate::read_naming_key(&dir)? {
+        return Ok(key);
+    }
+    if keyed_nodes_exist(k)? {
+        return Err(Error::new(
+            Kind::Io,
+            format!(
+                "{} is missing while eiface nodes jnet named with it exist: a new key would not recognise them, \
+                 so none is made and nothing was changed; put the key back (from a backup of /var/run/jnet), or \
+                 shut those nodes down (ngctl shutdown jnet-...:) and run again",
+                dir.join("ngkey").display()
+            ),
+        ));
+    }
+    crate::hoststate::naming_key(&dir)
+}
+
 /// The node name of jail `jail`'s eiface `index` on this host (`names::eiface_node_name`,
-/// keyed with the host's secret from the state directory).
-pub fn eiface_node<K: Kernel>(k: &mut K, jail: &str, index: u32) -> Result<String> {
-    let key = crate::hoststate::naming_key(&k.state_dir())?;
+/// keyed with the host's secret from the state directory, made on first use). A dry run
+/// makes no key: without one it names the node `jnet-<new key>`.
+pub fn eiface_node<K: Kernel>(k: &mut K, jail: &str, index: u32, dry_run: bool) -> Result<String> {
+    if dry_run {
+        return Ok(match crate::hoststate::read_naming_key(&k.state_dir())? {
+            Some(key) => crate::names::eiface_node_name(&key, jail, index),
+            None => format!("{}<new key>", crate::names::NODE_PREFIX),
+        });
+    }
+    let key = naming_key(k)?;
     Ok(crate::names::eiface_node_name(&key, jail, index))
 }
 
-/// Every node name jail `jail`'s eifaces can have on this host.
-pub fn eiface_nodes<K: Kernel>(k: &mut K, jail: &str) -> Result<Vec<String>> {
-    let key = crate::hoststate::naming_key(&k.state_dir())?;
-    Ok((0..=crate::names::INDEX_MAX).map(|i| crate::names::eiface_node_name(&key, jail, i)).collect())
+/// Every node name jail `jail`'s eifaces can have on this host; None without the host's
+/// key, which only a run that makes an eiface creates (`eiface_node`).
+pub fn eiface_nodes<K: Kernel>(k: &mut K, jail: &str) -> Result<Option<Vec<String>>> {
+    let key = crate::hoststate::read_naming_key(&k.state_dir())?;
+    Ok(key.map(|key| eiface_nodes_under(&key, jail)))
+}
+
+/// Every node name jail `jail`'s eifaces can have under `key`.
+pub fn eiface_nodes_under(key: &[u8; 16], jail: &str) -> Vec<String> {
+    (0..=crate::names::INDEX_MAX).map(|i| crate::names::eiface_node_name(key, jail, i)).collect()
 }
 
 /// The ng_ether node name of NIC `ifname` (ng_ether replaces '.' and ':').

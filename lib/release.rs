@@ -78,6 +78,19 @@ struct Done {
     errs: ErrorList,
 }
 
+/// The error for eiface nodes jnet named with a key that is gone: none can be told to be a
+/// jail's, so none is touched.
+fn missing_key<K: Kernel>(k: &mut K) -> Error {
+    Error::new(
+        Kind::Io,
+        format!(
+            "{} is missing, so jnet cannot tell which jail each of its eiface nodes belongs to: none was shut \
+             down (put the key back from a backup of /var/run/jnet, or shut the nodes down with ngctl)",
+            k.state_dir().join("ngkey").display()
+        ),
+    )
+}
+
 /// Every netgraph node, or none on a kernel without netgraph.
 fn ng_nodes<K: Kernel>(k: &mut K) -> Result<Vec<NgNode>> {
     match k.ng_nodes() {
@@ -303,7 +316,11 @@ impl ReleaseArgs {
         if !nodes.iter().any(|n| n.node_type == "eiface" && n.name.starts_with(names::NODE_PREFIX)) {
             return Ok(ng_bridges);
         }
-        let ng_names = ngplan::eiface_nodes(k, jail)?;
+        // Without the key the nodes were named with, none can be told to be this jail's.
+        let Some(ng_names) = ngplan::eiface_nodes(k, jail)? else {
+            d.errs.push(missing_key(k));
+            return Ok(ng_bridges);
+        };
         for n in nodes.iter().filter(|n| n.node_type == "eiface" && ng_names.contains(&n.name)) {
             let path = format!("{}:", n.name);
             let Some(ifname) = eiface_ifname(k, &n.name, d) else { continue };
@@ -499,22 +516,11 @@ impl ReleaseArgs {
             return Ok(());
         }
         // Without the key the nodes were named with, no node can be told apart from another.
-        if !crate::hoststate::naming_key_exists(&k.state_dir()) {
-            d.errs.push(Error::new(
-                Kind::Io,
-                format!(
-                    "{} is missing, so jnet cannot tell which jail each of its {} eiface nodes belongs to: \
-                     none was shut down (release the jails by name, or shut the nodes down with ngctl)",
-                    k.state_dir().join("ngkey").display(),
-                    ours.len()
-                ),
-            ));
+        let Some(key) = crate::hoststate::read_naming_key(&k.state_dir())? else {
+            d.errs.push(missing_key(k));
             return Ok(());
-        }
-        let mut in_use: Vec<String> = vec![];
-        for j in running {
-            in_use.extend(ngplan::eiface_nodes(k, &j.name)?);
-        }
+        };
+        let in_use: Vec<String> = running.iter().flat_map(|j| ngplan::eiface_nodes_under(&key, &j.name)).collect();
         for n in ours.into_iter().filter(|n| !in_use.contains(&n.name)) {
             let path = format!("{}:", n.name);
             let Some(ifname) = eiface_ifname(k, &n.name, d) else { continue };
@@ -585,7 +591,7 @@ impl ReleaseArgs {
         let mut owner_of: Vec<(String, String)> = vec![];
         if !ours.is_empty() {
             for j in &known {
-                for n in ngplan::eiface_nodes(k, j)? {
+                for n in ngplan::eiface_nodes(k, j)?.into_iter().flatten() {
                     owner_of.push((n, j.clone()));
                 }
             }

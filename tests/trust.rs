@@ -266,3 +266,31 @@ fn odd_jail_names_on_the_command_line() {
     assert_eq!(h.ok("jnet-release", &["--", "--stale"]), format!("{}\n", name.replace("e0b", "e0a")));
     assert!(names(&h.show(), "host").contains(&"e0a_old".to_string()), "only jail --stale's pair went");
 }
+
+/// Issue 20, 4: the netgraph naming key is lost while a jail runs on an eiface. Nothing
+/// makes a new one while nodes named with the old one exist (a sweep would judge them all
+/// under it and shut every running jail's eiface down): read-only commands create nothing,
+/// a new netgraph jail is refused with the fix, the sweep leaves the node alone.
+#[test]
+fn a_lost_naming_key_is_never_remade_while_its_nodes_exist() {
+    let h = Host::new("ngkey", "igb1");
+    let run = jnet::sim::SimFiles::new(&h.path).run_dir();
+    // A dry run on a fresh host makes no key.
+    let dry = h.ok("jnet-ngattach", &["-n", "-u", "igb1", "--", "mail"]);
+    assert!(dry.contains("jnet-<new key>"), "{dry}");
+    assert!(!run.join("ngkey").exists());
+    h.ok("jnet-sim", &["jail", "create", "mail", "--vnet"]);
+    h.ok("jnet-ngattach", &["-u", "igb1", "--ifname", "vnet0", "--", "mail"]);
+    std::fs::remove_file(run.join("ngkey")).unwrap();
+    let before = h.show();
+    let list = h.run("jnet-release", &["--list"]);
+    assert!(!run.join("ngkey").exists(), "--list made a key: {}", String::from_utf8_lossy(&list.stderr));
+    let err = h.fails("jnet-ngattach", &["-u", "igb1", "--", "db"], 74);
+    assert!(err.contains("is missing while eiface nodes jnet named with it exist"), "{err}");
+    assert!(!run.join("ngkey").exists());
+    let err = h.fails("jnet-release", &["--stale"], 74);
+    assert!(err.contains("cannot tell which jail each of its eiface nodes belongs to"), "{err}");
+    assert!(!run.join("ngkey").exists());
+    assert_eq!(h.show()["netgraph"], before["netgraph"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+}
