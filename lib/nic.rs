@@ -256,8 +256,13 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     let driver = rec.as_ref().map(|r| r.driver.clone()).unwrap_or_else(|| nic.to_string());
     let list = k.if_list().step(|| "list interfaces".into())?;
     let named: Vec<IfInfo> = list.iter().filter(|i| i.name == nic).cloned().collect();
+    // At home, it is restored only from its record: without one (never lent with jnet-nic,
+    // or already given back and restored by an earlier run) nothing says it was ever away,
+    // and a NIC at home is the administrator's as it is.
     if let Some(now) = on_host(k, &named, nic, &driver)? {
-        restore(k, &now, nic, rec.as_ref())?;
+        if rec.is_some() {
+            restore(k, &now, nic, rec.as_ref())?;
+        }
         return Ok(NicOutcome::Home);
     }
     let away = match jail {
@@ -293,7 +298,9 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // Home already under the name the jail gave it (its vnet died): only then is every host
     // interface's driver read.
     if let Some(now) = on_host(k, &list, nic, &driver)? {
-        restore(k, &now, nic, rec.as_ref())?;
+        if rec.is_some() {
+            restore(k, &now, nic, rec.as_ref())?;
+        }
         return Ok(NicOutcome::Home);
     }
     Ok(NicOutcome::Away(away))

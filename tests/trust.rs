@@ -294,3 +294,31 @@ fn a_lost_naming_key_is_never_remade_while_its_nodes_exist() {
     assert_eq!(h.show()["netgraph"], before["netgraph"]);
     assert_eq!(h.show()["vnets"], before["vnets"]);
 }
+
+/// Issue 20, 3: a NIC at home is never "restored". After a normal stop gave igb2 back, a
+/// second `jnet-release --iface igb2` (the man page says running twice is safe) leaves the
+/// address and description the administrator gave it since; so does a release naming a
+/// NIC that was never lent, under whatever name it has.
+#[test]
+fn a_nic_at_home_is_never_restored_again() {
+    let h = Host::new("home", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]), "igb2\n");
+    h.ifc("host", &["igb2", "inet", "192.0.2.7/24"]);
+    h.ifc("host", &["igb2", "description", "lan uplink"]);
+    let before = h.show();
+    h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    // Never lent at all, and renamed by the administrator: found by its driver, left alone.
+    h.ifc("host", &["igb2", "name", "lan0"]);
+    let before = h.show();
+    h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    let lan0 = iface(&h.show(), "host", "lan0");
+    assert_eq!(
+        (lan0["description"].clone(), lan0["addrs"][0]["addr"].clone()),
+        (json!("lan uplink"), json!("192.0.2.7"))
+    );
+}
