@@ -92,6 +92,14 @@ impl Runtime {
         (o.status.success(), v)
     }
 
+    /// libcni's ADD of `container` into `netns` as eth0, refused with `code`: its message.
+    fn add_fails(&self, container: &str, netns: &str, code: u64) -> String {
+        let (ok, e) = self.libcni("add", container, netns, "eth0");
+        assert!(!ok, "ADD {container} succeeded");
+        assert_eq!(e["code"], json!(code), "{e}");
+        e["msg"].as_str().unwrap().to_string()
+    }
+
     fn ok(&self, op: &str, container: &str, netns: &str, ifname: &str) -> Value {
         let (ok, v) = self.libcni(op, container, netns, ifname);
         assert!(ok, "libcni {op} {container}: {v}");
@@ -168,16 +176,6 @@ fn bridge_conf() -> Value {
         "type": "jnet-cni", "bridge": "cni0", "isGateway": true, "isDefaultGateway": true,
         "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.0.0/16" }]] }
     })
-}
-
-/// An interface's addresses as ADDR/LEN.
-fn addrs(i: &Value) -> Vec<String> {
-    i["addrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| format!("{}/{}", a["addr"].as_str().unwrap(), a["prefixlen"]))
-        .collect()
 }
 
 fn routes(s: &Value, jail: &str) -> Value {
@@ -399,10 +397,8 @@ fn a_failing_ipam_or_epair_leaves_nothing_behind() {
     conf["bridge"] = json!("igb0");
     let rt = Runtime::new("epairfail", &["c1".into()], conf);
     let before = rt.host.show();
-    let (ok, e) = rt.libcni("add", "c1id", "c1", "eth0");
-    assert!(!ok);
-    assert_eq!(e["code"], json!(178), "{e}");
-    assert!(e["msg"].as_str().unwrap().contains("igb0"), "{e}");
+    let msg = rt.add_fails("c1id", "c1", 178);
+    assert!(msg.contains("igb0"), "{msg}");
     assert_eq!(rt.host.show(), before);
     assert!(rt.leases().is_empty() && rt.records().is_empty());
 
@@ -411,10 +407,8 @@ fn a_failing_ipam_or_epair_leaves_nothing_behind() {
     conf["ipam"] = json!({ "type": "no-such-ipam" });
     let rt = Runtime::new("noipam", &["c1".into()], conf);
     let before = rt.host.show();
-    let (ok, e) = rt.libcni("add", "c1id", "c1", "eth0");
-    assert!(!ok);
-    assert_eq!(e["code"], json!(7), "{e}");
-    assert!(e["msg"].as_str().unwrap().contains("not in CNI_PATH"), "{e}");
+    let msg = rt.add_fails("c1id", "c1", 7);
+    assert!(msg.contains("not in CNI_PATH"), "{msg}");
     assert_eq!(rt.host.show(), before);
     assert!(rt.records().is_empty());
 }
@@ -423,18 +417,14 @@ fn a_failing_ipam_or_epair_leaves_nothing_behind() {
 fn a_missing_jail_is_an_unknown_container() {
     let rt = Runtime::new("nojail", &["c1".into()], bridge_conf());
     let before = rt.host.show();
-    let (ok, e) = rt.libcni("add", "ghostid", "ghost", "eth0");
-    assert!(!ok);
-    assert_eq!(e["code"], json!(3), "{e}");
-    assert!(e["msg"].as_str().unwrap().contains("no jail ghost runs"), "{e}");
+    let msg = rt.add_fails("ghostid", "ghost", 3);
+    assert!(msg.contains("no jail ghost runs"), "{msg}");
     assert_eq!(rt.host.show(), before);
     assert!(rt.leases().is_empty() && rt.records().is_empty());
     // A jail without a vnet of its own cannot take an interface.
     rt.host.ok("jnet-sim", &["jail", "create", "shared"]);
-    let (ok, e) = rt.libcni("add", "sharedid", "shared", "eth0");
-    assert!(!ok);
-    assert_eq!(e["code"], json!(3), "{e}");
-    assert!(e["msg"].as_str().unwrap().contains("no vnet"), "{e}");
+    let msg = rt.add_fails("sharedid", "shared", 3);
+    assert!(msg.contains("no vnet"), "{msg}");
     assert!(rt.leases().is_empty() && rt.records().is_empty());
 }
 
@@ -471,10 +461,8 @@ fn del_without_the_jail_and_an_attachment_per_epair() {
     let rt = Runtime::new("gone", &["c1".into()], bridge_conf());
     rt.ok("add", "c1id", "c1", "eth0");
     // Another container cannot be the same epair of the same jail.
-    let (ok, e) = rt.libcni("add", "otherid", "c1", "eth0");
-    assert!(!ok);
-    assert_eq!(e["code"], json!(178), "{e}");
-    assert!(e["msg"].as_str().unwrap().contains("container c1id"), "{e}");
+    let msg = rt.add_fails("otherid", "c1", 178);
+    assert!(msg.contains("container c1id"), "{msg}");
     assert_eq!(rt.records(), ["e0a_c1.json"]);
     assert_eq!(rt.leases().len(), 1, "the refused ADD gave its address back");
     // eth1 is another epair of the same jail.

@@ -14,15 +14,6 @@ impl Host {
     }
 }
 
-fn addrs(i: &Value) -> Vec<String> {
-    i["addrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| format!("{}/{}", a["addr"].as_str().unwrap(), a["prefixlen"]))
-        .collect()
-}
-
 const UUID: &str = "11111111-2222-3333-4444-555555555555";
 
 fn mac(jail: &str, index: u32, end: &str) -> String {

@@ -89,3 +89,13 @@ pub fn iface(s: &Value, which: &str, name: &str) -> Value {
 pub fn names(s: &Value, which: &str) -> Vec<String> {
     vnet(s, which).iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
 }
+
+/// An interface's addresses (of `jnet-sim show --json`) as ADDR/LEN.
+pub fn addrs(i: &Value) -> Vec<String> {
+    i["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{}/{}", a["addr"].as_str().unwrap(), a["prefixlen"]))
+        .collect()
+}
