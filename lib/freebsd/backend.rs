@@ -621,13 +621,14 @@ impl FreeBsd {
         if !want_reply {
             return Ok(None);
         }
-        let pid = std::process::id() as i32;
+        let pid = self.sys.rtm_pid();
         let mut buf = vec![0u8; 2048];
         loop {
             let n = self.sys.recv(fd, &mut buf, ANSWER_WAIT)?;
-            // Other processes' routing messages arrive too: ours has our pid and sequence.
+            // Other processes' routing messages arrive too: ours has our sequence number
+            // (which starts from our pid) and, where the kernel knows us, our pid.
             match super::rtabi::parse_reply(&buf[..n]) {
-                Some(r) if r.pid == pid && r.seq == seq => {
+                Some(r) if r.seq == seq && pid.is_none_or(|p| p == r.pid) => {
                     return if r.errno != 0 { Err(Errno(r.errno)) } else { Ok(Some(r)) };
                 }
                 _ => continue,

@@ -116,6 +116,10 @@ impl Syscalls for LibcSys {
         true
     }
 
+    fn rtm_pid(&self) -> Option<i32> {
+        Some(std::process::id() as i32)
+    }
+
     fn jail_get(&mut self, iov: &mut [(usize, usize)], flags: i32) -> KResult<i32> {
         let mut v: Vec<libc::iovec> =
             iov.iter().map(|&(base, len)| libc::iovec { iov_base: base as *mut libc::c_void, iov_len: len }).collect();

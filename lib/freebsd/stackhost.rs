@@ -374,6 +374,10 @@ impl super::sys::Syscalls for StackHost {
         false
     }
 
+    fn rtm_pid(&self) -> Option<i32> {
+        None
+    }
+
     fn jail_get(&mut self, _iov: &mut [(usize, usize)], _flags: i32) -> crate::kernel::KResult<i32> {
         // No jails: every lookup finds none, as jail_get(2) says of a jail that is not there.
         Err(Errno::ENOENT)

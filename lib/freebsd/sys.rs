@@ -62,6 +62,11 @@ pub trait Syscalls: std::fmt::Debug {
     fn kldload(&mut self, module: &str) -> KResult<()>;
     /// Whether this kernel has jails (the stack host has none: no jail_get, no jail_attach).
     fn has_jails(&self) -> bool;
+    /// The pid the kernel writes into this process's routing messages: route_output puts
+    /// the sender's (`rtm->rtm_pid = curproc->p_pid`, rtsock.c fill_addrinfo), so a reply
+    /// is told from other processes' messages by it. None where another process makes the
+    /// calls (the stack host: its messages carry its own pid).
+    fn rtm_pid(&self) -> Option<i32>;
     /// jail_get(2) over iovecs given as (address, length); lengths come back as the kernel
     /// set them. Returns the jid.
     fn jail_get(&mut self, iov: &mut [(usize, usize)], flags: i32) -> KResult<i32>;
