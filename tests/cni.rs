@@ -355,7 +355,7 @@ fn prune_takes_the_bridge_with_its_last_attachment_and_never_the_admins() {
     rt.ok("add", "c3id", "c3", "eth0");
     let mut gc = rt.plugin_conf("1.1.0");
     gc["cni.dev/valid-attachments"] = json!([]);
-    assert_eq!(rt.exec("GC", &[], &gc).0, 0);
+    assert_eq!(rt.exec("GC", &[], &gc), (0, Value::Null));
     assert_bare_host(&rt.host.show(), None);
     assert!(rt.leases().is_empty() && rt.records().is_empty());
 
@@ -499,7 +499,7 @@ fn gc_and_status_as_a_1_1_0_runtime_runs_them() {
     assert_eq!(rt.leases().iter().map(|l| l.1.as_str()).collect::<Vec<_>>(), ["c2id"]);
     assert_eq!(rt.records(), ["e0a_c2.json"]);
     // GC again changes nothing.
-    assert_eq!(rt.exec("GC", &[], &conf).0, 0);
+    assert_eq!(rt.exec("GC", &[], &conf), (0, Value::Null));
     assert_eq!(rt.host.show(), s);
 
     // Records in a directory others can write are not believed: STATUS says the plugin is

@@ -52,16 +52,15 @@ impl Delegate<'_> {
         let mut child = cmd
             .spawn()
             .map_err(|e| CniError::new(code::IO_FAILURE, format!("run IPAM plugin {}: {e}", exe.display())))?;
-        // Its stdin is closed once written, whether it read it or not.
-        let wrote = child.stdin.take().map(|mut i| i.write_all(self.config));
+        // Its stdin is closed once written. A plugin may answer without reading it all
+        // (host-local's VERSION exits at once), so a broken pipe is not a failure: the
+        // plugin's exit status and output say how the request went.
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(self.config);
+        }
         let out = child
             .wait_with_output()
             .map_err(|e| CniError::new(code::IO_FAILURE, format!("wait for IPAM plugin {}: {e}", exe.display())))?;
-        if let Some(Err(e)) = wrote {
-            if out.status.success() {
-                return Err(CniError::new(code::IO_FAILURE, format!("write to IPAM plugin {}: {e}", exe.display())));
-            }
-        }
         if out.status.success() {
             return Ok(out.stdout);
         }
