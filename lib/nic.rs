@@ -61,6 +61,12 @@ pub fn load<K: Kernel>(k: &K, driver: &str) -> Result<Option<NicRecord>> {
 /// Every record, in driver order.
 pub fn all<K: Kernel>(k: &K) -> Result<Vec<NicRecord>> {
     let d = dir(k);
+    // Records decide what is restored on the host: read only from a directory that passes
+    // the checks it is written under (a planted record in a directory others can write is
+    // an error, not a record).
+    if !hoststate::check_dir(&d)? {
+        return Ok(vec![]);
+    }
     let entries = match std::fs::read_dir(&d) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -83,7 +89,34 @@ fn save<K: Kernel>(k: &K, rec: &NicRecord) -> Result<()> {
     let p = path(k, &rec.driver)?;
     hoststate::ensure_dir(&k.state_dir())?;
     hoststate::ensure_dir(&dir(k))?;
+    // One record per NIC: another jail's (or another name's) is never overwritten.
+    if let Some(have) = load(k, &rec.driver)? {
+        if have.jail != rec.jail || have.host_name != rec.host_name {
+            return Err(Error::conflict(format!(
+                "{} ({}) is lent to jail {} already ({}): give it back first (jnet-release --iface {} -- {}); \
+                 nothing was changed",
+                rec.host_name,
+                rec.driver,
+                have.jail,
+                p.display(),
+                have.host_name,
+                have.jail
+            )));
+        }
+    }
     hoststate::write_json(&p, rec)
+}
+
+/// The kind of clone `driver` is, if it is one. A cloned interface is in its cloner's
+/// interface group, named as its driver without the unit (if_clone.c adds `ifc_name` when it
+/// creates one: if_clone_createif, ifc_link_ifp from 14); ng_eiface's `ngethN` are made by
+/// netgraph, not a cloner. A jail's root makes the same kinds in his vnet, with the same
+/// driver names (both ends of an epair say `epairN`, every `NIC.TAG` vlan says `vlan`), so
+/// none of them can be told from an impostor when it comes back: only hardware NICs, whose
+/// driver and unit no jail can produce, are lent.
+fn clone_kind(driver: &str, groups: &[String]) -> Option<String> {
+    let base = driver.trim_end_matches(|c: char| c.is_ascii_digit());
+    (groups.iter().any(|g| g == base) || base == "ngeth").then(|| base.to_string())
 }
 
 fn forget<K: Kernel>(k: &K, driver: &str) -> Result<()> {
@@ -130,6 +163,14 @@ pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailIn
     let descr = k.if_description(nic).step(|| format!("read the description of {nic}"))?;
     let groups: Vec<String> =
         k.if_groups(nic).step(|| format!("read the groups of {nic}"))?.into_iter().filter(|g| g != "all").collect();
+    if let Some(kind) = clone_kind(&driver, &groups) {
+        return Err(Error::data(format!(
+            "{nic} is a cloned interface ({kind}, driver {driver}): a jail's root can make one with the same \
+             driver name in his vnet, so jnet could not tell it from {nic} when it comes back, and lends only \
+             hardware NICs. Lend a NIC (igb2, em1, ...), or give the jail its own interface with jnet-epair \
+             (--vlan ID for a VLAN) or jnet-ngattach; nothing was changed"
+        )));
+    }
     let rec = NicRecord {
         jail: jail.to_string(),
         host_name: nic.to_string(),
@@ -366,6 +407,17 @@ pub fn restore_returned<K: Kernel>(k: &mut K, list: &[IfInfo], running: &[String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clones_are_told_by_their_cloners_group() {
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(clone_kind("epair0", &g(&["epair"])), Some("epair".into()));
+        assert_eq!(clone_kind("vlan", &g(&["vlan", "lan"])), Some("vlan".into()));
+        assert_eq!(clone_kind("lagg0", &g(&["lagg"])), Some("lagg".into()));
+        assert_eq!(clone_kind("ngeth3", &g(&[])), Some("ngeth".into()));
+        assert_eq!(clone_kind("igb2", &g(&["lan", "dmz"])), None);
+        assert_eq!(clone_kind("em0", &g(&[])), None);
+    }
 
     #[test]
     fn records_round_trip_as_json() {

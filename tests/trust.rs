@@ -322,3 +322,43 @@ fn a_nic_at_home_is_never_restored_again() {
         (json!("lan uplink"), json!("192.0.2.7"))
     );
 }
+
+/// Issue 20, 1 and 6: a cloned interface is not lent as a NIC (both ends of an epair say
+/// `epairN`, every vlan says `vlan`: a jail's root makes the same in his vnet), one NIC's
+/// record is never overwritten by another jail's, and records in a directory others can
+/// write are not believed.
+#[test]
+fn only_hardware_nics_are_lent_and_their_records_are_the_hosts() {
+    let h = Host::new("clones", "igb0,igb1,igb2");
+    h.ifc("host", &["epair", "create"]);
+    h.ifc("host", &["igb1.100", "create"]);
+    let run = jnet::sim::SimFiles::new(&h.path).run_dir();
+    let before = h.show();
+    // A dotted vlan's driver is vlan<unit> in 13.0's if_vlan.c (ifc_alloc_unit, then
+    // if_dunit = unit); whatever its unit, it is in the vlan cloner's group.
+    for (nic, kind) in [("epair0b", "epair, driver epair0"), ("igb1.100", "vlan, driver vlan")] {
+        let err = h.fails("jnet-nic", &["--iface", nic, "--", "www"], 65);
+        assert!(err.contains(&format!("{nic} is a cloned interface ({kind}")), "{err}");
+        assert!(err.contains("lends only hardware NICs"), "{err}");
+    }
+    assert_eq!(h.show(), before);
+    assert!(!run.join("nic").exists() || std::fs::read_dir(run.join("nic")).unwrap().count() == 0);
+
+    // igb2 is www's: db cannot take its record over.
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "www"]);
+    let record = std::fs::read(run.join("nic/igb2.json")).unwrap();
+    let err = h.fails("jnet-nic", &["--iface", "igb2", "--", "db"], 78);
+    assert!(err.contains("igb2 (igb2) is lent to jail www already"), "{err}");
+    assert_eq!(std::fs::read(run.join("nic/igb2.json")).unwrap(), record);
+
+    // A planted record in a directory anyone could write is an error, never applied.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(run.join("nic"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    h.ifc("host", &["igb0", "description", "uplink"]);
+    let forged = r#"{"jail":"gone","host_name":"igb0","driver":"igb0","descr":null,"groups":[],"up":false,"addrs":[]}"#;
+    std::fs::write(run.join("nic/igb0.json"), forged).unwrap();
+    let before = h.show();
+    let err = h.fails("jnet-release", &["--stale"], 74);
+    assert!(err.contains("no one else can write to"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+}
