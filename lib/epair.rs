@@ -386,6 +386,9 @@ pub(crate) fn check_owned<K: Kernel>(
     place: &str,
 ) -> Result<Option<IfInfo>> {
     let Some(info) = list.iter().find(|i| i.name == name) else { return Ok(None) };
+    if inventory::ambiguous(list).iter().any(|n| n == name) {
+        return Err(inventory::ambiguous_error(name, list));
+    }
     // None: destroyed between the listing and now.
     let Some(mark) = inventory::host_mark(k, name)? else { return Ok(None) };
     match (mark.owned(), &mark.tag) {
@@ -407,6 +410,9 @@ fn jail_end_on_host<K: Kernel>(
     jail: &str,
 ) -> Result<Found> {
     let Some(info) = list.iter().find(|i| i.name == jname) else { return Ok(Found::Absent) };
+    if inventory::ambiguous(list).iter().any(|n| n == jname) {
+        return Err(inventory::ambiguous_error(jname, list));
+    }
     let Some(mark) = inventory::host_mark(k, jname)? else { return Ok(Found::Absent) };
     match (mark.owned(), &mark.tag) {
         (Some(t), _) if t == want => Ok(Found::Host(info.clone())),

@@ -78,11 +78,37 @@ pub fn host_mark<K: Interfaces>(k: &mut K, name: &str) -> Result<Option<HostMark
     Ok(Some(HostMark { descr, tag, backed }))
 }
 
-/// Every interface on the host that is jnet's (tag backed by the kernel), with the full listing.
+/// Names that more than one interface of `list` has. Neither if_vmove nor vnet_if_return
+/// checks names (if.c), so an interface a jail renamed comes home beside the host's own of
+/// that name; an ioctl on the name then reaches whichever the kernel finds first (ifunit).
+/// jnet acts through no such name.
+pub fn ambiguous(list: &[IfInfo]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for (n, i) in list.iter().enumerate() {
+        if list[..n].iter().any(|x| x.name == i.name) && !out.contains(&i.name) {
+            out.push(i.name.clone());
+        }
+    }
+    out
+}
+
+/// The error for a name that designates more than one interface.
+pub fn ambiguous_error(name: &str, list: &[IfInfo]) -> Error {
+    let n = list.iter().filter(|i| i.name == name).count();
+    Error::conflict(format!(
+        "{name} designates {n} interfaces on the host (one came back from a jail under that name): jnet acts on \
+         none of them through it; rename them apart by hand (ifconfig {name} name OTHER renames the first the \
+         kernel finds), then run this again"
+    ))
+}
+
+/// Every interface on the host that is jnet's (tag backed by the kernel), with the full
+/// listing. An interface whose name another has too is never counted as jnet's (`ambiguous`).
 pub fn scan_host<K: Interfaces>(k: &mut K) -> Result<(Vec<IfInfo>, Vec<Owned>)> {
     let list = k.if_list().step(|| "list interfaces".into())?;
+    let twice = ambiguous(&list);
     let mut owned = vec![];
-    for info in &list {
+    for info in list.iter().filter(|i| !twice.contains(&i.name)) {
         if let Some(tag) = host_mark(k, &info.name)?.as_ref().and_then(HostMark::owned) {
             owned.push(Owned { name: info.name.clone(), tag: tag.clone(), info: info.clone() });
         }

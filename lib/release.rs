@@ -136,6 +136,10 @@ fn epairs_of<K: Kernel>(
         .chain(also.iter().cloned())
         .collect();
     let mut found: Vec<(String, Role)> = vec![];
+    let twice = inventory::ambiguous(list);
+    if let Some(n) = candidates.iter().find(|c| twice.contains(c)) {
+        return Err(inventory::ambiguous_error(n, list));
+    }
     for info in list.iter().filter(|i| candidates.contains(&i.name)) {
         let mark = inventory::host_mark(k, &info.name)?;
         if let Some(t) = mark.as_ref().and_then(|m| m.owned()) {

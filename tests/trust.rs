@@ -362,3 +362,37 @@ fn only_hardware_nics_are_lent_and_their_records_are_the_hosts() {
     assert!(err.contains("no one else can write to"), "{err}");
     assert_eq!(h.show()["vnets"], before["vnets"]);
 }
+
+/// Issue 20, 2: one name, two interfaces. A jail that uses no jnet at all is given the
+/// administrator's vif0b, renames it e0a_web, and stops: the host has two e0a_web (neither
+/// if_vmove nor vnet_if_return checks names). web's release, a start of web, and the sweep
+/// each refuse to act through that name, say so, and leave the administrator's pair (and
+/// its address) alone.
+#[test]
+fn a_name_that_designates_two_interfaces_is_never_acted_through() {
+    let h = Host::new("twonames", "igb0");
+    h.ok("jnet-sim", &["jail", "create", "web", "--vnet"]);
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "web"]);
+    h.ifc("host", &["epair", "create"]);
+    h.ifc("host", &["epair1a", "name", "vif0a"]);
+    h.ifc("host", &["epair1b", "name", "vif0b"]);
+    h.ifc("host", &["vif0a", "inet", "192.0.2.9/24"]);
+    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "vif0b"]);
+    h.ifc("evil", &["vif0b", "name", "e0a_web"]);
+    h.ok("jnet-sim", &["jail", "remove", "evil"]);
+    let s = h.show();
+    assert_eq!(names(&s, "host").iter().filter(|n| *n == "e0a_web").count(), 2, "{s}");
+    let before = h.show();
+    for (prog, args, code) in
+        [("jnet-release", vec!["--", "web"], 78), ("jnet-epair", vec!["-b", "bridge0", "--", "web"], 78)]
+    {
+        let err = h.fails(prog, &args, code);
+        assert!(err.contains("e0a_web designates 2 interfaces on the host"), "{prog}: {err}");
+        assert_eq!(h.show()["vnets"], before["vnets"], "{prog} changed the host");
+    }
+    // The sweep counts neither as jnet's (web runs: nothing of web's is swept anyway).
+    h.ok("jnet-release", &["--stale"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    let vif0a = iface(&h.show(), "host", "vif0a");
+    assert_eq!(vif0a["addrs"][0]["addr"], "192.0.2.9");
+}
