@@ -124,6 +124,10 @@ fn state_word(flags: u32) -> &'static str {
     }
 }
 
+/// What a step waiting inside a jail gets beyond its --timeout: entering the jail, and the
+/// answer back.
+const IN_JAIL_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The wait itself, in the caller's vnet. `only` limits the scope to these addresses
 /// (an IP-sharing jail's ip6.addr), on top of the spec's filters.
 pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) -> Result<Report> {
@@ -250,10 +254,16 @@ impl Program for Ip6WaitArgs {
                     (scope, None)
                 } else if info.vnet {
                     let s = spec.clone();
+                    // The step inside waits as long as --timeout says: its deadline covers
+                    // that, plus a margin for entering the jail and answering.
+                    let deadline = spec
+                        .timeout_ms
+                        .map(|t| std::time::Duration::from_millis(t) + IN_JAIL_MARGIN)
+                        .map_or(crate::kernel::JAIL_STEP_DEADLINE, |d| d.max(crate::kernel::JAIL_STEP_DEADLINE));
                     (
                         scope,
                         Some(
-                            k.in_jail(info.jid, move |k| wait(k, &s, None))
+                            k.in_jail_within(info.jid, deadline, move |k| wait(k, &s, None))
                                 .map_err(|e| e.context(format!("jail {}", info.name)))?,
                         ),
                     )

@@ -396,3 +396,17 @@ fn a_name_that_designates_two_interfaces_is_never_acted_through() {
     let vif0a = iface(&h.show(), "host", "vif0a");
     assert_eq!(vif0a["addrs"][0]["addr"], "192.0.2.9");
 }
+
+/// Issue 20, 6: the step that waits for DAD inside a VNET jail has a deadline that covers
+/// the --timeout asked for (plus 5 s to enter and answer), not the 15 s of a few ioctls;
+/// without --timeout it keeps the 15 s.
+#[test]
+fn ip6wait_in_a_jail_has_the_deadline_its_timeout_needs() {
+    let h = Host::new("ip6deadline", "igb0");
+    h.ok("jnet-sim", &["jail", "create", "www", "--vnet"]);
+    h.ok("jnet-sim", &["jail", "trap", "www", "stop"]);
+    let err = h.fails("jnet-ip6wait", &["--timeout", "40", "--", "www"], 75);
+    assert!(err.contains("did not finish within 45 s"), "{err}");
+    let err = h.fails("jnet-ip6wait", &["--", "www"], 75);
+    assert!(err.contains("did not finish within 15 s"), "{err}");
+}
