@@ -239,7 +239,9 @@ fn restore<K: Kernel>(k: &mut K, now: &str, nic: &str, rec: Option<&NicRecord>) 
 pub enum NicOutcome {
     /// Brought back now.
     Reclaimed,
-    /// Already on the host (restored from its record if it had one).
+    /// Already on the host, back from a jail that let it go, and restored from its record.
+    Restored,
+    /// Already on the host with no record: left as it is.
     Home,
     /// Still in the jail's vnet.
     Away(String),
@@ -301,10 +303,7 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // or already given back and restored by an earlier run) nothing says it was ever away,
     // and a NIC at home is the administrator's as it is.
     if let Some(now) = on_host(k, &named, nic, &driver)? {
-        if rec.is_some() {
-            restore(k, &now, nic, rec.as_ref())?;
-        }
-        return Ok(NicOutcome::Home);
+        return home(k, &now, nic, rec.as_ref());
     }
     let away = match jail {
         Some(j) if !j.dying => {
@@ -339,12 +338,18 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // Home already under the name the jail gave it (its vnet died): only then is every host
     // interface's driver read.
     if let Some(now) = on_host(k, &list, nic, &driver)? {
-        if rec.is_some() {
-            restore(k, &now, nic, rec.as_ref())?;
-        }
-        return Ok(NicOutcome::Home);
+        return home(k, &now, nic, rec.as_ref());
     }
     Ok(NicOutcome::Away(away))
+}
+
+/// A NIC found at home (as `now`): restored from its record if it has one (it came home
+/// from a jail), left as it is if not.
+fn home<K: Kernel>(k: &mut K, now: &str, nic: &str, rec: Option<&NicRecord>) -> Result<NicOutcome> {
+    match rec {
+        Some(r) => restore(k, now, nic, Some(r)).map(|_| NicOutcome::Restored),
+        None => Ok(NicOutcome::Home),
+    }
 }
 
 /// The name the NIC with driver `driver` has inside the running jail `j`.

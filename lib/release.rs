@@ -206,7 +206,7 @@ impl ReleaseArgs {
                 continue;
             }
             match nic::reclaim(k, nic, jail, wait) {
-                Ok(NicOutcome::Reclaimed) => d.released.push(nic.clone()),
+                Ok(NicOutcome::Reclaimed) | Ok(NicOutcome::Restored) => d.released.push(nic.clone()),
                 Ok(NicOutcome::Home) => {}
                 Ok(NicOutcome::Away(why)) => {
                     let waited = self.wait.map(|w| format!(" after waiting {w} s")).unwrap_or_default();

@@ -205,7 +205,7 @@ fn releases_and_restarts_on_an_asynchronous_host() {
     h.ok("jnet-sim", &["jail", "create", "dmz2", "--vnet", "--interface", "igb2"]);
     h.ok("jnet-sim", &["jail", "remove", "dmz2", "--stuck"]);
     h.fails("jnet-release", &["--iface", "igb2", "--", "dmz2"], 75);
-    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "--", "dmz2"]), "nothing to release\n");
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--wait", "5", "--", "dmz2"]), "igb2\n");
     assert!(names(&h.show(), "host").contains(&"igb2".to_string()));
 }
 
