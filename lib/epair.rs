@@ -655,6 +655,19 @@ impl EpairRequest {
                      (ifconfig_{b}=...); nothing was changed"
                 )));
             }
+            // The jails' gateway is one per family: another jail's hook asking for another
+            // address of a family the bridge has is a mistake in jail.conf, not a second one.
+            let has: Vec<Cidr> = list.iter().filter(|i| &i.name == b).flat_map(|i| i.addrs.clone()).collect();
+            let global = |c: &&Cidr| !matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+            for want in &self.bridge_addrs {
+                let other = has.iter().filter(global).find(|h| h.addr.is_ipv6() == want.addr.is_ipv6() && **h != *want);
+                if let Some(other) = other {
+                    return Err(Error::conflict(format!(
+                        "--bridge-addr {want}: bridge {b} already has {other}, which other jails use as their \
+                         gateway; give every jail on {b} the same --bridge-addr; nothing was changed"
+                    )));
+                }
+            }
         }
         if let Some(u) = &self.uplink {
             let Some(ui) = list.iter().find(|i| &i.name == u) else {

@@ -526,3 +526,29 @@ fn netgraph_on_a_vlan() {
     assert_eq!(h.ok("jnet-release", &["--prune", "--", "mail"]), "ng0_mail\nigb0_20bridge\nigb0.20\n");
     assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"]);
 }
+
+/// The jails' gateway on a bridge jnet made is one address per family: a hook asking for a
+/// different one is refused with nothing changed, instead of piling a second on.
+#[test]
+fn a_second_different_bridge_addr_is_refused() {
+    let h = Host::new("bridgeaddr", "igb0");
+    for j in ["a", "b", "c"] {
+        h.ok("jnet-sim", &["jail", "create", j, "--vnet"]);
+    }
+    h.ok("jnet-epair", &["-b", "jails0", "--bridge-addr", "10.8.0.1/24", "--", "a"]);
+    h.ok(
+        "jnet-epair",
+        &["-b", "jails0", "--bridge-addr", "10.8.0.1/24", "--bridge-addr", "2001:db8:8::1/64", "--", "b"],
+    );
+    let before = h.show();
+    let err = h.fails("jnet-epair", &["-b", "jails0", "--bridge-addr", "10.9.0.1/24", "--", "c"], 78);
+    assert!(err.contains("--bridge-addr 10.9.0.1/24: bridge jails0 already has 10.8.0.1/24"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    let a: Vec<String> = iface(&before, "host", "jails0")["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["addr"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(a, ["10.8.0.1", "2001:db8:8::1"]);
+}
