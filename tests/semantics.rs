@@ -460,9 +460,20 @@ fn static_routes_in_the_jail() {
     let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 64);
     assert!(err.contains("198.51.100.0/24 is given twice"), "{err}");
     assert_eq!(h.show()["vnets"], before["vnets"]);
+    // `jnet-sim show` lists them as netstat -rn would.
+    let text = h.ok("jnet-sim", &["show"]);
+    let mail = &text[text.find("== vnet mail").unwrap()..];
+    for line in [
+        "\tdefault                  192.0.2.1                UGS    vnet0",
+        "\t198.51.100.0/24          192.0.2.254              UGS    vnet0",
+        "\t2001:db8:1::/48          2001:db8::1              UGS    vnet0",
+    ] {
+        assert!(mail.lines().any(|l| l == line), "{line:?} not in:\n{mail}");
+    }
     // The routes go with the interface.
     h.ok("jnet-release", &["--", "mail"]);
     assert_eq!(routes(&h, "mail"), json!([]));
+    assert!(!h.ok("jnet-sim", &["show"]).contains("netstat -rn"));
 }
 
 /// A jail on VLAN 20 of its uplink: a vlan igb0.20 (if_vlan's NIC.TAG form) tagged as jnet's,

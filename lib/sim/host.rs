@@ -1152,7 +1152,13 @@ impl Host {
     /// Is `gw` on a network one of `vnet`'s interfaces has an address in (a route's gateway
     /// must be: the kernel answers ENETUNREACH otherwise)?
     fn on_link(&self, vnet: VnetId, gw: IpAddr) -> bool {
-        self.in_vnet(vnet).iter().filter(|i| i.flags & iff::LOOPBACK == 0).any(|i| {
+        self.route_netif(vnet, gw).is_some()
+    }
+
+    /// The interface of `vnet` a route's gateway `gw` is reached through: the first one with
+    /// an address on `gw`'s network (netstat's Netif).
+    pub fn route_netif(&self, vnet: VnetId, gw: IpAddr) -> Option<String> {
+        let on = self.in_vnet(vnet).into_iter().filter(|i| i.flags & iff::LOOPBACK == 0).find(|i| {
             i.addrs.iter().any(|a| match (a.cidr.addr, gw) {
                 (IpAddr::V4(x), IpAddr::V4(g)) => {
                     let m = u32::MAX.checked_shl(32 - u32::from(a.cidr.prefixlen)).unwrap_or(0);
@@ -1164,7 +1170,8 @@ impl Host {
                 }
                 _ => false,
             })
-        })
+        });
+        on.map(|i| i.name.clone())
     }
 
     /// Routes whose gateway is no longer on a network of their vnet (the interface left,

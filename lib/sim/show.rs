@@ -118,6 +118,22 @@ pub fn to_json(host: &Host) -> Value {
     })
 }
 
+/// The vnet's static routes as `netstat -rn` shows them (the routes to the interfaces' own
+/// networks, which the kernel makes with each address, are not listed).
+fn routes_text(host: &Host, v: VnetId, out: &mut String) {
+    let routes: Vec<_> = host.routes.iter().filter(|r| r.vnet == v).collect();
+    if routes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "routes (netstat -rn, static):");
+    let _ = writeln!(out, "\t{:<24} {:<24} {:<6} Netif", "Destination", "Gateway", "Flags");
+    for r in routes {
+        let dst = if r.dst().is_default() { "default".to_string() } else { r.dst().to_string() };
+        let netif = host.route_netif(v, r.gateway).unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, "\t{dst:<24} {:<24} {:<6} {netif}", r.gateway.to_string(), "UGS");
+    }
+}
+
 /// ifconfig-style text.
 pub fn to_text(host: &Host) -> String {
     let mut out = String::new();
@@ -162,6 +178,7 @@ pub fn to_text(host: &Host) -> String {
             let _ = writeln!(out, "\tgroups: {}", ifp.groups.join(" "));
             let _ = writeln!(out, "\tnd6 options=<{}>", flag_words(ifp.nd6.flags, ND6_NAMES).join(","));
         }
+        routes_text(host, v, &mut out);
     }
     if !host.netgraph.is_empty() {
         let _ = writeln!(out, "== netgraph");
