@@ -462,7 +462,10 @@ pub(crate) fn vlan_there<K: Kernel>(k: &mut K, list: &[IfInfo], v: &str) -> Resu
     }
     let ours = inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
     if !ours {
-        return Err(Error::conflict(format!("{v} exists and is not a vlan jnet made for jails; nothing was changed")));
+        return Err(Error::conflict(format!(
+            "{v} exists and is not a vlan jnet made for jails; nothing was changed. If it is a leftover of an \
+             interrupted start (no description, not in group jnet), ifconfig {v} destroy removes it"
+        )));
     }
     Ok(true)
 }

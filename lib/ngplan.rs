@@ -150,7 +150,9 @@ pub fn ensure_bridge<K: Kernel>(
                         return Ok(());
                     }
                     return Err(Error::conflict(format!(
-                        "the lower hook of {u} is taken by a netgraph node other than {bridge}; nothing was changed"
+                        "the lower hook of {u} is taken by a netgraph node other than {bridge}; nothing was changed. \
+                         If it is an unnamed bridge an interrupted jnet-ngattach left (ngctl show {u}:), \
+                         jnet-release --unsplice {u} takes it away (and gives {u} its traffic back)"
                     )));
                 }
                 Err(e) => return Err(Error::kernel(format!("attach a new bridge to {u}:lower"), e)),

@@ -486,3 +486,45 @@ fn fault_injection_at_every_operation_of_every_recipe() {
         }
     }
 }
+
+/// The position of operation `op` (arguments starting `starting`) in a run of `prog` on a
+/// fresh host: `fail --after` that + 1 kills the run right after it.
+fn kill_point(tag: &str, prog: &str, args: &[&str], op: &str, starting: &str) -> usize {
+    let probe = Host::new(tag, "igb0,igb1");
+    probe.ok("jnet-sim", &["ops", "--clear"]);
+    probe.ok(prog, args);
+    let ops = probe.ok("jnet-sim", &["ops", "--json"]);
+    ops.lines()
+        .position(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["op"] == op && v["args"].as_str().unwrap().starts_with(starting)
+        })
+        .unwrap_or_else(|| panic!("{prog} makes no {op} {starting}"))
+}
+
+/// Issue 21: after a crash a start either converges or says which command repairs the host.
+/// A kill between splicing a netgraph bridge onto igb1 and naming it leaves an unnamed
+/// bridge on igb1's lower hook; a kill right after a vlan is made leaves an untagged
+/// igb1.20. The next start names the repair, and after it the start succeeds.
+#[test]
+fn a_start_after_a_crash_names_the_command_that_repairs_the_host() {
+    let ng: &[&str] = &["-u", "igb1", "--", "mail"];
+    let at = kill_point("splice-probe", "jnet-ngattach", ng, "NGM_MKPEER", "igb1: bridge lower");
+    let h = Host::new("splice", "igb0,igb1");
+    h.ok("jnet-sim", &["fail", "--after", &(at + 1).to_string(), "--kill"]);
+    h.run("jnet-ngattach", ng);
+    let err = h.fails("jnet-ngattach", ng, 78);
+    assert!(err.contains("jnet-release --unsplice igb1 takes it away"), "{err}");
+    h.ok("jnet-release", &["--unsplice", "igb1"]);
+    assert_eq!(h.ok("jnet-ngattach", ng), "ng0_mail\n");
+
+    let vl: &[&str] = &["-u", "igb1", "--vlan", "20", "--", "web"];
+    let at = kill_point("vlan-probe", "jnet-epair", vl, "SIOCIFCREATE2", "igb1.20");
+    let h = Host::new("vlan-crash", "igb0,igb1");
+    h.ok("jnet-sim", &["fail", "--after", &(at + 1).to_string(), "--kill"]);
+    h.run("jnet-epair", vl);
+    let err = h.fails("jnet-epair", vl, 78);
+    assert!(err.contains("ifconfig igb1.20 destroy removes it"), "{err}");
+    h.ok("jnet-sim", &["ifconfig", "igb1.20", "destroy"]);
+    assert_eq!(h.ok("jnet-epair", vl), "e0b_web\n");
+}
