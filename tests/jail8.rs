@@ -210,3 +210,29 @@ fn broken_files_fail() {
     }
     assert!(jails(&h).is_empty());
 }
+
+/// ip4.addr's ADDR/MASK may give a dotted netmask (command.c hands ifconfig what follows the
+/// '/'): `igb0|192.0.2.25/255.255.255.0` is 192.0.2.25/24 on igb0; a netmask with holes is
+/// refused.
+#[test]
+fn an_ip4_addr_with_a_dotted_netmask() {
+    let h = Host::new("netmask");
+    let f = h.conf(&[(
+        "jail.conf",
+        "mail { ip4.addr = \"igb0|192.0.2.25/255.255.255.0\"; }\nbad { ip4.addr = \"igb0|192.0.2.26/255.0.255.0\"; }\n",
+    )]);
+    let o = h.start("mail", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    let igb0 = iface(&h.show(), "host", "igb0");
+    let a: Vec<(String, u64)> = igb0["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["addr"].as_str().unwrap().contains('.'))
+        .map(|a| (a["addr"].as_str().unwrap().to_string(), a["prefixlen"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(a, [("192.0.2.25".to_string(), 24)]);
+    let o = h.start("bad", &f);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("bad netmask"), "{}", text(&o));
+}

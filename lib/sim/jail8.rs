@@ -134,15 +134,19 @@ fn ips(name: &str, p: &Params) -> Result<Vec<(String, Cidr)>> {
             };
             let mut words = rest.split_whitespace();
             let addr = words.next().unwrap_or_default();
-            let cidr = match words.next() {
-                Some("netmask") => {
-                    let m: std::net::Ipv4Addr = words
-                        .next()
-                        .and_then(|m| m.parse().ok())
-                        .ok_or_else(|| Error::data(format!("jail: {name}: {key} {item:?}: bad netmask")))?;
-                    format!("{addr}/{}", u32::from(m).count_ones())
-                }
-                _ if addr.contains('/') => addr.to_string(),
+            let netmask = |m: Option<&str>| -> Result<u32> {
+                let m: std::net::Ipv4Addr = m
+                    .and_then(|m| m.parse().ok())
+                    .filter(|m: &std::net::Ipv4Addr| u32::from(*m).leading_ones() == u32::from(*m).count_ones())
+                    .ok_or_else(|| Error::data(format!("jail: {name}: {key} {item:?}: bad netmask")))?;
+                Ok(u32::from(m).count_ones())
+            };
+            let cidr = match (words.next(), addr.split_once('/')) {
+                (Some("netmask"), _) => format!("{addr}/{}", netmask(words.next())?),
+                // ADDR/MASK: command.c hands ifconfig(8) what follows the '/', which may be
+                // a dotted netmask as well as a prefix length.
+                (_, Some((a, m))) if key == "ip4.addr" && m.contains('.') => format!("{a}/{}", netmask(Some(m))?),
+                (_, Some(_)) => addr.to_string(),
                 _ => format!("{addr}/{}", if key == "ip4.addr" { 32 } else { 128 }),
             };
             let c: Cidr = cidr.parse().map_err(|e: Error| e.context(format!("jail: {name}: {key}")))?;
