@@ -50,6 +50,21 @@ enum Tok {
     PlusEq,
 }
 
+impl std::fmt::Display for Tok {
+    /// As the file has it, for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tok::Str(v) => write!(f, "{:?}", v.text),
+            Tok::LBrace => f.write_str("'{'"),
+            Tok::RBrace => f.write_str("'}'"),
+            Tok::Semi => f.write_str("';'"),
+            Tok::Comma => f.write_str("','"),
+            Tok::Eq => f.write_str("'='"),
+            Tok::PlusEq => f.write_str("'+='"),
+        }
+    }
+}
+
 /// One assignment, in file order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assign {
@@ -334,6 +349,9 @@ impl Parser<'_> {
         while i < toks.len() {
             let (t, line) = (&toks[i].0, toks[i].1);
             match t {
+                // jailparse.y: `conf: conf ';'` — an empty statement, inside a block or out,
+                // and after a block's '}'.
+                Tok::Semi => i += 1,
                 Tok::RBrace => {
                     let s = block.take().ok_or_else(|| err(line, "'}' without a block".into()))?;
                     self.conf.sections.push(s);
@@ -371,7 +389,7 @@ impl Parser<'_> {
                         None => self.conf.sections.push(Section { name: "*".into(), params: vec![a] }),
                     }
                 }
-                t => return Err(err(line, format!("expected a name, found {t:?}"))),
+                t => return Err(err(line, format!("expected a name, found {t}"))),
             }
         }
         if let Some(s) = block {
@@ -411,20 +429,20 @@ fn assignment(toks: &[(Tok, usize)], mut i: usize, name: String, err: ErrAt<'_>)
             a.append = *op == Tok::PlusEq;
             i += 1;
         }
-        Some((t, l)) => return Err(err(*l, format!("expected '=', '+=' or ';' after {}, found {t:?}", a.name))),
+        Some((t, l)) => return Err(err(*l, format!("expected '=', '+=' or ';' after {}, found {t}", a.name))),
         None => return Err(err(line, "missing ';'".into())),
     }
     loop {
         match toks.get(i) {
             Some((Tok::Str(v), _)) => a.values.push(v.clone()),
-            Some((t, l)) => return Err(err(*l, format!("expected a value, found {t:?}"))),
+            Some((t, l)) => return Err(err(*l, format!("expected a value, found {t}"))),
             None => return Err(err(line, "missing ';'".into())),
         }
         i += 1;
         match toks.get(i) {
             Some((Tok::Comma, _)) => i += 1,
             Some((Tok::Semi, _)) => return Ok((a, i + 1)),
-            Some((t, l)) => return Err(err(*l, format!("expected ';' or ',', found {t:?}"))),
+            Some((t, l)) => return Err(err(*l, format!("expected ';' or ',', found {t}"))),
             None => return Err(err(line, "missing ';'".into())),
         }
     }
@@ -756,10 +774,22 @@ mod tests {
             ("a { b { } }", "do not nest"),
             ("/* x", "unterminated comment"),
             ("www { a = ${x; }", "unterminated ${"),
+            // Tokens are named as the file has them, not as the reader calls them.
+            ("www { a = ; }", "expected a value, found ';'"),
+            ("www { a = \"x\" \"y\"; }", "expected ';' or ',', found \"y\""),
+            ("www { = x; }", "expected a name, found '='"),
         ] {
             let e = parse(src, Path::new("/etc/jail.conf")).unwrap_err();
             assert!(e.0.contains(want) && e.0.starts_with("/etc/jail.conf: line 1"), "{src}: {e}");
         }
+    }
+
+    #[test]
+    fn empty_statements_are_statements() {
+        // jailparse.y: `conf: conf ';'`, inside a block, outside, and after a '}'.
+        let c = p("; www { ; host.hostname = w; ; }; db { };\n;");
+        assert_eq!(c.resolve("www").unwrap().get("host.hostname").map(|v| v.as_slice()), Some(&["w".to_string()][..]));
+        assert!(c.resolve("db").is_ok());
     }
 
     #[test]
