@@ -196,13 +196,18 @@ impl Emulation {
         if let Some(jid) = running(files, name)? {
             return Err(Error::new(Kind::Conflict, format!("jail: {name}: already exists (jid {jid})")));
         }
-        // A child needs its parent: jail(8) creates it inside the running parent.
+        // A child needs its parent: jail(8) creates it inside the running parent, and a
+        // parent the file defines is an implied dependency (state.c dep_setup), started first.
         if let Some((parent, _)) = name.rsplit_once('.') {
             if running(files, parent)?.is_none() {
-                return Err(Error::new(
-                    Kind::NoJail,
-                    format!("jail: {name}: parent jail \"{parent}\" is not running (a name with a dot is a child)"),
-                ));
+                if conf.resolve(parent).is_err() {
+                    return Err(Error::new(
+                        Kind::NoJail,
+                        format!("jail: {name}: parent jail \"{parent}\" is not running (a name with a dot is a child)"),
+                    ));
+                }
+                let _ = writeln!(out, "{name}: its parent {parent} is not running: starting it first");
+                self.start_with(files, conf, parent, out, seen)?;
             }
         }
         for dep in list(&p, "depend") {
