@@ -239,3 +239,28 @@ fn an_ip4_addr_with_a_dotted_netmask() {
     assert!(!o.status.success());
     assert!(text(&o).contains("bad netmask"), "{}", text(&o));
 }
+
+/// `jnet-sim jail start|stop -f FILE` with no name acts on every jail of the file, as
+/// `jail -c` and `jail -r` (and `service jail start` with an empty jail_list) do: in the
+/// file's order, dependencies first when starting, last when stopping.
+#[test]
+fn every_jail_of_the_file_with_no_name() {
+    let h = Host::new("all");
+    let f = h.conf(&[("jail.conf", "web { depend = db; }\ndb { }\nhosting { }\nhosting.www { }\n")]);
+    let o = h.run("jnet-sim", &["jail", "start", "-f", &f]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let created: Vec<&str> =
+        out.lines().filter(|l| l.contains(": created, jid")).map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(created, ["db", "web", "hosting", "hosting.www"]);
+    // Again: they all run, nothing is started twice.
+    let o = h.run("jnet-sim", &["jail", "start", "-f", &f]);
+    assert!(o.status.success() && !text(&o).contains("created"), "{}", text(&o));
+    let o = h.run("jnet-sim", &["jail", "stop", "-f", &f]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(jails(&h).is_empty(), "{:?}", jails(&h));
+    let out = text(&o);
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} not in {out}"));
+    assert!(pos("hosting.www: removed") < pos("hosting: removed"), "{out}");
+    assert!(pos("web: removed") < pos("db: removed"), "{out}");
+}

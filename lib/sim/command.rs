@@ -183,9 +183,9 @@ struct JailTrapArgs {
 /// Start a jail as jail(8) would from a jail.conf: its hooks run, jnet's for real.
 #[argh(subcommand, name = "start")]
 struct JailStartArgs {
-    /// jail name
+    /// jail name (none: every jail of the file, as jail -c does)
     #[argh(positional)]
-    name: String,
+    name: Option<String>,
     /// the jail.conf to read
     #[argh(option, short = 'f')]
     file: PathBuf,
@@ -198,9 +198,9 @@ struct JailStartArgs {
 /// Stop a jail as jail(8) would from a jail.conf.
 #[argh(subcommand, name = "stop")]
 struct JailStopArgs {
-    /// jail name
+    /// jail name (none: every running jail of the file, as jail -r does)
     #[argh(positional)]
-    name: String,
+    name: Option<String>,
     /// the jail.conf to read
     #[argh(option, short = 'f')]
     file: PathBuf,
@@ -478,8 +478,12 @@ pub fn run(args: SimArgs) -> Result<String> {
             let conf = read_conf(&a.file)?;
             let mut out = String::new();
             let emu = super::jail8::Emulation { prefix: a.prefix };
-            match emu.start(&files, &conf, &a.name, &mut out) {
-                Ok(_) => Ok(out),
+            let started = match &a.name {
+                Some(n) => emu.start(&files, &conf, n, &mut out).map(|_| ()),
+                None => emu.start_all(&files, &conf, &mut out),
+            };
+            match started {
+                Ok(()) => Ok(out),
                 Err(e) => {
                     print!("{out}");
                     Err(e)
@@ -493,7 +497,12 @@ pub fn run(args: SimArgs) -> Result<String> {
             let conf = read_conf(&a.file)?;
             let mut out = String::new();
             let emu = super::jail8::Emulation { prefix: a.prefix };
-            match emu.stop(&files, &conf, &a.name, (a.linger * 1000.0) as u64, &mut out) {
+            let linger = (a.linger * 1000.0) as u64;
+            let stopped = match &a.name {
+                Some(n) => emu.stop(&files, &conf, n, linger, &mut out),
+                None => emu.stop_all(&files, &conf, linger, &mut out),
+            };
+            match stopped {
                 Ok(()) => Ok(out),
                 Err(e) => {
                     print!("{out}");

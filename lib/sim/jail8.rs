@@ -308,6 +308,39 @@ impl Emulation {
         Ok(jid)
     }
 
+    /// jail -c with no name: every jail of the file in its order, each after its parent and
+    /// what it depends on; one already running (started as another's dependency) is left as
+    /// it is. A failure does not stop the others, as in jail(8); the first is returned.
+    pub fn start_all(&self, files: &SimFiles, conf: &JailConf, out: &mut String) -> Result<()> {
+        let mut first: Option<Error> = None;
+        for name in conf.names() {
+            if running(files, &name)?.is_some() {
+                continue;
+            }
+            if let Err(e) = self.start(files, conf, &name, out) {
+                let _ = writeln!(out, "{}", e.message);
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// jail -r with no name: every running jail of the file, last first (children and
+    /// dependents before what they need, as `stop` does for each).
+    pub fn stop_all(&self, files: &SimFiles, conf: &JailConf, linger_ms: u64, out: &mut String) -> Result<()> {
+        let mut first: Option<Error> = None;
+        for name in conf.names().into_iter().rev() {
+            if running(files, &name)?.is_none() {
+                continue;
+            }
+            if let Err(e) = self.stop(files, conf, &name, linger_ms, out) {
+                let _ = writeln!(out, "{}", e.message);
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
     /// jail -r NAME: its children and the running jails that depend on it first.
     pub fn stop(&self, files: &SimFiles, conf: &JailConf, name: &str, linger_ms: u64, out: &mut String) -> Result<()> {
         let p = conf.resolve(name).map_err(|e| Error::data(e.0))?;
