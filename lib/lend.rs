@@ -21,8 +21,55 @@ pub struct NicArgs {
     /// the NIC to lend, by its host name (repeatable)
     #[argh(option)]
     pub iface: Vec<String>,
+    /// in exec.prestop: note the name the lent NIC has inside the running jail, so that
+    /// exec.poststop takes it back at once even if the jail renamed it
+    #[argh(switch)]
+    pub track: bool,
 }
 dry_run = "print what would be done and change nothing";
+}
+
+impl NicArgs {
+    /// `--track`: where each NIC is inside the running jail, noted in its record. It runs in
+    /// exec.prestop, where a failing command stops `jail -r`: a NIC it cannot find or note
+    /// is only warned about (its record stays as it was, and exec.poststop falls back to
+    /// the name the NIC was lent under).
+    fn track<K: Kernel>(&self, k: &mut K, jail: &str, running: Option<&crate::kernel::JailInfo>) -> Result<Output> {
+        let Some(j) = running else {
+            return Err(Error::new(
+                Kind::NoJail,
+                format!("--track looks inside the running jail, and jail {jail} does not run: use it in exec.prestop"),
+            ));
+        };
+        let mut seen: Vec<(String, Option<String>)> = vec![];
+        for i in &self.iface {
+            if self.dry_run {
+                seen.push((i.clone(), None));
+                continue;
+            }
+            match nic::track(k, i, j) {
+                Ok(inside) => seen.push((i.clone(), Some(inside))),
+                Err(e) => {
+                    log::warn!("jnet-nic --track {jail}: {i} not noted: {}", e.message);
+                    seen.push((i.clone(), None));
+                }
+            }
+        }
+        let line = |(n, s): &(String, Option<String>)| match (s, self.dry_run) {
+            (_, true) => format!("# look for {n} inside jail {jail}"),
+            (Some(s), _) => format!("{n} {s}"),
+            (None, _) => format!("{n} -"),
+        };
+        Ok(Output {
+            lines: seen.iter().map(line).collect(),
+            json: json!({
+                "jail": jail,
+                "jid": j.jid,
+                "nics": seen.iter().map(|(n, s)| json!({ "name": n, "inside": s })).collect::<Vec<_>>(),
+            }),
+            error: None,
+        })
+    }
 }
 
 impl Program for NicArgs {
@@ -60,6 +107,9 @@ impl Program for NicArgs {
         } else {
             Some(crate::jaillock::lock_name(&k.state_dir(), &jail, crate::jaillock::WAIT)?)
         };
+        if self.track {
+            return self.track(k, &jail, running.as_ref());
+        }
         if self.dry_run {
             let mut cmds = vec![];
             for i in &self.iface {

@@ -38,6 +38,11 @@ pub struct NicRecord {
     /// `if_purgeaddrs`): whatever it has then that is not here came from the jail.
     #[serde(default)]
     pub addrs: Vec<crate::kernel::Cidr>,
+    /// The name its driver had inside the jail when `jnet-nic --track` last looked (in
+    /// exec.prestop): where to find it in a dying jail that cannot be entered. The jail's
+    /// word, tried and then checked by the driver of what comes out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inside_name: Option<String>,
 }
 
 fn dir<K: Kernel>(k: &K) -> PathBuf {
@@ -179,6 +184,7 @@ pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailIn
         groups,
         up: info.flags & iff::UP != 0,
         addrs: info.addrs.clone(),
+        inside_name: None,
     };
     save(k, &rec)?;
     let Some(j) = running else { return Ok(Lent::Recorded(driver)) };
@@ -318,18 +324,25 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
             };
         }
         Some(j) => {
-            // A dying jail cannot be entered to look: try the name it was lent under.
+            // A dying jail cannot be entered to look: try the name it was lent under, then
+            // the name `jnet-nic --track` saw inside (the jail's word: what comes out under
+            // it is checked by its driver, and an impostor goes straight back).
             let lent_as = rec.as_ref().map(|r| r.host_name.clone()).unwrap_or_else(|| nic.to_string());
-            match take_back(k, &lent_as, j, &driver, nic) {
-                Ok(back) => {
-                    restore(k, &back, nic, rec.as_ref())?;
-                    return Ok(NicOutcome::Reclaimed);
+            let seen = rec.as_ref().and_then(|r| r.inside_name.clone()).filter(|s| *s != lent_as);
+            let mut why = String::new();
+            for name in std::iter::once(lent_as).chain(seen) {
+                match take_back(k, &name, j, &driver, nic) {
+                    Ok(back) => {
+                        restore(k, &back, nic, rec.as_ref())?;
+                        return Ok(NicOutcome::Reclaimed);
+                    }
+                    // Not there under that name (renamed inside, or home already), or the
+                    // vnet is already going away.
+                    Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => why = e.message,
+                    Err(e) => return Err(e),
                 }
-                // Not there under that name (renamed inside, or home already), or the vnet
-                // is already going away.
-                Err(e) if matches!(e.errno, Some(Errno::ENXIO) | Some(Errno::EBUSY)) => e.message,
-                Err(e) => return Err(e),
             }
+            why
         }
         None => format!(
             "{nic} ({driver}) is not on the host and jail {jail_name} is gone: its vnet has not released it yet"
@@ -370,6 +383,22 @@ fn find_inside<K: Kernel>(k: &mut K, j: &JailInfo, driver: &str, nic: &str) -> R
     found.ok_or_else(|| {
         Error::new(Kind::Data, format!("{nic} ({driver}) is neither on the host nor in jail {}", j.name))
     })
+}
+
+/// Note the name `nic` (lent to `j`, which runs) has inside the jail now, found there by its
+/// driver, in its record: where `reclaim` looks for it once the jail is dying (exec.poststop),
+/// when it can no longer be entered. Returns that name.
+pub fn track<K: Kernel>(k: &mut K, nic: &str, j: &JailInfo) -> Result<String> {
+    let Some(mut rec) = record_for(k, nic, &j.name)? else {
+        return Err(Error::data(format!(
+            "{nic} has no record for jail {}: lend it with jnet-nic --iface {nic} first",
+            j.name
+        )));
+    };
+    let inside = find_inside(k, j, &rec.driver, nic)?;
+    rec.inside_name = Some(inside.clone());
+    save(k, &rec)?;
+    Ok(inside)
 }
 
 /// Bring `nic` home from `jail_name`, waiting up to `wait` for it to come back.
@@ -434,6 +463,7 @@ mod tests {
             groups: vec!["lan".into(), "dmz".into()],
             up: true,
             addrs: vec!["192.0.2.1/24".parse().unwrap()],
+            inside_name: Some("net0".into()),
         };
         let j = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<NicRecord>(&j).unwrap(), r);

@@ -256,3 +256,59 @@ fn jnet_nic_refuses_bad_input_and_changes_nothing() {
     assert_eq!(h.ok("jnet-nic", &["-n", "--iface", "igb2", "--", "db"]), "# record igb2 on the host for jail db\n");
     assert!(records().map_or(true, |n| n == 0));
 }
+
+/// Recipe 7 with a NIC the jail's rc renamed (ifconfig_igb2_name="net0"): its vnet lingers
+/// after jail -r, and a dying jail cannot be entered to find the NIC by its driver. With
+/// `jnet-nic --track` in exec.prestop, exec.poststop takes it back at once under the name
+/// the jail gave it, and checks its driver; without it, it stays away until the vnet dies.
+/// A jail root who gives that name to an epair of his own after the track gets it back.
+#[test]
+fn recipe7_a_nic_renamed_inside_comes_home_at_once_when_tracked() {
+    let h = Host::new("r7track", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "igb2", "name", "net0"]);
+    // exec.prestop: the jail still runs.
+    assert_eq!(h.ok("jnet-nic", &["--track", "--iface", "igb2", "--", "dmz"]), "igb2 net0\n");
+    h.ok("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
+    // exec.poststop, the vnet lingering.
+    assert_eq!(h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]), "igb2\n");
+    let s = h.show();
+    assert_eq!(names(&s, "host"), ["lo0", "igb0", "igb2"]);
+    assert_eq!(iface(&s, "host", "igb2")["driver"], "igb2");
+
+    // Untracked, the renamed NIC waits for the vnet to die.
+    let h = Host::new("r7untracked", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "igb2", "name", "net0"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
+    h.fails("jnet-release", &["--iface", "igb2", "--", "dmz"], 75);
+
+    // After the track the jail's root renames the NIC and names an epair of his net0: what
+    // comes out under net0 is not igb2, goes straight back, and the NIC stays away.
+    let h = Host::new("r7swap", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "igb2", "name", "net0"]);
+    h.ok("jnet-nic", &["--track", "--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "net0", "name", "hidden"]);
+    // (if_epair is loaded on the host, as it is where jails get epairs.)
+    h.ok("jnet-sim", &["ifconfig", "epair", "create"]);
+    h.ok("jnet-sim", &["ifconfig", "epair0a", "destroy"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "epair", "create"]);
+    h.ok("jnet-sim", &["ifconfig", "-j", "dmz", "epair0a", "name", "net0"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz", "--linger", "60"]);
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "dmz"], 78);
+    assert!(err.contains("net0 taken back from jail dmz is epair0, not igb2's igb2"), "{err}");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"]);
+    // --track needs the jail running; a NIC it cannot note is only warned about (a failing
+    // exec.prestop would stop jail -r).
+    let err = h.fails("jnet-nic", &["--track", "--iface", "igb2", "--", "gone"], 68);
+    assert!(err.contains("use it in exec.prestop"), "{err}");
+    h.ok("jnet-sim", &["jail", "create", "other", "--vnet"]);
+    let o = h.run("jnet-nic", &["--track", "--iface", "igb3", "--", "other"]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "igb3 -\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("igb3 not noted: igb3 has no record for jail other"));
+}
