@@ -64,6 +64,11 @@ fn naming_key<K: Kernel>(k: &mut K) -> Result<[u8; 16]> {
         return Ok(key);
     }
     if keyed_nodes_exist(k)? {
+        // A run starting at the same moment may have made the key, then its node, since the
+        // first look: its key names its node.
+        if let Some(key) = crate::hoststate::read_naming_key(&dir)? {
+            return Ok(key);
+        }
         return Err(Error::new(
             Kind::Io,
             format!(

@@ -528,3 +528,31 @@ fn a_start_after_a_crash_names_the_command_that_repairs_the_host() {
     h.ok("jnet-sim", &["ifconfig", "igb1.20", "destroy"]);
     assert_eq!(h.ok("jnet-epair", vl), "e0b_web\n");
 }
+
+/// The first netgraph jails of a host, started at once, agree on one naming key: a run that
+/// found no key, then another run's node, takes that run's key rather than refuse (found by
+/// the benchmark's 64 jails at once; the window is a matter of timing, so this is a smoke
+/// test of many first starts, not a deterministic replay of it).
+#[test]
+fn the_first_netgraph_jails_at_once_share_one_key() {
+    for round in 0..3 {
+        let h = Host::new(&format!("keyrace{round}"), "igb0,igb1");
+        let kids: Vec<_> = (0..16)
+            .map(|i| {
+                Command::new(bin("jnet-ngattach"))
+                    .args(["-u", "igb1", "--", &format!("j{i}")])
+                    .env("JNET_SIM", &h.path)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in kids {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {round}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let s = h.show();
+        assert_eq!(s["netgraph"].as_array().unwrap().iter().filter(|n| n["type"] == "eiface").count(), 16);
+    }
+}
