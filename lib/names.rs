@@ -127,6 +127,21 @@ pub fn eiface_node_name(key: &[u8; 16], jail: &str, index: u32) -> String {
 /// The prefix of every node name jnet gives an eiface.
 pub const NODE_PREFIX: &str = "jnet-";
 
+/// Is `name` of the forms jnet gives interfaces: `e<i>a_...`, `e<i>b_...` (epair ends) or
+/// `ng<i>_...` (eifaces), `<i>` 0 to 99?
+pub fn is_jnet_style(name: &str) -> bool {
+    let rest = |prefix: &str| -> Option<String> {
+        let r = name.strip_prefix(prefix)?;
+        let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (!digits.is_empty() && digits.len() <= 2).then(|| r[digits.len()..].to_string())
+    };
+    match (rest("e"), rest("ng")) {
+        (Some(r), _) => r.starts_with("a_") || r.starts_with("b_"),
+        (_, Some(r)) => r.starts_with('_'),
+        _ => false,
+    }
+}
+
 /// Check a jail name as jail(8) would take it; all digits is a jid, not a name.
 pub fn check_jail_name(jail: &str) -> Result<(), NameError> {
     if jail.is_empty() {
@@ -203,6 +218,16 @@ pub fn check_index(index: u32) -> Result<(), NameError> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn jnet_style_names() {
+        for n in ["e0a_www", "e12b_db", "ng0_mail", "ng3_x-abcdefg", &epair_name("a-very-long-jail-name", 7, End::B)] {
+            assert!(is_jnet_style(n), "{n}");
+        }
+        for n in ["igb0", "epair0a", "e0c_www", "ng_x", "e100a_x", "bridge0", "e0a", "ngeth0"] {
+            assert!(!is_jnet_style(n), "{n}");
+        }
+    }
 
     #[test]
     fn jib_compatible_when_it_fits() {

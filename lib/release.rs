@@ -48,6 +48,10 @@ pub struct ReleaseArgs {
     /// take the netgraph bridge off this NIC, if no jail is left on it (no JAIL)
     #[argh(option)]
     pub unsplice: Vec<String>,
+    /// with --stale: rename interfaces that have jnet's names without its marks (they came
+    /// home from a jail) to squatN, so the jails those names are for can start again
+    #[argh(switch)]
+    pub squatters: bool,
 }
 dry_run = "print what would be done as ifconfig(8) commands and change nothing";
 }
@@ -450,6 +454,10 @@ impl ReleaseArgs {
     /// Running jails' objects are left alone, and so is anything a jail that could not be
     /// read might be using.
     fn stale<K: Kernel>(&self, k: &mut K) -> Result<Output> {
+        let mut squatted = Done::default();
+        if self.squatters {
+            self.move_squatters(k, &mut squatted)?;
+        }
         let (list, owned) = inventory::scan_host(k)?;
         let jails = k.jails().step(|| "list jails".into())?;
         let running: Vec<&JailInfo> = jails.iter().filter(|j| !j.dying).collect();
@@ -466,7 +474,7 @@ impl ReleaseArgs {
                 }
             }
         }
-        let mut d = Done::default();
+        let mut d = squatted;
         for j in &stale {
             let also: Vec<String> = owned
                 .iter()
@@ -500,6 +508,44 @@ impl ReleaseArgs {
             self.prune(k, &[], &[], &mut d)?;
         }
         Ok(self.output(d, "jnet-release --stale", json!({ "stale_jails": stale })))
+    }
+
+    /// `--squatters`: an interface on the host under a name jnet gives (`e<i>a_`, `e<i>b_`,
+    /// `ng<i>_`) without jnet's marks came home from a jail that named it so (if_vmove and
+    /// vnet_if_return check no names), and blocks the jail that name is for. Each is renamed
+    /// `squat<N>` (a name no interface has), through its name only where that name
+    /// designates it alone; a name two interfaces share is reported, not touched.
+    fn move_squatters<K: Kernel>(&self, k: &mut K, d: &mut Done) -> Result<()> {
+        let list = k.if_list().step(|| "list interfaces".into())?;
+        let twice = inventory::ambiguous(&list);
+        let mut taken: Vec<String> = list.iter().map(|i| i.name.clone()).collect();
+        let mut n = 0u32;
+        for name in list.iter().map(|i| &i.name).filter(|n| names::is_jnet_style(n)) {
+            if twice.contains(name) {
+                if !d.errs.0.iter().any(|e| e.message.contains(&format!("{name} designates"))) {
+                    d.errs.push(inventory::ambiguous_error(name, &list));
+                }
+                continue;
+            }
+            if inventory::host_mark(k, name)?.as_ref().and_then(|m| m.owned()).is_some() {
+                continue;
+            }
+            while taken.contains(&format!("squat{n}")) {
+                n += 1;
+            }
+            let to = format!("squat{n}");
+            d.cmds.push(format!("ifconfig {name} name {to}"));
+            taken.push(to.clone());
+            if self.dry_run {
+                continue;
+            }
+            match k.if_rename(name, &to) {
+                Ok(()) => d.released.push(format!("{name} -> {to}")),
+                Err(Errno::ENXIO) => {}
+                Err(e) => d.errs.push(Error::kernel(format!("rename {name} to {to}"), e)),
+            }
+        }
+        Ok(())
     }
 
     /// jnet's eiface nodes that no running jail uses: not under a running jail's keyed
@@ -656,6 +702,9 @@ impl Program for ReleaseArgs {
                 return Err(Error::usage("--unsplice NIC goes alone: give no JAIL, --stale, --list or --iface"));
             }
             return self.unsplice(k);
+        }
+        if self.squatters && !self.stale {
+            return Err(Error::usage("--squatters goes with --stale: jnet-release --stale --squatters"));
         }
         if self.stale {
             if self.jail.is_some() || !self.iface.is_empty() || self.list {

@@ -410,3 +410,35 @@ fn ip6wait_in_a_jail_has_the_deadline_its_timeout_needs() {
     let err = h.fails("jnet-ip6wait", &["--", "www"], 75);
     assert!(err.contains("did not finish within 15 s"), "{err}");
 }
+
+/// Issue 20, 6: an interface that comes home from a jail under a name jnet gives blocks the
+/// jail that name is for; `jnet-release --stale --squatters` moves it aside under a fresh
+/// name (through a name that designates it alone), and the jail starts again. A name two
+/// interfaces share is reported, not touched.
+#[test]
+fn squatters_on_jnet_names_are_moved_aside() {
+    let h = Host::new("squat", "igb0");
+    h.ifc("host", &["epair", "create"]);
+    h.ifc("host", &["epair0b", "name", "vif0b"]);
+    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "vif0b"]);
+    h.ifc("evil", &["vif0b", "name", "e0a_web"]);
+    h.ok("jnet-sim", &["jail", "remove", "evil"]);
+    let err = h.fails("jnet-epair", &["-b", "bridge0", "--", "web"], 78);
+    assert!(err.contains("e0a_web already exists on the host and is not jnet's"), "{err}");
+    h.fails("jnet-release", &["--squatters"], 64);
+    let before = h.show();
+    assert_eq!(h.ok("jnet-release", &["-n", "--stale", "--squatters"]), "ifconfig e0a_web name squat0\n");
+    assert_eq!(h.show()["vnets"], before["vnets"], "a dry run changes nothing");
+    assert_eq!(h.ok("jnet-release", &["--stale", "--squatters"]), "e0a_web -> squat0\n");
+    let s = h.show();
+    assert_eq!(iface(&s, "host", "squat0")["driver"], "epair0");
+    h.ok("jnet-epair", &["-b", "bridge0", "--", "web"]);
+    // Two interfaces under one jnet name: reported, neither renamed.
+    h.ok("jnet-sim", &["jail", "create", "evil2", "--vnet", "--interface", "squat0"]);
+    h.ifc("evil2", &["squat0", "name", "e0a_web"]);
+    h.ok("jnet-sim", &["jail", "remove", "evil2"]);
+    let before = h.show();
+    let err = h.fails("jnet-release", &["--stale", "--squatters"], 78);
+    assert!(err.contains("e0a_web designates 2 interfaces on the host"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+}
