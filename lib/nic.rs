@@ -289,12 +289,33 @@ fn take_back<K: Kernel>(k: &mut K, inside: &str, j: &JailInfo, driver: &str, nic
         "{inside} taken back from jail {} is {got}, not {nic}'s {driver}: something in the jail took the NIC's name",
         j.name
     );
-    Err(match k.if_move_to_jail(&back, j.jid) {
-        Ok(_) => Error::conflict(format!("{why}; it was moved back into the jail, and {nic} stays there")),
-        Err(e) => {
-            Error::conflict(format!("{why}; moving it back into the jail failed ({e}): it is on the host as {back}"))
+    // Nothing that failed the check may stay in the host's vnet: it goes back where it came
+    // from (once more if the first move fails), and if it cannot, a clone the jail made is
+    // destroyed (its other end, if any, goes with it: the jail's own object). Only the
+    // kernel's word decides that it is a clone: its cloner's group, added on the host.
+    let mut last = None;
+    for _ in 0..2 {
+        match k.if_move_to_jail(&back, j.jid) {
+            Ok(_) => {
+                return Err(Error::conflict(format!("{why}; it was moved back into the jail, and {nic} stays there")))
+            }
+            Err(e) => last = Some(e),
         }
-    })
+    }
+    let e = last.expect("tried");
+    let groups = k.if_groups(&back).unwrap_or_default();
+    let base = got.trim_end_matches(|c: char| c.is_ascii_digit());
+    if groups.iter().any(|g| g == base) && k.if_destroy(&back).is_ok() {
+        return Err(Error::conflict(format!(
+            "{why}; moving it back into the jail failed ({e}), so it was destroyed (the jail's own {base} clone), and \
+             {nic} stays in the jail"
+        )));
+    }
+    Err(Error::conflict(format!(
+        "{why}; moving it back into the jail failed ({e}) and it is no clone jnet may destroy: it is on the host as \
+         {back}; move it back with ifconfig {back} vnet {}",
+        j.name
+    )))
 }
 
 /// One attempt to bring `nic` home. `jail` is the jail as found (alive or dying), None if

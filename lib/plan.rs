@@ -858,8 +858,12 @@ mod tests {
             before.modules.insert("if_epair".into());
             before.modules.insert("if_bridge".into());
             let mut h = before.clone();
-            h.fail =
-                Some(crate::sim::host::FailSpec { after: at as u64, errno: crate::errno::Errno::EIO, kill: false });
+            h.fail = Some(crate::sim::host::FailSpec {
+                after: at as u64,
+                errno: crate::errno::Errno::EIO,
+                kill: false,
+                times: 1,
+            });
             files.save(&h).unwrap();
             let e = sample().execute(&mut k).unwrap_err();
             assert!(e.message.ends_with("Input/output error (EIO)"), "op {at}: {e}");

@@ -442,3 +442,34 @@ fn squatters_on_jnet_names_are_moved_aside() {
     assert!(err.contains("e0a_web designates 2 interfaces on the host"), "{err}");
     assert_eq!(h.show()["vnets"], before["vnets"]);
 }
+
+/// Issue 20, 5: after a reclaim, nothing that failed the identity check stays on the host,
+/// whatever the jail does meanwhile. When the impostor cannot be moved back (twice), the
+/// clone the jail made is destroyed rather than left on the host under the NIC's name.
+#[test]
+fn an_impostor_that_cannot_go_back_does_not_stay_on_the_host() {
+    let setup = |tag: &str| {
+        let h = Host::new(tag, "igb0,igb2");
+        jnet::kernel::System::kld_load(&mut h.kernel(), "if_epair").unwrap();
+        h.ok("jnet-nic", &["--iface", "igb2", "--", "db"]);
+        h.ok("jnet-sim", &["jail", "create", "db", "--vnet", "--interface", "igb2"]);
+        h.ifc("db", &["epair", "create"]);
+        h.ifc("db", &["igb2", "name", "x0"]);
+        h.ifc("db", &["epair0a", "name", "igb2"]);
+        h.ok("jnet-sim", &["jail", "remove", "db", "--linger", "30"]);
+        h
+    };
+    let probe = setup("impostor-probe");
+    probe.ok("jnet-sim", &["ops", "--clear"]);
+    probe.fails("jnet-release", &["--iface", "igb2", "--", "db"], 78);
+    let ops = probe.ok("jnet-sim", &["ops", "--json"]);
+    let at = ops
+        .lines()
+        .position(|l| serde_json::from_str::<Value>(l).unwrap()["op"] == "SIOCSIFVNET")
+        .expect("the impostor is moved back");
+    let h = setup("impostor");
+    h.ok("jnet-sim", &["fail", "--after", &at.to_string(), "--errno", "EINVAL", "--times", "2"]);
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "db"], 78);
+    assert!(err.contains("so it was destroyed (the jail's own epair clone), and igb2 stays in the jail"), "{err}");
+    assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"], "nothing of his is on the host");
+}

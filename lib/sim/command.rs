@@ -276,6 +276,9 @@ struct FailArgs {
     /// kill the process that makes that operation (SIGKILL) instead: a crash mid-run
     #[argh(switch)]
     kill: bool,
+    /// how many operations in a row fail (default 1)
+    #[argh(option, default = "1")]
+    times: u32,
 }
 
 #[derive(FromArgs, Debug)]
@@ -523,7 +526,7 @@ pub fn run(args: SimArgs) -> Result<String> {
         SimCmd::Fail(a) => {
             let errno = Errno::parse(&a.errno).ok_or_else(|| Error::usage(format!("unknown errno {:?}", a.errno)))?;
             files.edit(|host, _| {
-                host.fail = Some(super::host::FailSpec { after: a.after, errno, kill: a.kill });
+                host.fail = Some(super::host::FailSpec { after: a.after, errno, kill: a.kill, times: a.times });
                 Ok(String::new())
             })
         }

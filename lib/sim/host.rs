@@ -233,6 +233,9 @@ pub struct FailSpec {
     /// instead of failing, kill the calling process with SIGKILL (a crash mid-run)
     #[serde(default)]
     pub kill: bool,
+    /// how many operations in a row fail (1 if 0)
+    #[serde(default)]
+    pub times: u32,
 }
 
 /// The whole simulated host.

@@ -276,7 +276,13 @@ impl Sim {
                 unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
                 unreachable!("SIGKILL cannot be caught");
             }
-            Some(f) if f.after == 0 => Err(f.errno),
+            Some(f) if f.after == 0 => {
+                // Several failures in a row: the next operation fails too.
+                if f.times > 1 {
+                    host.fail = Some(host::FailSpec { times: f.times - 1, ..f.clone() });
+                }
+                Err(f.errno)
+            }
             Some(mut f) => {
                 f.after -= 1;
                 host.fail = Some(f);

@@ -420,7 +420,7 @@ fn jails_lookup_and_attach() {
 #[test]
 fn injected_failure_hits_the_right_operation_and_changes_nothing() {
     let mut k = loaded(&[]);
-    edit(&k, |h| h.fail = Some(host::FailSpec { after: 2, errno: Errno::ENOSPC, kill: false }));
+    edit(&k, |h| h.fail = Some(host::FailSpec { after: 2, errno: Errno::ENOSPC, kill: false, times: 1 }));
     k.if_create("epair").unwrap();
     k.if_rename("epair0a", "e0a_www").unwrap();
     let before = state(&k);
