@@ -401,9 +401,23 @@ fn find_inside<K: Kernel>(k: &mut K, j: &JailInfo, driver: &str, nic: &str) -> R
             Ok(None)
         })
         .map_err(|e| e.context(format!("inside jail {}", j.name)))?;
-    found.ok_or_else(|| {
+    let found = found.ok_or_else(|| {
         Error::new(Kind::Data, format!("{nic} ({driver}) is neither on the host nor in jail {}", j.name))
-    })
+    })?;
+    // A name that is not UTF-8 comes out of the listing with U+FFFD in place of its bad
+    // bytes (iflist.rs), and no interface is called that: asking for it by that name would
+    // find nothing, or another interface. Refused, with the way out.
+    if found.contains('\u{fffd}') {
+        return Err(Error::data(format!(
+            "{nic} ({driver}) is called {} inside jail {}, a name that is not UTF-8 (shown with U+FFFD): jnet \
+             cannot ask for it by name; rename it inside the jail (ifconfig -j {} ... name ...), or let the jail's \
+             vnet die and jnet-release --stale bring it back",
+            crate::cli::escape_text(&found),
+            j.name,
+            j.name
+        )));
+    }
+    Ok(found)
 }
 
 /// Note the name `nic` (lent to `j`, which runs) has inside the jail now, found there by its

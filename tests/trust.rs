@@ -473,3 +473,18 @@ fn an_impostor_that_cannot_go_back_does_not_stay_on_the_host() {
     assert!(err.contains("so it was destroyed (the jail's own epair clone), and igb2 stays in the jail"), "{err}");
     assert_eq!(names(&h.show(), "host"), ["lo0", "igb0"], "nothing of his is on the host");
 }
+
+/// Issue 20, 6: a NIC whose name inside the jail is not UTF-8 (the listing shows U+FFFD for
+/// its bad bytes) is not asked for under that lossy name: the release says so, and what to
+/// do, and changes nothing.
+#[test]
+fn a_nic_renamed_to_bytes_that_are_not_utf8_is_refused_cleanly() {
+    let h = Host::new("utf8", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ifc("dmz", &["igb2", "name", "n\u{fffd}0"]);
+    let before = h.show();
+    let err = h.fails("jnet-release", &["--iface", "igb2", "--", "dmz"], 65);
+    assert!(err.contains("a name that is not UTF-8"), "{err}");
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+}
