@@ -18,8 +18,6 @@ pub const CURRENT: &str = "1.1.0";
 pub mod code {
     /// Incompatible CNI version.
     pub const INCOMPATIBLE_VERSION: u32 = 1;
-    /// Unsupported field in network configuration.
-    pub const UNSUPPORTED_FIELD: u32 = 2;
     /// Container unknown or does not exist: the runtime need not clean up.
     pub const UNKNOWN_CONTAINER: u32 = 3;
     /// Invalid necessary environment variables.
