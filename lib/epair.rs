@@ -291,7 +291,7 @@ fn parse_router(what: &str, s: &str) -> Result<std::net::IpAddr> {
         s.parse().map_err(|_| Error::data(format!("{what} {s:?} is not an IPv4 or IPv6 address")))?;
     let bad = match g {
         std::net::IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
-        std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.segments()[0] & 0xffc0 == 0xfe80,
+        std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || crate::kernel::is_link_local(&v),
     };
     if bad {
         return Err(Error::data(format!(
@@ -386,9 +386,7 @@ pub(crate) fn check_owned<K: Kernel>(
     place: &str,
 ) -> Result<Option<IfInfo>> {
     let Some(info) = list.iter().find(|i| i.name == name) else { return Ok(None) };
-    if inventory::ambiguous(list).iter().any(|n| n == name) {
-        return Err(inventory::ambiguous_error(name, list));
-    }
+    inventory::designates_one(list, name)?;
     // None: destroyed between the listing and now.
     let Some(mark) = inventory::host_mark(k, name)? else { return Ok(None) };
     match (mark.owned(), &mark.tag) {
@@ -410,9 +408,7 @@ fn jail_end_on_host<K: Kernel>(
     jail: &str,
 ) -> Result<Found> {
     let Some(info) = list.iter().find(|i| i.name == jname) else { return Ok(Found::Absent) };
-    if inventory::ambiguous(list).iter().any(|n| n == jname) {
-        return Err(inventory::ambiguous_error(jname, list));
-    }
+    inventory::designates_one(list, jname)?;
     let Some(mark) = inventory::host_mark(k, jname)? else { return Ok(Found::Absent) };
     match (mark.owned(), &mark.tag) {
         (Some(t), _) if t == want => Ok(Found::Host(info.clone())),
@@ -661,7 +657,7 @@ impl EpairRequest {
             // The jails' gateway is one per family: another jail's hook asking for another
             // address of a family the bridge has is a mistake in jail.conf, not a second one.
             let has: Vec<Cidr> = list.iter().filter(|i| &i.name == b).flat_map(|i| i.addrs.clone()).collect();
-            let global = |c: &&Cidr| !matches!(c.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+            let global = |c: &&Cidr| !matches!(c.addr, std::net::IpAddr::V6(a) if crate::kernel::is_link_local(&a));
             for want in &self.bridge_addrs {
                 let other = has.iter().filter(global).find(|h| h.addr.is_ipv6() == want.addr.is_ipv6() && **h != *want);
                 if let Some(other) = other {

@@ -92,9 +92,16 @@ pub fn ambiguous(list: &[IfInfo]) -> Vec<String> {
     out
 }
 
-/// The error for a name that designates more than one interface.
-pub fn ambiguous_error(name: &str, list: &[IfInfo]) -> Error {
-    let n = list.iter().filter(|i| i.name == name).count();
+/// `name` designates at most one interface of `list`; otherwise the error that says so.
+pub fn designates_one(list: &[IfInfo], name: &str) -> Result<()> {
+    match list.iter().filter(|i| i.name == name).count() {
+        0 | 1 => Ok(()),
+        n => Err(ambiguous_error(name, n)),
+    }
+}
+
+/// The error for a name that designates `n` interfaces.
+fn ambiguous_error(name: &str, n: usize) -> Error {
     Error::conflict(format!(
         "{name} designates {n} interfaces on the host (one came back from a jail under that name): jnet acts on \
          none of them through it; rename them apart by hand (ifconfig {name} name OTHER renames the first the \

@@ -105,6 +105,11 @@ pub mod nd6f {
     pub const NO_DAD: u32 = 0x100;
 }
 
+/// Is `a` an IPv6 link-local address (fe80::/10), meaningful only with its interface?
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
 /// An address with its prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cidr {

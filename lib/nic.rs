@@ -304,12 +304,13 @@ fn take_back<K: Kernel>(k: &mut K, inside: &str, j: &JailInfo, driver: &str, nic
     }
     let e = last.expect("tried");
     let groups = k.if_groups(&back).unwrap_or_default();
-    let base = got.trim_end_matches(|c: char| c.is_ascii_digit());
-    if groups.iter().any(|g| g == base) && k.if_destroy(&back).is_ok() {
-        return Err(Error::conflict(format!(
-            "{why}; moving it back into the jail failed ({e}), so it was destroyed (the jail's own {base} clone), and \
-             {nic} stays in the jail"
-        )));
+    if let Some(base) = clone_kind(&got, &groups) {
+        if k.if_destroy(&back).is_ok() {
+            return Err(Error::conflict(format!(
+                "{why}; moving it back into the jail failed ({e}), so it was destroyed (the jail's own {base} clone), \
+                 and {nic} stays in the jail"
+            )));
+        }
     }
     Err(Error::conflict(format!(
         "{why}; moving it back into the jail failed ({e}) and it is no clone jnet may destroy: it is on the host as \

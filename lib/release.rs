@@ -140,9 +140,8 @@ fn epairs_of<K: Kernel>(
         .chain(also.iter().cloned())
         .collect();
     let mut found: Vec<(String, Role)> = vec![];
-    let twice = inventory::ambiguous(list);
-    if let Some(n) = candidates.iter().find(|c| twice.contains(c)) {
-        return Err(inventory::ambiguous_error(n, list));
+    for c in &candidates {
+        inventory::designates_one(list, c)?;
     }
     for info in list.iter().filter(|i| candidates.contains(&i.name)) {
         let mark = inventory::host_mark(k, &info.name)?;
@@ -522,8 +521,10 @@ impl ReleaseArgs {
         let mut n = 0u32;
         for name in list.iter().map(|i| &i.name).filter(|n| names::is_jnet_style(n)) {
             if twice.contains(name) {
-                if !d.errs.0.iter().any(|e| e.message.contains(&format!("{name} designates"))) {
-                    d.errs.push(inventory::ambiguous_error(name, &list));
+                if let Err(e) = inventory::designates_one(&list, name) {
+                    if !d.errs.0.iter().any(|x| x.message == e.message) {
+                        d.errs.push(e);
+                    }
                 }
                 continue;
             }

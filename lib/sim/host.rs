@@ -910,7 +910,8 @@ impl Host {
         }
         if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 {
             if let Some(mac) = ifp.mac {
-                let has_ll = ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if is_link_local(&v)));
+                let has_ll =
+                    ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if crate::kernel::is_link_local(&v)));
                 if !has_ll {
                     let dad = do_dad(ifp);
                     ifp.addrs.push(SimAddr {
@@ -992,7 +993,7 @@ impl Host {
                 self.ifaces.iter().enumerate().any(|(i, other)| {
                     i != p && other.vnet == vnet && other.addrs.iter().any(|a| a.cidr.addr == cidr.addr)
                 });
-            if elsewhere && !is_link_local(&v6) {
+            if elsewhere && !crate::kernel::is_link_local(&v6) {
                 return Err(Errno::EEXIST);
             }
         }
@@ -1347,10 +1348,6 @@ fn do_dad(ifp: &SimIf) -> bool {
     ifp.flags & iff::LOOPBACK == 0
         && ifp.flags & iff::MULTICAST != 0
         && ifp.nd6.flags & (nd6f::IFDISABLED | nd6f::NO_DAD) == 0
-}
-
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// fe80::/64 with the modified EUI-64 interface id of `mac` (in6_ifattach).
