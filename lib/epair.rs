@@ -11,7 +11,7 @@ use crate::kernel::{ifcap, iff, Cidr, IfInfo, JailInfo, JailRef, Kernel};
 use crate::mac::{self, Mac};
 use crate::names::{self, End};
 use crate::owner::{self, Role, Tag};
-use crate::plan::{bridge_state, IfRef, Plan, Step};
+use crate::plan::{bridge_state, IfRef, Plan, Router, Step};
 use argh::FromArgs;
 use serde_json::json;
 
@@ -71,8 +71,8 @@ pub struct EpairRequest {
     mac: MacChoice,
     mtu: Option<u32>,
     accept_rtadv: bool,
-    gateways: Vec<std::net::IpAddr>,
-    routes: Vec<(Cidr, std::net::IpAddr)>,
+    gateways: Vec<Router>,
+    routes: Vec<(Cidr, Router)>,
 }
 
 /// Parse a list of CIDRs, refusing duplicates.
@@ -250,8 +250,8 @@ pub(crate) fn hand_over(
         want.addrs.iter().filter(|c| !inside.is_some_and(|i| i.addrs.iter().any(|x| x.addr == c.addr))).collect();
     push_addrs(&mut inner, &bref, &missing);
     // After the addresses: a gateway must be on one of the jail's networks.
-    inner.extend(want.gateways.iter().map(|g| Step::Route(Cidr::default_dst(g.is_ipv6()), *g)));
-    inner.extend(want.routes.iter().map(|(d, g)| Step::Route(*d, *g)));
+    inner.extend(want.gateways.iter().map(|g| Step::Route(Cidr::default_dst(g.addr.is_ipv6()), g.clone())));
+    inner.extend(want.routes.iter().map(|(d, g)| Step::Route(*d, g.clone())));
     if !inner.is_empty() {
         p.push(Step::InJail(jid, inner));
     }
@@ -280,31 +280,42 @@ pub(crate) struct JailSide<'a> {
     /// router advertisements accepted
     pub accept_rtadv: bool,
     /// default routes through these gateways
-    pub gateways: &'a [std::net::IpAddr],
+    pub gateways: &'a [Router],
     /// static routes: (network, gateway)
-    pub routes: &'a [(Cidr, std::net::IpAddr)],
+    pub routes: &'a [(Cidr, Router)],
 }
 
-/// A router's address as `--gateway` or `--route` gives it.
-fn parse_router(what: &str, s: &str) -> Result<std::net::IpAddr> {
+/// A router as `--gateway` or `--route` gives it: an address, or a link-local one with the
+/// jail interface it is on (`fe80::1%vnet0`, as route(8) and rtadvd name it).
+fn parse_router(what: &str, s: &str) -> Result<Router> {
+    let (a, zone) = s.split_once('%').map_or((s, None), |(a, z)| (a, Some(z)));
     let g: std::net::IpAddr =
-        s.parse().map_err(|_| Error::data(format!("{what} {s:?} is not an IPv4 or IPv6 address")))?;
+        a.parse().map_err(|_| Error::data(format!("{what} {s:?} is not an IPv4 or IPv6 address")))?;
+    let link_local = matches!(g, std::net::IpAddr::V6(v) if crate::kernel::is_link_local(&v));
     let bad = match g {
         std::net::IpAddr::V4(v) => v.is_unspecified() || v.is_multicast() || v.is_broadcast(),
-        std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || crate::kernel::is_link_local(&v),
+        std::net::IpAddr::V6(v) => v.is_unspecified() || v.is_multicast(),
     };
     if bad {
-        return Err(Error::data(format!(
-            "{what} {g} cannot be a router's address here (a link-local one would need its interface)"
-        )));
+        return Err(Error::data(format!("{what} {g} cannot be a router's address")));
     }
-    Ok(g)
+    match (link_local, zone) {
+        (true, None) => {
+            Err(Error::data(format!("{what} {g} is link-local: name the jail interface it is on, as {g}%vnet0")))
+        }
+        (false, Some(_)) => Err(Error::data(format!("{what} {s}: only a link-local address takes an interface"))),
+        (true, Some(z)) => {
+            names::check_ifname(&format!("{what} {s}: the interface"), z).map_err(|e| Error::data(e.0))?;
+            Ok(Router { addr: g, zone: Some(z.to_string()) })
+        }
+        (false, None) => Ok(Router { addr: g, zone: None }),
+    }
 }
 
 /// Parse `--route`s: NETWORK/LEN,ROUTER, one route per network, the router of the network's
 /// family; the default route is `--gateway`'s.
-pub fn parse_routes(list: &[String]) -> Result<Vec<(Cidr, std::net::IpAddr)>> {
-    let mut out: Vec<(Cidr, std::net::IpAddr)> = vec![];
+pub fn parse_routes(list: &[String]) -> Result<Vec<(Cidr, Router)>> {
+    let mut out: Vec<(Cidr, Router)> = vec![];
     for s in list {
         let (d, g) = s.split_once(',').ok_or_else(|| {
             Error::data(format!("--route {s:?}: expected NETWORK/LEN,ROUTER, e.g. 192.0.2.0/24,10.8.0.1"))
@@ -314,7 +325,7 @@ pub fn parse_routes(list: &[String]) -> Result<Vec<(Cidr, std::net::IpAddr)>> {
         if dst.is_default() {
             return Err(Error::usage(format!("--route {s}: the default route is --gateway {gw}")));
         }
-        if dst.addr.is_ipv6() != gw.is_ipv6() {
+        if dst.addr.is_ipv6() != gw.addr.is_ipv6() {
             return Err(Error::data(format!("--route {s}: the network and the router are of different families")));
         }
         if out.iter().any(|(o, _)| *o == dst) {
@@ -326,11 +337,11 @@ pub fn parse_routes(list: &[String]) -> Result<Vec<(Cidr, std::net::IpAddr)>> {
 }
 
 /// Parse `--gateway`s: addresses a route can go through, one per family at most.
-pub fn parse_gateways(list: &[String]) -> Result<Vec<std::net::IpAddr>> {
-    let mut out: Vec<std::net::IpAddr> = vec![];
+pub fn parse_gateways(list: &[String]) -> Result<Vec<Router>> {
+    let mut out: Vec<Router> = vec![];
     for s in list {
         let g = parse_router("--gateway", s)?;
-        if out.iter().any(|o| o.is_ipv6() == g.is_ipv6()) {
+        if out.iter().any(|o| o.addr.is_ipv6() == g.addr.is_ipv6()) {
             return Err(Error::usage(format!("--gateway {g}: one default router per address family")));
         }
         out.push(g);

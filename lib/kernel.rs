@@ -203,6 +203,47 @@ impl std::str::FromStr for Cidr {
     }
 }
 
+/// A route's next hop: an address, and for an IPv6 link-local one the interface it is
+/// reached on (its zone: the ifindex, as `fe80::1%vnet0` names it). A link-local address
+/// means nothing without its interface (RFC 4007), so one without a scope is refused, and
+/// so is a scope on any other address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Gateway {
+    /// The router's address.
+    pub addr: IpAddr,
+    /// The ifindex of its interface, for a link-local address only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u32>,
+}
+
+impl Gateway {
+    /// A gateway, checked: a link-local IPv6 address needs `scope`, others must not have one.
+    pub fn new(addr: IpAddr, scope: Option<u32>) -> Result<Gateway, Error> {
+        let ll = matches!(addr, IpAddr::V6(v) if is_link_local(&v));
+        match (ll, scope) {
+            (true, None) => Err(Error::data(format!("{addr} is link-local: give its interface, as {addr}%vnet0"))),
+            (false, Some(_)) => Err(Error::data(format!("{addr} is not link-local: it takes no interface"))),
+            (true, Some(0)) => Err(Error::data(format!("{addr}: interface index 0 is no interface"))),
+            _ => Ok(Gateway { addr, scope }),
+        }
+    }
+
+    /// A gateway that is not link-local (IPv4, or a global IPv6 address).
+    pub fn global(addr: IpAddr) -> Result<Gateway, Error> {
+        Gateway::new(addr, None)
+    }
+}
+
+impl fmt::Display for Gateway {
+    /// `192.0.2.1`, or `fe80::1%3` (the zone by index: a name belongs to one vnet's view).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scope {
+            Some(s) => write!(f, "{}%{s}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
 /// A lagg(4) as SIOCGLAGG reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lagg {
@@ -290,6 +331,9 @@ pub trait Interfaces {
     fn bridge_members(&mut self, bridge: &str) -> KResult<Vec<String>>;
     /// getifaddrs(3).
     fn if_list(&mut self) -> KResult<Vec<IfInfo>>;
+    /// SIOCGIFINDEX: the interface's index (what if_nametoindex(3) answers), which a
+    /// link-local address's zone is.
+    fn if_index(&mut self, name: &str) -> KResult<u32>;
     /// The driver name and unit (`igb2`, `epair7`, `ngeth3`: sysctl
     /// net.link.generic.ifdata.<ifindex>.drivername). Renames do not change it, so it is how
     /// a NIC is known whatever a jail's root has called it, and both ends of an epair share it.
@@ -460,13 +504,13 @@ pub trait Netgraph {
 pub trait Routes {
     /// RTM_GET of the route to exactly the network `dst` (with its netmask, so no longer
     /// match answers): its gateway, None if there is none.
-    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>>;
+    fn route(&mut self, dst: Cidr) -> KResult<Option<Gateway>>;
     /// RTM_ADD of a route to the network `dst` via `gateway` (of `dst`'s family).
-    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()>;
+    fn add_route(&mut self, dst: Cidr, gateway: Gateway) -> KResult<()>;
     /// RTM_DELETE of the route to the network `dst`.
     fn del_route(&mut self, dst: Cidr) -> KResult<()>;
     /// The default route of IPv4 (`v6` false) or IPv6: its gateway, None if none.
-    fn default_route(&mut self, v6: bool) -> KResult<Option<IpAddr>> {
+    fn default_route(&mut self, v6: bool) -> KResult<Option<Gateway>> {
         self.route(Cidr::default_dst(v6))
     }
 }

@@ -61,8 +61,8 @@ struct Request {
     mac: MacChoice,
     mtu: Option<u32>,
     accept_rtadv: bool,
-    gateways: Vec<std::net::IpAddr>,
-    routes: Vec<(Cidr, std::net::IpAddr)>,
+    gateways: Vec<crate::plan::Router>,
+    routes: Vec<(Cidr, crate::plan::Router)>,
 }
 
 impl NgAttachArgs {

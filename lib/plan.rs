@@ -8,7 +8,7 @@
 
 use crate::errno::Errno;
 use crate::error::{Error, ErrorList, KernelContext, Result};
-use crate::kernel::{iff, nd6f, Cidr, Jid, Kernel};
+use crate::kernel::{iff, nd6f, Cidr, Gateway, Jid, Kernel};
 use crate::mac::Mac;
 use crate::ngplan::NG_TMP_HOOK;
 use crate::owner::{self, Role, Tag};
@@ -63,7 +63,7 @@ pub enum Step {
     SharedAddr(String, Cidr),
     /// Route the network (0.0.0.0/0 or ::/0: the default route) through this gateway,
     /// replacing a route to it through another.
-    Route(Cidr, std::net::IpAddr),
+    Route(Cidr, Router),
     /// Add a member to an if_bridge.
     BridgeAdd(String, IfRef),
     /// Move into a jail's vnet.
@@ -186,7 +186,7 @@ impl Step {
             }
             Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
             Step::Route(d, g) => {
-                let fam = if g.is_ipv6() { "-inet6" } else { "-inet" };
+                let fam = if g.addr.is_ipv6() { "-inet6" } else { "-inet" };
                 let dst = if d.is_default() { "default".to_string() } else { format!("-net {}", d.network()) };
                 out.push(format!("route {prefix}add {fam} {dst} {g}"))
             }
@@ -253,10 +253,41 @@ enum Undo {
     Describe(String, Option<String>),
     Nd6Flags(String, u32),
     DelRoute(Cidr),
-    AddRoute(Cidr, std::net::IpAddr),
+    AddRoute(Cidr, Gateway),
 }
 
 /// "IPv4 default route", "route to 192.0.2.0/24".
+/// A route's next hop as the administrator names it: an address and, for a link-local one,
+/// the jail interface it is on (`fe80::1%vnet0`). The name is turned into the interface's
+/// index in the jail, where it means that interface, when the route is added.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Router {
+    /// the router's address
+    pub addr: std::net::IpAddr,
+    /// its interface, for a link-local address
+    pub zone: Option<String>,
+}
+
+impl fmt::Display for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.zone {
+            Some(z) => write!(f, "{}%{z}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+impl Router {
+    /// The kernel's gateway: the zone's name resolved to its ifindex here.
+    fn gateway<K: Kernel>(&self, k: &mut K) -> Result<Gateway> {
+        let scope = match &self.zone {
+            None => None,
+            Some(z) => Some(k.if_index(z).step(|| format!("find interface {z}, the zone of router {self}"))?),
+        };
+        Gateway::new(self.addr, scope).map_err(|e| e.context(format!("router {self}")))
+    }
+}
+
 fn route_name(d: Cidr) -> String {
     match (d.is_default(), d.addr.is_ipv6()) {
         (true, false) => "IPv4 default route".into(),
@@ -407,8 +438,9 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err(Error::kernel(format!("add {c} to {b}"), e)),
         },
-        Step::Route(d, g) => {
+        Step::Route(d, router) => {
             let what = route_name(*d);
+            let g = &router.gateway(k)?;
             match k.route(*d).step(|| format!("read the {what}"))? {
                 Some(cur) if cur == *g => return Ok(()),
                 Some(cur) => {
@@ -420,11 +452,11 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             match k.add_route(*d, *g) {
                 Err(Errno::ENETUNREACH) => {
                     return Err(Error::kernel(
-                        format!("add a {what} via {g} (it is on none of the networks of the jail's addresses)"),
+                        format!("add a {what} via {router} (it is on none of the networks of the jail's addresses)"),
                         Errno::ENETUNREACH,
                     ))
                 }
-                r => r.step(|| format!("add a {what} via {g}"))?,
+                r => r.step(|| format!("add a {what} via {router}"))?,
             }
             undo.push(Undo::DelRoute(*d));
             Ok(())

@@ -12,7 +12,7 @@ mod stack;
 
 use common::Host;
 use jnet::errno::Errno;
-use jnet::kernel::{ifcap, iff, in6f, nd6f, Cidr, IfInfo, Interfaces, Netgraph, Routes, System};
+use jnet::kernel::{ifcap, iff, in6f, nd6f, Cidr, Gateway, IfInfo, Interfaces, Netgraph, Routes, System};
 use stack::Stack;
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::{Command, Output};
@@ -248,6 +248,21 @@ fn an_address_the_host_already_has_is_refused_on_a_second_interface() {
     c.finish();
 }
 
+/// The routing calls of the link-local check, for either host.
+trait RoutesAndIndex {
+    fn index(&mut self, name: &str) -> Result<u32, Errno>;
+    fn add(&mut self, dst: Cidr, gw: Gateway) -> Result<(), Errno>;
+}
+
+impl<K: Interfaces + Routes> RoutesAndIndex for K {
+    fn index(&mut self, name: &str) -> Result<u32, Errno> {
+        self.if_index(name)
+    }
+    fn add(&mut self, dst: Cidr, gw: Gateway) -> Result<(), Errno> {
+        self.add_route(dst, gw)
+    }
+}
+
 /// Routes through the routing socket, as jnet's Route step makes them (rtabi.rs): a network
 /// with its netmask, looked up exactly (a netmask given, rtsock.c handle_rtm_get does not
 /// answer a longer match), one per network, through a router on a network of the vnet. (The
@@ -265,7 +280,7 @@ fn routes_to_networks_and_the_default_route() {
     let a6 = v6("2001:db8::5");
     both!(c, st, k, "2001:db8::5 settled", |x| settled(|| x.if_addr6_flags("epair0a", a6).unwrap()), 0);
     let net = Cidr { addr: "198.51.100.0".parse().unwrap(), prefixlen: 24 };
-    let gw: IpAddr = "198.18.0.1".parse().unwrap();
+    let gw = Gateway::global("198.18.0.1".parse().unwrap()).unwrap();
     both!(c, st, k, "no route to 198.51.100.0/24 yet", |x| x.route(net), Ok(None));
     both!(c, st, k, "RTM_ADD 198.51.100.0/24", |x| x.add_route(net, gw), Ok(()));
     both!(c, st, k, "RTM_GET 198.51.100.0/24", |x| x.route(net), Ok(Some(gw)));
@@ -273,9 +288,9 @@ fn routes_to_networks_and_the_default_route() {
     both!(c, st, k, "RTM_GET of a longer prefix: exact, none", |x| x.route(longer), Ok(None));
     both!(c, st, k, "RTM_ADD it again", |x| x.add_route(net, gw), Err(Errno::EEXIST));
     let off = Cidr { addr: "203.0.113.0".parse().unwrap(), prefixlen: 24 };
-    let far: IpAddr = "10.9.9.9".parse().unwrap();
+    let far = Gateway::global("10.9.9.9".parse().unwrap()).unwrap();
     both!(c, st, k, "RTM_ADD via a router off every network", |x| x.add_route(off, far), Err(Errno::ENETUNREACH));
-    let gw6: IpAddr = "2001:db8::1".parse().unwrap();
+    let gw6 = Gateway::global("2001:db8::1".parse().unwrap()).unwrap();
     both!(c, st, k, "no IPv6 default route yet", |x| x.default_route(true), Ok(None));
     both!(c, st, k, "RTM_ADD default -inet6", |x| x.add_route(Cidr::default_dst(true), gw6), Ok(()));
     both!(c, st, k, "RTM_GET default -inet6", |x| x.default_route(true), Ok(Some(gw6)));
@@ -286,6 +301,26 @@ fn routes_to_networks_and_the_default_route() {
     both!(c, st, k, "gone", |x| x.route(net), Ok(None));
     both!(c, st, k, "RTM_DELETE it again", |x| x.del_route(net), Err(Errno::ESRCH));
     both!(c, st, k, "the IPv6 default route stays", |x| x.default_route(true), Ok(Some(gw6)));
+    // A link-local router: its zone goes inside the address (route(8)'s KAME form, rtabi.rs)
+    // and comes back as the reply's scope. Each host's own ifindex of epair0a is the zone.
+    let ll: IpAddr = "fe80::1".parse().unwrap();
+    let net_ll = Cidr { addr: "2001:db8:2::".parse().unwrap(), prefixlen: 48 };
+    let via_ll = |x: &mut dyn RoutesAndIndex| -> Result<(), Errno> {
+        let scope = x.index("epair0a")?;
+        x.add(net_ll, Gateway::new(ll, Some(scope)).unwrap())
+    };
+    both!(c, st, k, "RTM_ADD 2001:db8:2::/48 via fe80::1%epair0a", |x| via_ll(x), Ok(()));
+    both!(
+        c,
+        st,
+        k,
+        "RTM_GET it: fe80::1 with epair0a's index as its scope",
+        |x| {
+            let scope = x.if_index("epair0a").unwrap();
+            x.route(net_ll).map(|g| g == Some(Gateway::new(ll, Some(scope)).unwrap()))
+        },
+        Ok(true)
+    );
     c.finish();
 }
 

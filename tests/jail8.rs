@@ -264,3 +264,142 @@ fn every_jail_of_the_file_with_no_name() {
     assert!(pos("hosting.www: removed") < pos("hosting: removed"), "{out}");
     assert!(pos("web: removed") < pos("db: removed"), "{out}");
 }
+
+/// Recipe 2 end to end with the jail's own rc: exec.start `/bin/sh /etc/rc` runs rc.d/netif
+/// and rc.d/routing from the jail's rc.conf, so the dry run shows the jail end renamed,
+/// addressed, described, up, and the routes its rc adds (a link-local IPv6 router included).
+#[test]
+fn the_jails_rc_configures_its_network() {
+    let h = Host::new("rc");
+    let dir = h.path.parent().unwrap().display().to_string();
+    let f = h.conf(&[
+        (
+            "jail.conf",
+            &format!(
+                "path = \"{dir}/jails/$name\";\nexec.start = \"/bin/sh /etc/rc\";\nexec.clean;\n\
+                 www {{\n  vnet;\n  exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 --uplink igb0 -- $name\";\n  \
+                 vnet.interface = \"e0b_$name\";\n  exec.poststop += \"/usr/local/sbin/jnet-release -- $name\";\n}}\n"
+            ),
+        ),
+        (
+            "jails/www/etc/rc.conf",
+            "hostname=\"www.example.org\"\nsshd_enable=\"YES\"\nifconfig_e0b_www_name=\"net0\"\n\
+             ifconfig_net0=\"inet 192.0.2.10/24\"\nifconfig_net0_ipv6=\"inet6 2001:db8::10/64\"\n\
+             ifconfig_net0_alias0=\"inet 192.0.2.11/32\"\nifconfig_net0_descr=\"www uplink\"\n\
+             defaultrouter=\"192.0.2.1\"\nipv6_defaultrouter=\"fe80::1%net0\"\n\
+             static_routes=\"lan\"\nroute_lan=\"-net 198.51.100.0/24 192.0.2.254\"\n",
+        ),
+    ]);
+    let o = h.start("www", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for line in [
+        "www: exec.start: /bin/sh /etc/rc",
+        "    ifconfig e0b_www name net0",
+        "    ifconfig net0 inet 192.0.2.10/24",
+        "    ifconfig net0 inet6 -ifdisabled",
+        "    ifconfig net0 inet 192.0.2.11/32 alias",
+        "    ifconfig net0 description www uplink",
+        "    ifconfig net0 up",
+        "    Starting Network: lo0 net0.",
+        "    route add -net 198.51.100.0/24 192.0.2.254",
+        "      add net 198.51.100.0/24: gateway 192.0.2.254",
+        "      add net default: gateway 192.0.2.1",
+        "    route add -inet6 default fe80::1%net0",
+        "      add net default: gateway fe80::1%net0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
+    let s = h.show();
+    assert_eq!(names(&s, "www"), ["lo0", "net0"]);
+    let lo0 = iface(&s, "www", "lo0");
+    // `ifconfig lo0 up` (ifconfig_up) runs before ipv4_up adds 127.0.0.1, as `ifconfig lo0`
+    // in a FreeBSD jail lists them: inet6 ::1, fe80::1%lo0, then inet 127.0.0.1.
+    assert_eq!(addrs(&lo0), ["::1/128", "fe80::1/64", "127.0.0.1/8"]);
+    let net0 = iface(&s, "www", "net0");
+    assert_eq!(net0["description"], "www uplink");
+    assert!(net0["flags"].as_array().unwrap().contains(&"UP".into()), "{net0}");
+    let mut a = addrs(&net0);
+    let ll = a.iter().position(|x| x.starts_with("fe80::")).map(|p| a.remove(p));
+    assert!(ll.is_some(), "the link-local address came with up: {net0}");
+    assert_eq!(a, ["192.0.2.10/24", "2001:db8::10/64", "192.0.2.11/32"]);
+    let tentative =
+        net0["addrs"].as_array().unwrap().iter().any(|x| x["flags"].as_array().unwrap().contains(&"TENTATIVE".into()));
+    assert!(!tentative, "rc waits for DAD before routing: {net0}");
+    let v = s["vnets"].as_array().unwrap().iter().find(|v| v["jail"] == "www").unwrap().clone();
+    let routes: Vec<(String, String)> = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["dest"].as_str().unwrap().into(), r["gateway"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("198.51.100.0/24".into(), "192.0.2.254".into()),
+            ("0.0.0.0/0".into(), "192.0.2.1".into()),
+            ("::/0".into(), "fe80::1%net0".into())
+        ]
+    );
+    let text_show = h.ok("jnet-sim", &["show"]);
+    assert!(
+        text_show
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["default", "fe80::1%net0", "UGS", "net0"]),
+        "{text_show}"
+    );
+    // The host is as jnet-epair left it: rc ran in the jail's vnet only.
+    assert!(names(&h.show(), "host").contains(&"e0a_www".to_string()));
+    let o = h.stop("www", &f);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// What rc prints when it meets what jnet already did, and where it does not run: a route
+/// jnet's --gateway set is "already in table" (rc goes on, the jail starts); a jail without a
+/// vnet of its own skips netif and routing; without rc.conf the network stays as it is; a
+/// construct the emulation cannot read is said, not guessed.
+#[test]
+fn the_jails_rc_meets_jnet_and_its_limits() {
+    let h = Host::new("rc2");
+    let dir = h.path.parent().unwrap().display().to_string();
+    let f = h.conf(&[
+        (
+            "jail.conf",
+            &format!(
+                "path = \"{dir}/jails/$name\";\nexec.start = \"/bin/sh /etc/rc\";\n\
+                 gw {{\n  vnet;\n  exec.created += \"/usr/local/sbin/jnet-epair -b jails0 --bridge-addr 10.8.0.1/24 --ifname vnet0 --addr 10.8.0.10/24 --gateway 10.8.0.1 -- $name\";\n  \
+                 exec.poststop += \"/usr/local/sbin/jnet-release --prune -- $name\";\n}}\n\
+                 shared {{ ip4.addr = \"igb0|192.0.2.30/24\"; }}\nbare {{ vnet; }}\nodd {{ vnet; }}\n"
+            ),
+        ),
+        ("jails/gw/etc/rc.conf", "defaultrouter=\"10.8.0.1\"\nifconfig_vnet0_descr=\"jails\"\n"),
+        ("jails/shared/etc/rc.conf", "ifconfig_igb0=\"inet 203.0.113.9/24\"\n"),
+        ("jails/odd/etc/rc.conf", "if [ -f /x ]; then ifconfig_e0=up; fi\n"),
+    ]);
+    let o = h.start("gw", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("      route: writing to routing socket: File exists\n      add net default: gateway 10.8.0.1 fib 0: route already in table\n"), "{out}");
+    assert_eq!(iface(&h.show(), "gw", "vnet0")["description"], "jails", "{out}");
+    let o = h.start("shared", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("rc.d/netif and rc.d/routing do not run in a jail without a vnet of its own"),
+        "{}",
+        text(&o)
+    );
+    assert!(!addrs(&iface(&h.show(), "host", "igb0")).contains(&"203.0.113.9/24".to_string()));
+    let o = h.start("bare", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("no {dir}/jails/bare/etc/rc.conf: the jail's rc leaves the network as it is")),
+        "{}",
+        text(&o)
+    );
+    let lo0 = iface(&h.show(), "bare", "lo0");
+    assert!(addrs(&lo0).is_empty() && !lo0["flags"].as_array().unwrap().contains(&"UP".into()), "{lo0}");
+    let o = h.start("odd", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("line 1: not an assignment: \"if [ -f /x ]; then ifconfig_e0=up; fi\""), "{}", text(&o));
+    assert!(text(&o).contains("the network part of the jail's rc is not emulated"), "{}", text(&o));
+}

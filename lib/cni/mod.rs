@@ -18,7 +18,7 @@ pub mod spec;
 use crate::cli::KernelTask;
 use crate::epair::EpairArgs;
 use crate::error::KernelContext;
-use crate::kernel::{Cidr, IfInfo, JailRef, Kernel};
+use crate::kernel::{Cidr, Gateway, IfInfo, JailRef, Kernel};
 use crate::names::{self, End};
 use crate::owner::{Role, Tag};
 use record::Record;
@@ -563,7 +563,7 @@ fn check_inside<K: Kernel>(k: &mut K, jail: &str, ifname: &str, prev: &Previous)
         .map(|i| i.jid)
         .ok_or_else(|| CniError::new(code::UNKNOWN_CONTAINER, format!("jail {jail} does not run")))?;
     let dsts: Vec<Cidr> = prev.routes.iter().map(|r| spec::route_dst(&r.dst)).collect::<Result<_, _>>()?;
-    let (list, gws): (Vec<IfInfo>, Vec<Option<IpAddr>>) = k.in_jail(jid, |k| {
+    let (list, gws): (Vec<IfInfo>, Vec<Option<Gateway>>) = k.in_jail(jid, |k| {
         let list = k.if_list().step(|| "list interfaces".into())?;
         let gws =
             dsts.iter().map(|d| k.route(*d).step(|| format!("read the route to {d}"))).collect::<Result<_, _>>()?;
@@ -592,7 +592,7 @@ fn check_inside<K: Kernel>(k: &mut K, jail: &str, ifname: &str, prev: &Previous)
         }
     }
     for (r, have) in prev.routes.iter().zip(gws) {
-        if let Some(want) = r.gw.filter(|w| have != Some(*w)) {
+        if let Some(want) = r.gw.filter(|w| have.map(|h| h.addr) != Some(*w)) {
             let now = have.map_or("none".to_string(), |g| g.to_string());
             return Err(mismatch(format!("jail {jail}'s route to {} is via {now}, not {want}", r.dst)));
         }

@@ -11,8 +11,8 @@ use super::sys::{Fd, Indirect, Syscalls, PF_INET, PF_INET6, PF_ROUTE, SOCK_DGRAM
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Lagg, Nd6, Netgraph, NgHook, NgNode, Routes,
-    System, Vnets,
+    Cidr, Gateway, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Lagg, Nd6, Netgraph, NgHook, NgNode,
+    Routes, System, Vnets,
 };
 use crate::mac::Mac;
 use serde::de::DeserializeOwned;
@@ -115,13 +115,6 @@ impl FreeBsd {
             bufs.push(Indirect { parent: 1, offset, buf });
         }
         self.sys.ioctl(self.inet, req, &mut d, &mut bufs)
-    }
-
-    /// SIOCGIFINDEX: what if_nametoindex(3) asks.
-    fn if_index(&mut self, name: &str) -> KResult<u32> {
-        let mut r = IfReq::name(name);
-        self.ifreq(abi::SIOCGIFINDEX, &mut r)?;
-        Ok(r.get_index())
     }
 
     /// A whole sysctl value, however long it is now: size, read, and again if it grew.
@@ -370,6 +363,13 @@ impl Interfaces for FreeBsd {
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         let buf = self.sysctl_value(&iflist::IFLIST_MIB)?;
         Ok(iflist::parse(&buf))
+    }
+
+    /// SIOCGIFINDEX: what if_nametoindex(3) asks.
+    fn if_index(&mut self, name: &str) -> KResult<u32> {
+        let mut r = IfReq::name(name);
+        self.ifreq(abi::SIOCGIFINDEX, &mut r)?;
+        Ok(r.get_index())
     }
 }
 
@@ -638,7 +638,7 @@ impl FreeBsd {
 }
 
 impl Routes for FreeBsd {
-    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>> {
+    fn route(&mut self, dst: Cidr) -> KResult<Option<Gateway>> {
         self.token = self.token.wrapping_add(1);
         let seq = self.token as i32;
         let msg = super::rtabi::route_msg(super::rtabi::RTM_GET, dst, None, std::process::id() as i32, seq);
@@ -650,7 +650,7 @@ impl Routes for FreeBsd {
         }
     }
 
-    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()> {
+    fn add_route(&mut self, dst: Cidr, gateway: Gateway) -> KResult<()> {
         self.token = self.token.wrapping_add(1);
         let seq = self.token as i32;
         let msg = super::rtabi::route_msg(super::rtabi::RTM_ADD, dst, Some(gateway), std::process::id() as i32, seq);

@@ -10,7 +10,7 @@
 //! sizeof(long) (`SA_SIZE`).
 
 use super::abi::{mask4, mask6, sockaddr_in, sockaddr_in6, AF_INET, AF_INET6};
-use crate::kernel::Cidr;
+use crate::kernel::{Cidr, Gateway};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// sizeof(struct rt_msghdr) on LP64.
@@ -59,12 +59,45 @@ fn sa_of(a: IpAddr) -> Vec<u8> {
     }
 }
 
+/// A gateway's sockaddr as route(8) writes it. A link-local gateway's zone travels inside
+/// the address, in bytes 2 and 3 (big-endian), with sin6_scope_id 0: sbin/route/route.c
+/// getaddr embeds it so (`__KAME__`), and the kernel keeps those bytes and zeroes
+/// sin6_scope_id (sys/net/rtsock.c cleanup_xaddrs_gateway, fill_sockaddr_inet6(.., 0)):
+/// a scope only in sin6_scope_id would be lost.
+fn sa_of_gateway(g: Gateway) -> Vec<u8> {
+    match (g.addr, g.scope) {
+        (IpAddr::V6(v), Some(scope)) => {
+            let mut o = v.octets();
+            o[2..4].copy_from_slice(&(scope as u16).to_be_bytes());
+            sockaddr_in6(Ipv6Addr::from(o), 0).to_vec()
+        }
+        (a, _) => sa_of(a),
+    }
+}
+
+/// A gateway sockaddr_in6 of a reply: the kernel answers with the zone recovered into
+/// sin6_scope_id (rtsock.c rtsock_msg_buffer: sa6_recoverscope), and an embedded one is
+/// read as well.
+fn gateway_of_sin6(sa: &[u8]) -> Option<Gateway> {
+    let mut o: [u8; 16] = sa.get(8..24)?.try_into().ok()?;
+    let scope_id = u32::from_ne_bytes(sa.get(24..28)?.try_into().ok()?);
+    let addr = Ipv6Addr::from(o);
+    if !crate::kernel::is_link_local(&addr) {
+        return Some(Gateway { addr: IpAddr::V6(addr), scope: None });
+    }
+    let embedded = u32::from(u16::from_be_bytes([o[2], o[3]]));
+    o[2] = 0;
+    o[3] = 0;
+    let scope = if scope_id != 0 { scope_id } else { embedded };
+    Some(Gateway { addr: IpAddr::V6(Ipv6Addr::from(o)), scope: (scope != 0).then_some(scope) })
+}
+
 /// A message about the route to the network `dst`: RTM_ADD with `gateway`, RTM_DELETE, or
 /// RTM_GET (no gateway). The destination goes with its netmask, always (a /32 or /128 too,
 /// rather than RTF_HOST): with one, RTM_GET looks up that exact prefix (rtsock.c
 /// handle_rtm_get), without one it would answer the longest match. The host bits of `dst`
 /// are cleared, as route(8) clears them.
-pub fn route_msg(kind: u8, dst: Cidr, gateway: Option<IpAddr>, pid: i32, seq: i32) -> Vec<u8> {
+pub fn route_msg(kind: u8, dst: Cidr, gateway: Option<Gateway>, pid: i32, seq: i32) -> Vec<u8> {
     let net = dst.network();
     let any = net.addr;
     let mask = match net.addr {
@@ -86,7 +119,7 @@ pub fn route_msg(kind: u8, dst: Cidr, gateway: Option<IpAddr>, pid: i32, seq: i3
     m[20..24].copy_from_slice(&seq.to_ne_bytes());
     push_sa(&mut m, &sa_of(any));
     if let Some(g) = gateway {
-        push_sa(&mut m, &sa_of(g));
+        push_sa(&mut m, &sa_of_gateway(g));
     }
     push_sa(&mut m, &mask);
     let len = m.len() as u16;
@@ -106,7 +139,7 @@ pub struct RtReply {
     /// rtm_errno
     pub errno: i32,
     /// the RTA_GATEWAY sockaddr, if it is an IPv4 or IPv6 one
-    pub gateway: Option<IpAddr>,
+    pub gateway: Option<Gateway>,
 }
 
 fn i32_at(b: &[u8], off: usize) -> Option<i32> {
@@ -132,12 +165,9 @@ pub fn parse_reply(b: &[u8]) -> Option<RtReply> {
             gateway = match (sa.get(1).copied(), sa_len) {
                 (Some(AF_INET), 16) => {
                     let o: [u8; 4] = sa.get(4..8)?.try_into().ok()?;
-                    Some(IpAddr::V4(Ipv4Addr::from(o)))
+                    Some(Gateway { addr: IpAddr::V4(Ipv4Addr::from(o)), scope: None })
                 }
-                (Some(AF_INET6), 28) => {
-                    let o: [u8; 16] = sa.get(8..24)?.try_into().ok()?;
-                    Some(IpAddr::V6(Ipv6Addr::from(o)))
-                }
+                (Some(AF_INET6), 28) => Some(gateway_of_sin6(sa)?),
                 _ => None,
             };
         }
@@ -150,9 +180,36 @@ pub fn parse_reply(b: &[u8]) -> Option<RtReply> {
 mod tests {
     use super::*;
 
+    fn gw(s: &str) -> Gateway {
+        Gateway::global(s.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_link_local_gateway_carries_its_zone_inside_the_address() {
+        // route add -inet6 default fe80::1%vnet0, vnet0 being ifindex 5
+        let g = Gateway::new("fe80::1".parse().unwrap(), Some(5)).unwrap();
+        let m = route_msg(RTM_ADD, Cidr::default_dst(true), Some(g), 1, 2);
+        assert_eq!(m.len(), 152 + 3 * 32);
+        let sa = &m[184..212];
+        assert_eq!((sa[0], sa[1]), (28, 28), "sin6_len, AF_INET6");
+        assert_eq!(
+            &sa[8..24],
+            &[0xfe, 0x80, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            "fe80:5::1, as route(8) sends it"
+        );
+        assert_eq!(&sa[24..28], &[0; 4], "sin6_scope_id 0");
+        // The kernel answers with the zone recovered into sin6_scope_id; the embedded
+        // form is read as well.
+        assert_eq!(parse_reply(&m).unwrap().gateway, Some(g));
+        let mut recovered = m.clone();
+        recovered[184 + 10..184 + 12].copy_from_slice(&[0, 0]);
+        recovered[184 + 24..184 + 28].copy_from_slice(&5u32.to_ne_bytes());
+        assert_eq!(parse_reply(&recovered).unwrap().gateway, Some(g));
+    }
+
     #[test]
     fn rtm_add_of_an_ipv4_default_route() {
-        let m = route_msg(RTM_ADD, Cidr::default_dst(false), Some("192.0.2.1".parse().unwrap()), 77, 3);
+        let m = route_msg(RTM_ADD, Cidr::default_dst(false), Some(gw("192.0.2.1")), 77, 3);
         // header, then three 16-byte sockaddr_in: dst, gateway, netmask
         assert_eq!(m.len(), 152 + 3 * 16);
         assert_eq!(u16::from_ne_bytes([m[0], m[1]]), 200);
@@ -183,7 +240,7 @@ mod tests {
     fn rtm_add_of_a_route_to_a_network() {
         // route add -inet 192.0.2.0/24 10.8.0.1, given with its host bits set
         let dst = Cidr { addr: "192.0.2.77".parse().unwrap(), prefixlen: 24 };
-        let m = route_msg(RTM_ADD, dst, Some("10.8.0.1".parse().unwrap()), 4, 2);
+        let m = route_msg(RTM_ADD, dst, Some(gw("10.8.0.1")), 4, 2);
         assert_eq!(m.len(), 152 + 3 * 16);
         assert_eq!(i32::from_ne_bytes(m[8..12].try_into().unwrap()), 0x803, "UP | GATEWAY | STATIC, not HOST");
         assert_eq!(&m[152..160], &[16, 2, 0, 0, 192, 0, 2, 0], "dst, host bits cleared");
@@ -199,13 +256,13 @@ mod tests {
 
     #[test]
     fn replies_are_parsed_and_bad_ones_refused() {
-        let mut m = route_msg(RTM_GET, Cidr::default_dst(false), Some("10.8.0.1".parse().unwrap()), 5, 6);
+        let mut m = route_msg(RTM_GET, Cidr::default_dst(false), Some(gw("10.8.0.1")), 5, 6);
         m[24..28].copy_from_slice(&0i32.to_ne_bytes());
         let r = parse_reply(&m).unwrap();
         assert_eq!((r.kind, r.pid, r.seq, r.errno), (RTM_GET, 5, 6, 0));
-        assert_eq!(r.gateway, Some("10.8.0.1".parse().unwrap()));
-        let m6 = route_msg(RTM_ADD, Cidr::default_dst(true), Some("2001:db8::1".parse().unwrap()), 5, 7);
-        assert_eq!(parse_reply(&m6).unwrap().gateway, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(r.gateway, Some(gw("10.8.0.1")));
+        let m6 = route_msg(RTM_ADD, Cidr::default_dst(true), Some(gw("2001:db8::1")), 5, 7);
+        assert_eq!(parse_reply(&m6).unwrap().gateway, Some(gw("2001:db8::1")));
         assert_eq!(parse_reply(&m[..100]), None);
         let mut bad = m.clone();
         bad[2] = 4;

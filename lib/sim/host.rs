@@ -7,7 +7,7 @@
 
 use crate::errno::Errno;
 use crate::freebsd::abi::NdIfInfo;
-use crate::kernel::{iff, in6f, nd6f, Cidr, IfInfo, JailInfo, Jid, KResult};
+use crate::kernel::{iff, in6f, nd6f, Cidr, Gateway, IfInfo, JailInfo, Jid, KResult};
 use crate::mac::Mac;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -193,12 +193,19 @@ pub struct SimRoute {
     pub net: Option<Cidr>,
     /// its gateway (the family is the gateway's)
     pub gateway: IpAddr,
+    /// a link-local gateway's interface (ifindex)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u32>,
 }
 
 impl SimRoute {
     /// Its destination, 0.0.0.0/0 or ::/0 for the default route.
     pub fn dst(&self) -> Cidr {
         self.net.unwrap_or_else(|| Cidr::default_dst(self.gateway.is_ipv6()))
+    }
+    /// Its next hop.
+    pub fn next_hop(&self) -> Gateway {
+        Gateway { addr: self.gateway, scope: self.scope }
     }
 }
 
@@ -908,6 +915,22 @@ impl Host {
         if ifp.flags & iff::UP == 0 || ifp.nd6.flags & nd6f::IFDISABLED != 0 {
             return;
         }
+        // in6_ifattach (sys/netinet6/in6_ifattach.c): a loopback gets ::1/128 when it first
+        // comes up (a new vnet's lo0 has no address until its rc brings it up), and its
+        // link-local address is fe80::1 (in6_ifattach_linklocal's loopback case).
+        if ifp.flags & iff::LOOPBACK != 0 {
+            let has = |ifp: &SimIf, a: &str| ifp.addrs.iter().any(|x| x.cidr.addr.to_string() == a);
+            if !has(ifp, "::1") {
+                let cidr = Cidr { addr: IpAddr::V6(Ipv6Addr::LOCALHOST), prefixlen: 128 };
+                ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None });
+            }
+            let ll = ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if crate::kernel::is_link_local(&v)));
+            if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 && !ll {
+                let cidr = Cidr { addr: IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)), prefixlen: 64 };
+                ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None });
+            }
+            return;
+        }
         if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 {
             if let Some(mac) = ifp.mac {
                 let has_ll =
@@ -1155,14 +1178,19 @@ impl Host {
 
     /// Is `gw` on a network one of `vnet`'s interfaces has an address in (a route's gateway
     /// must be: the kernel answers ENETUNREACH otherwise)?
-    fn on_link(&self, vnet: VnetId, gw: IpAddr) -> bool {
+    fn on_link(&self, vnet: VnetId, gw: Gateway) -> bool {
         self.route_netif(vnet, gw).is_some()
     }
 
     /// The interface of `vnet` a route's gateway `gw` is reached through: the first one with
-    /// an address on `gw`'s network (netstat's Netif).
-    pub fn route_netif(&self, vnet: VnetId, gw: IpAddr) -> Option<String> {
-        let on = self.in_vnet(vnet).into_iter().filter(|i| i.flags & iff::LOOPBACK == 0).find(|i| {
+    /// an address on `gw`'s network (netstat's Netif); for a link-local gateway, its zone's
+    /// interface if that has a link-local address (ifa_ifwithroute finds the gateway's
+    /// network on the interface the embedded scope names, sys/net/route/route_ifaddrs.c).
+    pub fn route_netif(&self, vnet: VnetId, gw: Gateway) -> Option<String> {
+        let scope = gw.scope;
+        let gw = gw.addr;
+        let candidates = self.in_vnet(vnet).into_iter().filter(|i| scope.is_none_or(|s| i.index == s));
+        let on = candidates.filter(|i| i.flags & iff::LOOPBACK == 0).find(|i| {
             i.addrs.iter().any(|a| match (a.cidr.addr, gw) {
                 (IpAddr::V4(x), IpAddr::V4(g)) => {
                     let m = u32::MAX.checked_shl(32 - u32::from(a.cidr.prefixlen)).unwrap_or(0);
@@ -1186,7 +1214,7 @@ impl Host {
             .iter()
             .map(|r| {
                 (r.vnet.is_none() || self.jails.iter().any(|j| j.vnet_id() == r.vnet))
-                    && self.on_link(r.vnet, r.gateway)
+                    && self.on_link(r.vnet, r.next_hop())
             })
             .collect();
         let mut k = keep.into_iter();
@@ -1194,16 +1222,16 @@ impl Host {
     }
 
     /// RTM_GET of the route to exactly the network `dst` (a netmask was given).
-    pub fn route(&self, vnet: VnetId, dst: Cidr) -> KResult<IpAddr> {
+    pub fn route(&self, vnet: VnetId, dst: Cidr) -> KResult<Gateway> {
         let dst = dst.network();
-        self.routes.iter().find(|r| r.vnet == vnet && r.dst() == dst).map(|r| r.gateway).ok_or(Errno::ESRCH)
+        self.routes.iter().find(|r| r.vnet == vnet && r.dst() == dst).map(SimRoute::next_hop).ok_or(Errno::ESRCH)
     }
 
     /// RTM_ADD of a route to `dst`: one per network (EEXIST), through a gateway of its
     /// family on a network of the vnet (route_ctl.c; ENETUNREACH otherwise).
-    pub fn add_route(&mut self, vnet: VnetId, dst: Cidr, gateway: IpAddr) -> KResult<()> {
+    pub fn add_route(&mut self, vnet: VnetId, dst: Cidr, gateway: Gateway) -> KResult<()> {
         let dst = dst.network();
-        if dst.addr.is_ipv6() != gateway.is_ipv6() {
+        if dst.addr.is_ipv6() != gateway.addr.is_ipv6() {
             return Err(Errno::EINVAL);
         }
         if self.route(vnet, dst).is_ok() {
@@ -1213,7 +1241,7 @@ impl Host {
             return Err(Errno::ENETUNREACH);
         }
         let net = if dst.is_default() { None } else { Some(dst) };
-        self.routes.push(SimRoute { vnet, net, gateway });
+        self.routes.push(SimRoute { vnet, net, gateway: gateway.addr, scope: gateway.scope });
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! jail.conf (`jailconf`) and runs what FreeBSD 14's jail(8) runs, in its order
 //! (usr.sbin/jail: command.c `next_command`, jail.c, state.c): for a start, `depend` and the
 //! parent first, ip4.addr/ip6.addr on their host interfaces, exec.prepare, exec.prestart, the
-//! jail, exec.created, vnet.interface, exec.start (inside the jail: not emulated),
-//! exec.poststart; for a stop, children and dependents first, exec.prestop, exec.stop (not
+//! jail, exec.created, vnet.interface, exec.start (inside the jail: `/bin/sh /etc/rc` has its
+//! network part emulated from the jail's rc.conf, `jailrc`), exec.poststart; for a stop, children and dependents first, exec.prestop, exec.stop (not
 //! emulated), the removal, exec.poststop, the addresses, exec.release.
 //!
 //! Hook commands run as jail(8) runs them: with a shell metacharacter through `/bin/sh -c`,
@@ -17,6 +17,8 @@
 
 use super::host::JailState;
 use super::jailconf::{JailConf, Params};
+use super::jailrc::JailRc;
+use super::rcconf::RcConf;
 use super::SimFiles;
 use crate::error::{Error, Kind, Result};
 use crate::kernel::Cidr;
@@ -300,12 +302,93 @@ impl Emulation {
                 }
             }
         }
-        let _ = writeln!(out, "{name}: exec.start runs inside the jail: not emulated");
+        self.exec_start(files, name, &p, jid, vnet, out)?;
         if let Err(e) = self.hook(files, name, "exec.poststart", &p, out) {
             undo(&moved, out);
             return Err(e);
         }
         Ok(jid)
+    }
+
+    /// exec.start, which runs inside the jail: `/bin/sh /etc/rc` has the network part of the
+    /// jail's rc emulated (`jailrc`), any other command is only shown.
+    fn exec_start(
+        &self,
+        files: &SimFiles,
+        name: &str,
+        p: &Params,
+        jid: i32,
+        vnet: bool,
+        out: &mut String,
+    ) -> Result<()> {
+        for cmd in list(p, "exec.start") {
+            let _ = writeln!(out, "{name}: exec.start: {cmd}");
+            let w: Vec<&str> = cmd.split_whitespace().collect();
+            if !matches!(w[..], ["/bin/sh" | "sh", "/etc/rc", ..]) {
+                let _ = writeln!(out, "    runs inside the jail: not emulated");
+                continue;
+            }
+            if !vnet {
+                let _ = writeln!(
+                    out,
+                    "    rc.d/netif and rc.d/routing do not run in a jail without a vnet of its own (KEYWORD: nojailvnet)"
+                );
+                continue;
+            }
+            let Some(root) = list(p, "path").last().map(PathBuf::from) else {
+                let _ = writeln!(
+                    out,
+                    "    the jail has no path: its rc.conf cannot be read; the network part of its rc is not emulated"
+                );
+                continue;
+            };
+            let conf = match RcConf::load(&root) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    let _ = writeln!(
+                        out,
+                        "    no {}/etc/rc.conf: the jail's rc leaves the network as it is",
+                        root.display()
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    let _ =
+                        writeln!(out, "    jnet-sim: {}: the network part of the jail's rc is not emulated", e.message);
+                    continue;
+                }
+            };
+            let _ = writeln!(
+                out,
+                "    (the network part of /etc/rc, from {}/etc/rc.conf: rc.d/netif, rc.d/routing)",
+                root.display()
+            );
+            let vnet_id = Some(jid);
+            let (lines, dad_ms) = files.edit(|h, now| {
+                let mut rc = JailRc { conf: &conf, root: &root, vnet: vnet_id, out: vec![] };
+                let dad = rc.netif_start(h, now);
+                let count = h.sysctl("net.inet6.ip6.dad_count").max(0) as u64;
+                Ok((rc.out, dad.then_some((count, (count + 1) * u64::from(h.dad_ms)))))
+            })?;
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+            if let Some((count, ms)) = dad_ms {
+                // netif_common sleeps dad_count seconds and one more so that DAD is over;
+                // here the simulated probe interval stands for the second.
+                let _ = writeln!(out, "    sleep {count}; sleep 1 (DAD; {ms} ms on the simulated host)");
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            let lines = files.edit(|h, _| {
+                let mut rc = JailRc { conf: &conf, root: &root, vnet: vnet_id, out: vec![] };
+                rc.routing_start(h);
+                Ok(rc.out)
+            })?;
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+        Ok(())
     }
 
     /// jail -c with no name: every jail of the file in its order, each after its parent and

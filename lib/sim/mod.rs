@@ -14,15 +14,20 @@ pub mod command;
 pub mod host;
 pub mod jail8;
 pub mod jailconf;
+pub mod jailrc;
 pub mod netgraph;
 pub mod ngnode;
+pub mod rcconf;
+pub mod rcifconfig;
+pub mod rcroute;
 pub mod show;
 pub mod stackprocess;
 
 use crate::errno::Errno;
 use crate::error::{Error, Kind};
 use crate::kernel::{
-    Cidr, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Nd6, Netgraph, NgHook, NgNode, System, Vnets,
+    Cidr, Gateway, IfInfo, Interfaces, JailInfo, JailRef, Jails, Jid, KResult, Nd6, Netgraph, NgHook, NgNode, System,
+    Vnets,
 };
 use crate::mac::Mac;
 use host::Host;
@@ -436,6 +441,9 @@ impl Interfaces for Sim {
     fn if_list(&mut self) -> KResult<Vec<IfInfo>> {
         self.op("getifaddrs", String::new, |h, v, _| Ok(h.list(v)))
     }
+    fn if_index(&mut self, name: &str) -> KResult<u32> {
+        self.op("SIOCGIFINDEX", || name.to_string(), |h, v, _| h.find(v, name).map(|i| i.index).ok_or(Errno::ENXIO))
+    }
 }
 
 impl Vnets for Sim {
@@ -486,7 +494,7 @@ fn route_words(dst: Cidr) -> String {
 }
 
 impl crate::kernel::Routes for Sim {
-    fn route(&mut self, dst: Cidr) -> KResult<Option<IpAddr>> {
+    fn route(&mut self, dst: Cidr) -> KResult<Option<Gateway>> {
         self.op(
             "RTM_GET",
             || route_words(dst),
@@ -497,7 +505,7 @@ impl crate::kernel::Routes for Sim {
             },
         )
     }
-    fn add_route(&mut self, dst: Cidr, gateway: IpAddr) -> KResult<()> {
+    fn add_route(&mut self, dst: Cidr, gateway: Gateway) -> KResult<()> {
         self.op("RTM_ADD", || format!("{} {gateway}", route_words(dst)), |h, v, _| h.add_route(v, dst, gateway))
     }
     fn del_route(&mut self, dst: Cidr) -> KResult<()> {

@@ -93,7 +93,7 @@ pub fn to_json(host: &Host) -> Value {
             "interfaces": host.in_vnet(v).into_iter().map(|i| iface_json(host, i)).collect::<Vec<_>>(),
             "routes": host.routes.iter().filter(|r| r.vnet == v).map(|r| json!({
                 "dest": r.dst().to_string(),
-                "gateway": r.gateway.to_string(),
+                "gateway": gateway_text(host, v, r),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
                 "netgraph": host.netgraph.iter().map(|n| {
@@ -118,6 +118,18 @@ pub fn to_json(host: &Host) -> Value {
     })
 }
 
+/// A route's gateway as netstat shows it: a link-local one with its zone's interface name,
+/// `fe80::1%vnet0`.
+fn gateway_text(host: &Host, v: VnetId, r: &super::host::SimRoute) -> String {
+    match r.scope {
+        Some(s) => {
+            let zone = host.in_vnet(v).into_iter().find(|i| i.index == s).map_or(s.to_string(), |i| i.name.clone());
+            format!("{}%{zone}", r.gateway)
+        }
+        None => r.gateway.to_string(),
+    }
+}
+
 /// The vnet's static routes as `netstat -rn` shows them (the routes to the interfaces' own
 /// networks, which the kernel makes with each address, are not listed).
 fn routes_text(host: &Host, v: VnetId, out: &mut String) {
@@ -129,8 +141,8 @@ fn routes_text(host: &Host, v: VnetId, out: &mut String) {
     let _ = writeln!(out, "\t{:<24} {:<24} {:<6} Netif", "Destination", "Gateway", "Flags");
     for r in routes {
         let dst = if r.dst().is_default() { "default".to_string() } else { r.dst().to_string() };
-        let netif = host.route_netif(v, r.gateway).unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "\t{dst:<24} {:<24} {:<6} {netif}", r.gateway.to_string(), "UGS");
+        let netif = host.route_netif(v, r.next_hop()).unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, "\t{dst:<24} {:<24} {:<6} {netif}", gateway_text(host, v, r), "UGS");
     }
 }
 
