@@ -451,10 +451,13 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             }
             match k.add_route(*d, *g) {
                 Err(Errno::ENETUNREACH) => {
-                    return Err(Error::kernel(
-                        format!("add a {what} via {router} (it is on none of the networks of the jail's addresses)"),
-                        Errno::ENETUNREACH,
-                    ))
+                    let why = match &router.zone {
+                        Some(z) => format!(
+                            "{z} has no link-local address: enable IPv6 on it, with an IPv6 --addr or --accept-rtadv"
+                        ),
+                        None => "it is on none of the networks of the jail's addresses".into(),
+                    };
+                    return Err(Error::kernel(format!("add a {what} via {router} ({why})"), Errno::ENETUNREACH));
                 }
                 r => r.step(|| format!("add a {what} via {router}"))?,
             }

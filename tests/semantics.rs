@@ -563,3 +563,87 @@ fn a_second_different_bridge_addr_is_refused() {
         .collect();
     assert_eq!(a, ["10.8.0.1", "2001:db8:8::1"]);
 }
+
+/// A link-local router (`--gateway fe80::1%vnet0`, what rtadvd announces and providers give):
+/// its zone is an interface of the jail, turned into its index inside the jail; the route
+/// keeps it; a rollback puts back the route it replaced with that route's own zone.
+#[test]
+fn a_link_local_router_with_its_zone() {
+    let h = Host::new("llgw", "igb0");
+    let routes = |h: &Host, j: &str| -> Value {
+        h.show()["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == j).unwrap()["routes"].clone()
+    };
+    for j in ["www", "mail"] {
+        h.ok("jnet-sim", &["jail", "create", j, "--vnet"]);
+    }
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["-b", "bridge0", "--ifname", "vnet0", "-a", "2001:db8::5/64"]
+            .iter()
+            .chain(extra)
+            .chain(&["--", "www"])
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| h.ok("jnet-epair", &args(extra).iter().map(String::as_str).collect::<Vec<_>>());
+    run(&["--gateway", "fe80::2%vnet0"]);
+    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::2%vnet0" }]));
+    let shown = h.ok("jnet-sim", &["show"]);
+    assert!(
+        shown.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["default", "fe80::2%vnet0", "UGS", "vnet0"]),
+        "{shown}"
+    );
+    let before = h.show();
+    // The default route is replaced, then a route cannot be added: the old default route
+    // comes back through the same interface.
+    let a = args(&["--gateway", "fe80::1%vnet0", "--route", "2001:db8:9::/48,2001:db8:ff::1"]);
+    let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 71);
+    assert!(err.contains("it is on none of the networks of the jail's addresses"), "{err}");
+    assert_eq!(h.show(), before, "rolled back, the old route with its zone");
+    run(&["--gateway", "fe80::1%vnet0"]);
+    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0" }]));
+    let a = args(&["-n", "--gateway", "fe80::3%vnet0"]);
+    let dry = h.ok("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(dry.contains("route -j 1 add -inet6 default fe80::3%vnet0"), "{dry}");
+    // A zone the jail does not have: found missing inside, everything undone.
+    let before = h.show();
+    let a = args(&["--gateway", "fe80::1%nope0"]);
+    let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 71);
+    assert!(err.contains("find interface nope0, the zone of router fe80::1%nope0"), "{err}");
+    assert_eq!(h.show(), before);
+    for (gw, msg) in [
+        ("fe80::1", "is link-local: name the jail interface it is on, as fe80::1%vnet0"),
+        ("2001:db8::1%vnet0", "only a link-local address takes an interface"),
+        ("fe80::1%", "name is empty"),
+        ("fe80::1%vnet0%x", "contains '%'"),
+    ] {
+        let a = args(&["--gateway", gw]);
+        let err = h.fails("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>(), 65);
+        assert!(err.contains(msg), "{gw}: {err}");
+    }
+    // Without IPv6 on the interface there is no link-local address to reach it through.
+    h.ok("jnet-sim", &["jail", "create", "v4only", "--vnet"]);
+    let err = h.fails(
+        "jnet-epair",
+        &["-b", "bridge0", "--ifname", "vnet0", "-a", "192.0.2.8/24", "--gateway", "fe80::1%vnet0", "--", "v4only"],
+        71,
+    );
+    assert!(err.contains("vnet0 has no link-local address: enable IPv6 on it"), "{err}");
+    // jnet-ngattach takes the same.
+    h.ok(
+        "jnet-ngattach",
+        &[
+            "--virtual",
+            "-b",
+            "vbr0",
+            "--ifname",
+            "vnet0",
+            "-a",
+            "2001:db8::6/64",
+            "--gateway",
+            "fe80::1%vnet0",
+            "--",
+            "mail",
+        ],
+    );
+    assert_eq!(routes(&h, "mail"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0" }]));
+}

@@ -246,14 +246,21 @@ impl Request {
         }
     }
 
-    /// The default routes' gateways (`--gateway`), or the other routes (`--route NET,GW`).
+    /// The default routes' gateways (`--gateway`), or the other routes (`--route NET,GW`). A
+    /// link-local gateway (an IPAM's `fe80::1`) is on the container's interface: that is its
+    /// zone.
     fn routes_where(&self, a: &Addressing, default: bool) -> Vec<String> {
         a.routes
             .iter()
             .filter_map(|r| {
                 let dst = spec::route_dst(&r.dst).ok()?;
-                let gw = r.gw?;
-                (dst.is_default() == default).then(|| if default { gw.to_string() } else { format!("{dst},{gw}") })
+                let gw = match r.gw? {
+                    IpAddr::V6(v) if crate::kernel::is_link_local(&v) => {
+                        format!("{v}%{}", self.ifname.as_deref().unwrap_or_default())
+                    }
+                    g => g.to_string(),
+                };
+                (dst.is_default() == default).then(|| if default { gw } else { format!("{dst},{gw}") })
             })
             .collect()
     }
@@ -713,6 +720,14 @@ mod tests {
         // IPAM's own IPv6 default route wins; isDefaultGateway adds only IPv4's.
         assert_eq!(r.routes_where(&a, true), ["2001:db8::fe", "10.0.0.1"]);
         assert_eq!(r.routes_where(&a, false), ["192.0.2.0/24,10.0.0.1"]);
+        // A link-local gateway goes through the container's interface.
+        let ll = ipam(serde_json::json!({
+            "ips": [{ "address": "2001:db8::5/64" }],
+            "routes": [{ "dst": "::/0", "gw": "fe80::1" }, { "dst": "2001:db8:7::/48", "gw": "fe80::7" }]
+        }));
+        let a = r.addressing(&ll).unwrap();
+        assert_eq!(r.routes_where(&a, true), ["fe80::1%eth0"]);
+        assert_eq!(r.routes_where(&a, false), ["2001:db8:7::/48,fe80::7%eth0"]);
         // A route with no gw and no gateway of its family to go through.
         let res =
             ipam(serde_json::json!({ "ips": [{ "address": "10.0.0.5/24" }], "routes": [{ "dst": "0.0.0.0/0" }] }));
