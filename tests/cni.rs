@@ -539,7 +539,7 @@ fn bad_requests_are_refused_with_the_specs_codes() {
         (full.to_vec(), unknown_version, 1, "9.9.9"),
         (full.to_vec(), bad_vlan, 6, "expected u16"),
         (full.to_vec(), json!("not a configuration"), 6, "configuration"),
-        (full.to_vec(), route, 7, "link-local"),
+        (full.to_vec(), route, 7, "different families"),
     ];
     for (env, conf, code, says) in cases {
         let (status, out) = add(&env, &conf);
