@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 pub const POLL: Duration = Duration::from_millis(20);
 /// MAX_RTR_SOLICITATION_DELAY: DAD may start up to 1 s after an interface comes up.
 const UP_DELAY_MS: u64 = 1000;
+/// Waiting for a router: rtsol(8) sends MAX_RTR_SOLICITATIONS (3) solicitations
+/// RTR_SOLICITATION_INTERVAL (4 s) apart (sys/netinet6/nd6.h, RFC 4861 10), then DAD runs
+/// on what the advertisement gave; 30 s covers both with room.
+const ROUTER_WAIT_MS: u64 = 30_000;
 /// Slack on top of the computed DAD time.
 const MARGIN_MS: u64 = 1000;
 
@@ -37,9 +41,17 @@ pub struct Ip6WaitArgs {
     /// wait for this address, which must appear (repeatable)
     #[argh(option, short = 'a')]
     pub addr: Vec<String>,
-    /// give up after this many seconds (default: from dad_count and the ND retrans timer)
+    /// give up after this many seconds (default: from dad_count and the ND retrans timer;
+    /// 30 with --autoconf or --router)
     #[argh(option, short = 't')]
     pub timeout: Option<f64>,
+    /// also wait until this many global addresses were autoconfigured from router
+    /// advertisements (SLAAC) and passed DAD
+    #[argh(option)]
+    pub autoconf: Option<u32>,
+    /// also wait until an IPv6 default route exists (one a router advertisement gives)
+    #[argh(switch)]
+    pub router: bool,
 }
 dry_run = "print the plan and change nothing (jnet-ip6wait changes nothing anyway)";
 }
@@ -53,6 +65,12 @@ pub struct WaitSpec {
     pub addrs: Vec<Ipv6Addr>,
     /// Give up after this long (None: derived).
     pub timeout_ms: Option<u64>,
+    /// At least this many autoconfigured global addresses must be ready.
+    #[serde(default)]
+    pub autoconf: u32,
+    /// An IPv6 default route must exist.
+    #[serde(default)]
+    pub router: bool,
 }
 
 /// The final state of one address.
@@ -66,6 +84,9 @@ pub struct AddrState {
     pub state: String,
     /// How long it took to get there.
     pub waited_ms: u64,
+    /// Autoconfigured from a router advertisement (IN6_IFF_AUTOCONF).
+    #[serde(default)]
+    pub autoconf: bool,
 }
 
 /// The outcome of a wait.
@@ -106,7 +127,16 @@ impl Ip6WaitArgs {
                 return Err(Error::data(format!("--timeout {t} is not a number of seconds above 0 and at most 86400")))
             }
         };
-        Ok(WaitSpec { ifaces: self.iface.clone(), addrs, timeout_ms })
+        if self.autoconf == Some(0) {
+            return Err(Error::data("--autoconf 0 waits for nothing: give the number of addresses, 1 or more"));
+        }
+        Ok(WaitSpec {
+            ifaces: self.iface.clone(),
+            addrs,
+            timeout_ms,
+            autoconf: self.autoconf.unwrap_or(0),
+            router: self.router,
+        })
     }
 }
 
@@ -147,7 +177,10 @@ pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) ->
             }
             for c in &i.addrs {
                 let IpAddr::V6(a) = c.addr else { continue };
-                let wanted = (spec.addrs.is_empty() || spec.addrs.contains(&a)) && only.is_none_or(|o| o.contains(&a));
+                // With --autoconf, addresses a router advertisement may have given are
+                // looked at too (which they are is known from their flags, below).
+                let named = spec.addrs.is_empty() || spec.addrs.contains(&a) || spec.autoconf > 0;
+                let wanted = named && only.is_none_or(|o| o.contains(&a));
                 if wanted && !scope.iter().any(|(x, n, _)| *x == a && *n == i.name) {
                     scope.push((a, i.name.clone(), i.flags));
                 }
@@ -157,6 +190,9 @@ pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) ->
             if !list.iter().any(|l| &l.name == i) {
                 return Err(Error::data(format!("--iface {i}: no such interface")));
             }
+        }
+        if timeout_ms.is_none() && (spec.autoconf > 0 || spec.router) {
+            timeout_ms = Some(ROUTER_WAIT_MS);
         }
         if timeout_ms.is_none() {
             // netwait's rule: dad_count probes one retrans apart, the random delay after an
@@ -181,7 +217,16 @@ pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) ->
                 Err(Errno::EADDRNOTAVAIL) | Err(Errno::ENXIO) => continue,
                 Err(e) => return Err(Error::kernel(format!("read the flags of {a} on {n}"), e)),
             };
-            let st = AddrState { addr: *a, iface: n.clone(), state: state_word(f6).into(), waited_ms: elapsed };
+            if !spec.addrs.is_empty() && !spec.addrs.contains(a) && f6 & in6f::AUTOCONF == 0 {
+                continue;
+            }
+            let st = AddrState {
+                addr: *a,
+                iface: n.clone(),
+                state: state_word(f6).into(),
+                waited_ms: elapsed,
+                autoconf: f6 & in6f::AUTOCONF != 0 && !crate::kernel::is_link_local(a),
+            };
             if f6 & in6f::DUPLICATED != 0 {
                 return Err(Error::new(
                     Kind::Conflict,
@@ -215,13 +260,26 @@ pub fn wait<K: Kernel>(k: &mut K, spec: &WaitSpec, only: Option<&[Ipv6Addr]>) ->
         }
         let missing: Vec<Ipv6Addr> =
             spec.addrs.iter().filter(|a| !scope.iter().any(|(x, _, _)| x == *a)).copied().collect();
-        if pending.is_empty() && missing.is_empty() {
+        let autoconf_ready = done.values().filter(|d| d.autoconf && d.state == "ready").count();
+        let autoconf_short = (spec.autoconf as usize).saturating_sub(autoconf_ready);
+        let no_router = spec.router && k.default_route(true).step(|| "read the IPv6 default route".into())?.is_none();
+        if pending.is_empty() && missing.is_empty() && autoconf_short == 0 && !no_router {
             return Ok(Report { addrs: done.into_values().collect(), timeout_ms: limit, waited_ms: elapsed });
         }
         if elapsed >= limit {
             let mut what: Vec<String> =
                 pending.iter().map(|p| format!("{} on {} is still tentative", p.addr, p.iface)).collect();
             what.extend(missing.iter().map(|a| format!("{a} never appeared")));
+            if autoconf_short > 0 {
+                what.push(format!(
+                    "{autoconf_ready} of {} autoconfigured addresses are ready (is a router advertising on the link, \
+                     and does the interface accept its advertisements: --accept-rtadv, or inet6 accept_rtadv?)",
+                    spec.autoconf
+                ));
+            }
+            if no_router {
+                what.push("no IPv6 default route (no router advertisement with a router lifetime came)".into());
+            }
             return Err(Error::new(
                 Kind::TempFail,
                 format!("timed out after {:.1} s: {}", limit as f64 / 1000.0, what.join("; ")),
@@ -267,6 +325,12 @@ impl Program for Ip6WaitArgs {
                                 .map_err(|e| e.context(format!("jail {}", info.name)))?,
                         ),
                     )
+                } else if spec.autoconf > 0 || spec.router {
+                    return Err(Error::usage(format!(
+                        "--autoconf and --router wait for what router advertisements give a vnet, and jail {} \
+                         shares the host's: run jnet-ip6wait --autoconf for the host, or give the jail a vnet",
+                        info.name
+                    )));
                 } else {
                     let ips = k.jail_ip6(info.jid).step(|| format!("read ip6.addr of jail {}", info.name))?;
                     if ips.is_empty() {

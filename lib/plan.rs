@@ -182,7 +182,10 @@ impl Step {
             }
             Step::SharedAddr(b, c) => {
                 let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
-                out.push(format!("ifconfig {prefix}{b} {fam} {c} alias"))
+                out.push(format!("ifconfig {prefix}{b} {fam} {c} alias"));
+                if c.addr.is_ipv6() {
+                    out.push(format!("ifconfig {prefix}{b} inet6 auto_linklocal"));
+                }
             }
             Step::BridgeAdd(b, m) => out.push(format!("ifconfig {prefix}{b} addm {}", n(m))),
             Step::Route(d, g) => {
@@ -434,10 +437,24 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             }
             Ok(())
         }
-        Step::SharedAddr(b, c) => match k.if_add_addr(b, *c, 0) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err(Error::kernel(format!("add {c} to {b}"), e)),
-        },
+        Step::SharedAddr(b, c) => {
+            match k.if_add_addr(b, *c, 0) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(Error::kernel(format!("add {c} to {b}"), e)),
+            }
+            // An if_bridge has no link-local address (nd6_ifattach clears auto_linklocal on
+            // IFT_BRIDGE), so rtadvd could not advertise from it: an IPv6 gateway bridge
+            // gets one, as `ifconfig BRIDGE inet6 auto_linklocal` gives it (nd6_ioctl runs
+            // in6_ifattach on auto_linklocal 0->1).
+            if c.addr.is_ipv6() {
+                let nd = k.if_nd6(b).step(|| format!("read the IPv6 settings of {b}"))?;
+                if nd.flags & nd6f::AUTO_LINKLOCAL == 0 {
+                    k.if_set_nd6_flags(b, nd.flags | nd6f::AUTO_LINKLOCAL)
+                        .step(|| format!("give {b} its link-local address (auto_linklocal)"))?;
+                }
+            }
+            Ok(())
+        }
         Step::Route(d, router) => {
             let what = route_name(*d);
             let g = &router.gateway(k)?;

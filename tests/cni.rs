@@ -227,7 +227,7 @@ fn libcni_add_check_del_and_del_again() {
     assert_eq!(names(&s, "c1"), ["lo0", "eth0"]);
     assert_eq!(addrs(&iface(&s, "c1", "eth0")), ["10.88.0.2/16"]);
     assert_eq!(iface(&s, "c1", "eth0")["up"], json!(true));
-    assert_eq!(routes(&s, "c1"), json!([{ "dest": "0.0.0.0/0", "gateway": "10.88.0.1" }]));
+    assert_eq!(routes(&s, "c1"), json!([{ "dest": "0.0.0.0/0", "gateway": "10.88.0.1", "flags": "UGS" }]));
     assert_eq!(rt.leases(), [("10.88.0.2".to_string(), "c1id".to_string())]);
     assert_eq!(rt.records(), ["e0a_c1.json"]);
     assert_eq!(rt.cached(), 1);
@@ -281,13 +281,17 @@ fn the_ipam_results_routes_go_into_the_jail() {
     assert_eq!(
         routes(&s, "c1"),
         json!([
-            { "dest": "::/0", "gateway": "2001:db8:88::1" },
-            { "dest": "0.0.0.0/0", "gateway": "10.88.0.1" },
-            { "dest": "198.51.100.0/24", "gateway": "10.88.0.254" },
-            { "dest": "2001:db8:99::/48", "gateway": "2001:db8:88::1" },
+            { "dest": "::/0", "gateway": "2001:db8:88::1", "flags": "UGS" },
+            { "dest": "0.0.0.0/0", "gateway": "10.88.0.1", "flags": "UGS" },
+            { "dest": "198.51.100.0/24", "gateway": "10.88.0.254", "flags": "UGS" },
+            { "dest": "2001:db8:99::/48", "gateway": "2001:db8:88::1", "flags": "UGS" },
         ])
     );
-    assert_eq!(addrs(&iface(&s, "host", "cni0")), ["10.88.0.1/16", "2001:db8:88::1/64"]);
+    // The bridge's IPv6 gateway address comes with its link-local address, which a router
+    // advertisement from the host would need.
+    let b = addrs(&iface(&s, "host", "cni0"));
+    assert_eq!(b[..2], ["10.88.0.1/16", "2001:db8:88::1/64"]);
+    assert!(b.len() == 3 && b[2].starts_with("fe80::") && b[2].ends_with("/64"), "{b:?}");
     rt.ok("check", "c1id", "c1", "eth0");
     rt.ok("del", "c1id", "c1", "eth0");
     let s = rt.host.show();
@@ -311,7 +315,7 @@ fn thirty_two_containers_in_parallel() {
     for (j, r) in jails.iter().zip(&results) {
         let a = r["ips"][0]["address"].as_str().unwrap().to_string();
         assert_eq!(addrs(&iface(&s, j, "eth0")), std::slice::from_ref(&a), "{j}");
-        assert_eq!(routes(&s, j), json!([{ "dest": "0.0.0.0/0", "gateway": "10.88.0.1" }]));
+        assert_eq!(routes(&s, j), json!([{ "dest": "0.0.0.0/0", "gateway": "10.88.0.1", "flags": "UGS" }]));
         assert!(!seen.contains(&a), "{a} given twice");
         seen.push(a);
     }

@@ -103,6 +103,8 @@ fn every_option_is_documented_and_every_documented_option_exists() {
                 &["show"],
                 &["fail"],
                 &["dup"],
+                &["ra"],
+                &["sysctl"],
                 &["ops"],
                 &["ifconfig"],
             ],

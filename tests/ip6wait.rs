@@ -208,3 +208,97 @@ fn bad_input() {
         assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// SLAAC behind a host bridge: jnet gives an IPv6 gateway bridge its link-local address, so
+/// a router advertisement (rtadvd on the host, played by `jnet-sim ra`) can go out of it;
+/// the jail ends that accept advertisements autoconfigure an address and take the bridge as
+/// their default router, the others do nothing; `jnet-ip6wait --autoconf 1 --router` returns
+/// once the address passed DAD, and fails after its timeout when no advertisement comes.
+#[test]
+fn slaac_behind_a_host_bridge() {
+    let h = Host::new("slaac", "igb0", 50);
+    let epair = env!("CARGO_BIN_EXE_jnet-epair");
+    for j in ["gw", "plain", "v4"] {
+        h.sim(&["jail", "create", j, "--vnet"]);
+    }
+    // A bridge without an IPv6 address has no link-local address: nothing to send from.
+    h.ok(
+        epair,
+        &["-b", "jails0", "--bridge-addr", "10.8.0.1/24", "--ifname", "vnet0", "--addr", "10.8.0.12/24", "--", "v4"],
+    );
+    let o = h.run(env!("CARGO_BIN_EXE_jnet-sim"), &["ra", "jails0", "2001:db8:8::/64"]);
+    assert_eq!(code(&o), Some(65), "{}", stderr(&o));
+    assert!(stderr(&o).contains("jails0 has no link-local address to send from"), "{}", stderr(&o));
+    let gw_args = [
+        "-b",
+        "jails0",
+        "--bridge-addr",
+        "10.8.0.1/24",
+        "--bridge-addr",
+        "2001:db8:8::1/64",
+        "--ifname",
+        "vnet0",
+        "--addr",
+        "10.8.0.10/24",
+        "--gateway",
+        "10.8.0.1",
+        "--accept-rtadv",
+        "--",
+        "gw",
+    ];
+    h.ok(epair, &gw_args);
+    h.ok(epair, &["-b", "jails0", "--ifname", "vnet0", "--addr", "2001:db8:8::11/64", "--", "plain"]);
+    let s = h.show();
+    let host = s["vnets"].as_array().unwrap().iter().find(|v| v["jail"].is_null()).unwrap().clone();
+    let jails0 = host["interfaces"].as_array().unwrap().iter().find(|i| i["name"] == "jails0").unwrap().clone();
+    let bridge_ll: Vec<&str> = jails0["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["addr"].as_str().unwrap())
+        .filter(|a| a.starts_with("fe80::"))
+        .collect();
+    assert_eq!(bridge_ll.len(), 1, "the IPv6 gateway bridge got its link-local address: {jails0}");
+    // Before any advertisement the wait times out, saying why.
+    let o = h.wait(&["--autoconf", "1", "--router", "-t", "0.3", "--", "gw"]);
+    assert_eq!(code(&o), Some(75), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0 of 1 autoconfigured addresses are ready"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no IPv6 default route"), "{}", stderr(&o));
+    // The bridge's link-local address has passed DAD by now; the advertisement goes out.
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    let out = h.sim(&["ra", "jails0", "2001:db8:8::/64"]);
+    let line =
+        |who: &str| out.lines().find(|l| l.starts_with(who)).unwrap_or_else(|| panic!("{who}: {out}")).to_string();
+    assert!(
+        line("vnet0 (jail gw)").contains("autoconf") && line("vnet0 (jail gw)").contains("default router fe80::"),
+        "{out}"
+    );
+    assert!(line("vnet0 (jail plain)").contains("ignored: it does not accept router advertisements"), "{out}");
+    assert!(line("vnet0 (jail v4)").contains("ignored: IPv6 is disabled"), "{out}");
+    let o = h.wait(&["--autoconf", "1", "--router", "--json", "--", "gw"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let auto: Vec<&Value> = r["addresses"].as_array().unwrap().iter().filter(|a| a["autoconf"] == true).collect();
+    assert_eq!(auto.len(), 1, "{r}");
+    let slaac = auto[0]["addr"].as_str().unwrap().to_string();
+    assert!(slaac.starts_with("2001:db8:8:0:"), "{slaac}");
+    let s = h.show();
+    let flags = v6_flags(&s, Some("gw"));
+    assert!(flags.contains(&(slaac.clone(), json!(["autoconf"]))), "{flags:?}");
+    let gw = s["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == "gw").unwrap().clone();
+    let routes = gw["routes"].as_array().unwrap();
+    assert_eq!(routes[0], json!({ "dest": "0.0.0.0/0", "gateway": "10.8.0.1", "flags": "UGS" }));
+    assert_eq!(routes[1]["dest"], "::/0");
+    assert_eq!(routes[1]["flags"], "UG");
+    assert!(routes[1]["gateway"].as_str().unwrap().ends_with("%vnet0"), "{gw}");
+    // Again: nothing new.
+    let out = h.sim(&["ra", "jails0", "2001:db8:8::/64"]);
+    assert!(out.contains("kept") && out.contains("default route kept"), "{out}");
+    assert_eq!(h.show()["vnets"], s["vnets"]);
+    // Not for a jail without a vnet, and --autoconf 0 waits for nothing.
+    h.sim(&["jail", "create", "shared"]);
+    let o = h.wait(&["--autoconf", "1", "--", "shared"]);
+    assert_eq!(code(&o), Some(64), "{}", stderr(&o));
+    let o = h.wait(&["--autoconf", "0", "--", "gw"]);
+    assert_eq!(code(&o), Some(65), "{}", stderr(&o));
+}

@@ -114,15 +114,41 @@ fn every_sample_jail_starts_and_stops_as_its_comment_says() {
     assert!(vnet(&s, "dmz").iter().any(|i| i["name"] == "igb2"));
     assert!(!vnet(&s, "host").iter().any(|i| i["name"] == "igb2"));
 
-    // Recipe 8: jails0 with the gateway address; vnet0 inside gw accepts RAs.
+    // Recipe 8: jails0 with the gateway addresses and a link-local address; vnet0 inside gw
+    // accepts RAs, and once rtadvd on the host answers (played here by `jnet-sim ra`
+    // every 50 ms, as soon as jails0 can send one) it has its SLAAC address and IPv6
+    // default router when exec.poststart's jnet-ip6wait returns.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rtadvd = {
+        let (done, path) = (done.clone(), h.path.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = Command::new(env!("CARGO_BIN_EXE_jnet-sim"))
+                    .args(["ra", "jails0", "2001:db8:8::/64"])
+                    .env("JNET_SIM", &path)
+                    .output();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
     start("gw");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    rtadvd.join().unwrap();
     let s = h.show();
-    assert!(addrs(&iface(&s, "host", "jails0")).iter().any(|(a, _)| a == "10.8.0.1/24"));
+    let b = addrs(&iface(&s, "host", "jails0"));
+    assert!(b.iter().any(|(a, _)| a == "10.8.0.1/24") && b.iter().any(|(a, _)| a == "2001:db8:8::1/64"), "{b:?}");
+    assert!(b.iter().any(|(a, _)| a.starts_with("fe80::")), "{b:?}");
     let v = iface(&s, "gw", "vnet0");
-    assert!(addrs(&v).iter().any(|(a, _)| a == "10.8.0.10/24"));
+    let a = addrs(&v);
+    assert!(a.iter().any(|(a, _)| a == "10.8.0.10/24"));
+    assert!(
+        a.iter().any(|(a, f)| a.starts_with("2001:db8:8:0:") && f == &json!(["autoconf"])),
+        "SLAAC, past DAD: {a:?}"
+    );
     assert!(v["nd6_flags"].as_array().unwrap().contains(&json!("ACCEPT_RTADV")));
     let gw = s["vnets"].as_array().unwrap().iter().find(|x| x["jail"] == "gw").unwrap().clone();
-    assert_eq!(gw["routes"], json!([{ "dest": "0.0.0.0/0", "gateway": "10.8.0.1" }]));
+    assert_eq!(gw["routes"][0], json!({ "dest": "0.0.0.0/0", "gateway": "10.8.0.1", "flags": "UGS" }));
+    assert_eq!((gw["routes"][1]["dest"].clone(), gw["routes"][1]["flags"].clone()), (json!("::/0"), json!("UG")));
 
     // Recipe 9: igb0.20 on b20_igb0 with e0a_vlan20; e0b_vlan20 moved in.
     start("vlan20");

@@ -372,13 +372,13 @@ fn default_routes_in_the_jail() {
     run(&["192.0.2.1", "2001:db8::1"]);
     assert_eq!(
         routes(&h),
-        json!([{ "dest": "0.0.0.0/0", "gateway": "192.0.2.1" }, { "dest": "::/0", "gateway": "2001:db8::1" }])
+        json!([{ "dest": "0.0.0.0/0", "gateway": "192.0.2.1", "flags": "UGS" }, { "dest": "::/0", "gateway": "2001:db8::1", "flags": "UGS" }])
     );
     let s = h.show();
     run(&["192.0.2.1", "2001:db8::1"]);
     assert_eq!(h.show(), s, "again: nothing changes");
     run(&["192.0.2.254"]);
-    assert_eq!(routes(&h)[1], json!({ "dest": "0.0.0.0/0", "gateway": "192.0.2.254" }), "replaced");
+    assert_eq!(routes(&h)[1], json!({ "dest": "0.0.0.0/0", "gateway": "192.0.2.254", "flags": "UGS" }), "replaced");
     let dry = h.ok(
         "jnet-epair",
         &["-n"].into_iter().chain(with(&["192.0.2.9"]).iter().map(String::as_str)).collect::<Vec<_>>(),
@@ -422,9 +422,9 @@ fn static_routes_in_the_jail() {
     let strs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
     let extra = ["--route", "198.51.100.0/24,192.0.2.254", "--route", "2001:db8:1::/48,2001:db8::1"];
     let want = json!([
-        { "dest": "0.0.0.0/0", "gateway": "192.0.2.1" },
-        { "dest": "198.51.100.0/24", "gateway": "192.0.2.254" },
-        { "dest": "2001:db8:1::/48", "gateway": "2001:db8::1" },
+        { "dest": "0.0.0.0/0", "gateway": "192.0.2.1", "flags": "UGS" },
+        { "dest": "198.51.100.0/24", "gateway": "192.0.2.254", "flags": "UGS" },
+        { "dest": "2001:db8:1::/48", "gateway": "2001:db8::1", "flags": "UGS" },
     ]);
     for (prog, jail) in [("jnet-epair", "www"), ("jnet-ngattach", "mail")] {
         let a = with(prog, &extra, jail);
@@ -561,7 +561,8 @@ fn a_second_different_bridge_addr_is_refused() {
         .iter()
         .map(|x| x["addr"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(a, ["10.8.0.1", "2001:db8:8::1"]);
+    assert_eq!(a[..2], ["10.8.0.1", "2001:db8:8::1"]);
+    assert!(a.len() == 3 && a[2].starts_with("fe80::"), "the IPv6 gateway bridge has its link-local address: {a:?}");
 }
 
 /// A link-local router (`--gateway fe80::1%vnet0`, what rtadvd announces and providers give):
@@ -586,7 +587,7 @@ fn a_link_local_router_with_its_zone() {
     };
     let run = |extra: &[&str]| h.ok("jnet-epair", &args(extra).iter().map(String::as_str).collect::<Vec<_>>());
     run(&["--gateway", "fe80::2%vnet0"]);
-    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::2%vnet0" }]));
+    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::2%vnet0", "flags": "UGS" }]));
     let shown = h.ok("jnet-sim", &["show"]);
     assert!(
         shown.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["default", "fe80::2%vnet0", "UGS", "vnet0"]),
@@ -600,7 +601,7 @@ fn a_link_local_router_with_its_zone() {
     assert!(err.contains("it is on none of the networks of the jail's addresses"), "{err}");
     assert_eq!(h.show(), before, "rolled back, the old route with its zone");
     run(&["--gateway", "fe80::1%vnet0"]);
-    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0" }]));
+    assert_eq!(routes(&h, "www"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0", "flags": "UGS" }]));
     let a = args(&["-n", "--gateway", "fe80::3%vnet0"]);
     let dry = h.ok("jnet-epair", &a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(dry.contains("route -j 1 add -inet6 default fe80::3%vnet0"), "{dry}");
@@ -645,5 +646,5 @@ fn a_link_local_router_with_its_zone() {
             "mail",
         ],
     );
-    assert_eq!(routes(&h, "mail"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0" }]));
+    assert_eq!(routes(&h, "mail"), json!([{ "dest": "::/0", "gateway": "fe80::1%vnet0", "flags": "UGS" }]));
 }

@@ -28,6 +28,7 @@ enum SimCmd {
     Show(ShowArgs),
     Fail(FailArgs),
     Dup(DupArgs),
+    Ra(RaArgs),
     Ops(OpsArgs),
     Ifconfig(IfconfigArgs),
     Sysctl(SysctlArgs),
@@ -288,6 +289,26 @@ struct DupArgs {
     /// the IPv6 address
     #[argh(positional)]
     addr: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// A router advertisement sent out of a host interface, as rtadvd(8) on the host sends
+/// one: the interfaces on its link that accept advertisements autoconfigure an address in
+/// the prefix (SLAAC) and take the sender as their default router.
+#[argh(subcommand, name = "ra")]
+struct RaArgs {
+    /// the host interface it goes out of (a bridge, or an epair end)
+    #[argh(positional)]
+    iface: String,
+    /// the advertised prefix, PREFIX/64
+    #[argh(positional)]
+    prefix: String,
+    /// its source, a link-local address (default: the interface's own)
+    #[argh(option)]
+    router: Option<String>,
+    /// router lifetime in seconds; 0 advertises no default router (default 1800)
+    #[argh(option, default = "1800")]
+    lifetime: u32,
 }
 
 #[derive(FromArgs, Debug)]
@@ -563,6 +584,21 @@ pub fn run(args: SimArgs) -> Result<String> {
             files.edit(|host, _| {
                 host.dups.insert(addr);
                 Ok(String::new())
+            })
+        }
+        SimCmd::Ra(a) => {
+            let prefix = Cidr::parse_network(&a.prefix).map_err(|e| e.context("ra"))?;
+            let router = match &a.router {
+                None => None,
+                Some(r) => Some(
+                    r.parse::<std::net::Ipv6Addr>()
+                        .map_err(|_| Error::usage(format!("--router {r:?} is not an IPv6 address")))?,
+                ),
+            };
+            let ra = super::slaac::Advertisement { prefix, router, lifetime_s: a.lifetime };
+            files.edit(|host, now| {
+                let lines = host.router_advertisement(&a.iface, &ra, now).map_err(Error::data)?;
+                Ok(lines.iter().map(|l| format!("{l}\n")).collect::<String>())
             })
         }
         SimCmd::Ops(a) => {

@@ -196,6 +196,9 @@ pub struct SimRoute {
     /// a link-local gateway's interface (ifindex)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<u32>,
+    /// learned from a router advertisement (netstat's flags UG), not added (UGS)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub learned: bool,
 }
 
 impl SimRoute {
@@ -932,19 +935,9 @@ impl Host {
             return;
         }
         if ifp.nd6.flags & nd6f::AUTO_LINKLOCAL != 0 {
-            if let Some(mac) = ifp.mac {
-                let has_ll =
-                    ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if crate::kernel::is_link_local(&v)));
-                if !has_ll {
-                    let dad = do_dad(ifp);
-                    ifp.addrs.push(SimAddr {
-                        cidr: Cidr { addr: IpAddr::V6(link_local(mac)), prefixlen: 64 },
-                        flags6: if dad { in6f::TENTATIVE } else { 0 },
-                        dad_start_ms: None,
-                    });
-                }
-            }
+            self.attach_link_local(p, now_ms);
         }
+        let ifp = &mut self.ifaces[p];
         for a in &mut ifp.addrs {
             if a.flags6 & in6f::TENTATIVE != 0 && a.dad_start_ms.is_none() {
                 a.dad_start_ms = Some(now_ms);
@@ -1075,6 +1068,7 @@ impl Host {
         let p = self.pos(vnet, name)?;
         let was_disabled = self.ifaces[p].nd6.flags & nd6f::IFDISABLED != 0;
         let dad_on = self.sysctl("net.inet6.ip6.dad_count") > 0 && ndi.flags & nd6f::NO_DAD == 0;
+        let had_auto_ll = self.ifaces[p].nd6.flags & nd6f::AUTO_LINKLOCAL != 0;
         let ifp = &mut self.ifaces[p];
         ifp.nd6 = *ndi;
         let disabled = ndi.flags & nd6f::IFDISABLED != 0;
@@ -1086,7 +1080,32 @@ impl Host {
                 a.dad_start_ms = None;
             }
         }
+        // auto_linklocal 0->1 runs in6_ifattach, which gives the interface its link-local
+        // address if IPv6 is enabled on it, up or not (nd6.c nd6_ioctl SIOCSIFINFO_IN6;
+        // in6_ifattach.c): `ifconfig bridge0 inet6 auto_linklocal` on an if_bridge, which
+        // nd6_ifattach leaves without one.
+        if !had_auto_ll && ndi.flags & nd6f::AUTO_LINKLOCAL != 0 && !disabled {
+            self.attach_link_local(p, now_ms);
+        }
         Ok(())
+    }
+
+    /// in6_ifattach_linklocal: fe80::/64 with the interface id of the MAC, tentative if DAD
+    /// runs on the interface, DAD started if it is up.
+    fn attach_link_local(&mut self, p: usize, now_ms: u64) {
+        let ifp = &mut self.ifaces[p];
+        let Some(mac) = ifp.mac else { return };
+        let has_ll = ifp.addrs.iter().any(|a| matches!(a.cidr.addr, IpAddr::V6(v) if crate::kernel::is_link_local(&v)));
+        if has_ll {
+            return;
+        }
+        let dad = do_dad(ifp);
+        let up = ifp.flags & iff::UP != 0;
+        ifp.addrs.push(SimAddr {
+            cidr: Cidr { addr: IpAddr::V6(link_local(mac)), prefixlen: 64 },
+            flags6: if dad { in6f::TENTATIVE } else { 0 },
+            dad_start_ms: (dad && up).then_some(now_ms),
+        });
     }
 
     fn bridge_of(&self, index: u32) -> Option<u32> {
@@ -1241,7 +1260,7 @@ impl Host {
             return Err(Errno::ENETUNREACH);
         }
         let net = if dst.is_default() { None } else { Some(dst) };
-        self.routes.push(SimRoute { vnet, net, gateway: gateway.addr, scope: gateway.scope });
+        self.routes.push(SimRoute { vnet, net, gateway: gateway.addr, scope: gateway.scope, learned: false });
         Ok(())
     }
 

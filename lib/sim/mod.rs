@@ -21,6 +21,7 @@ pub mod rcconf;
 pub mod rcifconfig;
 pub mod rcroute;
 pub mod show;
+pub mod slaac;
 pub mod stackprocess;
 
 use crate::errno::Errno;

@@ -94,6 +94,7 @@ pub fn to_json(host: &Host) -> Value {
             "routes": host.routes.iter().filter(|r| r.vnet == v).map(|r| json!({
                 "dest": r.dst().to_string(),
                 "gateway": gateway_text(host, v, r),
+                "flags": if r.learned { "UG" } else { "UGS" },
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
                 "netgraph": host.netgraph.iter().map(|n| {
@@ -130,19 +131,21 @@ fn gateway_text(host: &Host, v: VnetId, r: &super::host::SimRoute) -> String {
     }
 }
 
-/// The vnet's static routes as `netstat -rn` shows them (the routes to the interfaces' own
+/// The vnet's static routes, and those router advertisements gave, as `netstat -rn` shows
+/// them (the routes to the interfaces' own
 /// networks, which the kernel makes with each address, are not listed).
 fn routes_text(host: &Host, v: VnetId, out: &mut String) {
     let routes: Vec<_> = host.routes.iter().filter(|r| r.vnet == v).collect();
     if routes.is_empty() {
         return;
     }
-    let _ = writeln!(out, "routes (netstat -rn, static):");
+    let _ = writeln!(out, "routes (netstat -rn, static and from router advertisements):");
     let _ = writeln!(out, "\t{:<24} {:<24} {:<6} Netif", "Destination", "Gateway", "Flags");
     for r in routes {
         let dst = if r.dst().is_default() { "default".to_string() } else { r.dst().to_string() };
         let netif = host.route_netif(v, r.next_hop()).unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "\t{dst:<24} {:<24} {:<6} {netif}", gateway_text(host, v, r), "UGS");
+        let flags = if r.learned { "UG" } else { "UGS" };
+        let _ = writeln!(out, "\t{dst:<24} {:<24} {flags:<6} {netif}", gateway_text(host, v, r));
     }
 }
 
