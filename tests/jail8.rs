@@ -403,3 +403,118 @@ fn the_jails_rc_meets_jnet_and_its_limits() {
     assert!(text(&o).contains("line 1: not an assignment: \"if [ -f /x ]; then ifconfig_e0=up; fi\""), "{}", text(&o));
     assert!(text(&o).contains("the network part of the jail's rc is not emulated"), "{}", text(&o));
 }
+
+/// What jail(8) does after a failing command, phase by phase (jail.c startcommands and
+/// stopcommands, command.c next_command): a start turns back, undoing addresses and the jail
+/// and running no hook; a jail whose dependency failed is skipped; a stop ends where it
+/// failed while the jail exists, and after the removal every later command still runs.
+#[test]
+fn failures_phase_by_phase_as_jail8() {
+    let h = Host::new("fail");
+    let show_cmd = "/usr/local/sbin/jnet-sim show --json";
+    let f = h.conf(&[(
+        "jail.conf",
+        &format!(
+            "db {{ exec.prestart = /bin/false; }}\nweb {{ depend = db; }}\n\
+             prep {{ ip4.addr = \"igb0|192.0.2.7/24\"; exec.prepare = \"{show_cmd}\"; exec.prepare += /bin/false; }}\n\
+             addrs {{ ip4.addr = \"igb0|192.0.2.8/24\", \"nope0|192.0.2.9/24\"; }}\n\
+             post {{ ip4.addr = \"igb1|198.51.100.9/24\"; exec.poststop = /bin/false; exec.poststop += \"/bin/echo second poststop\";\n  \
+               exec.release = \"/bin/echo released\"; }}\n\
+             pre {{ exec.prestop = /bin/false; exec.poststop = \"/bin/echo poststop\"; }}\n"
+        ),
+    )]);
+    let v4 = |h: &Host, nic: &str| -> Vec<String> {
+        addrs(&iface(&h.show(), "host", nic)).into_iter().filter(|a| a.contains('.')).collect()
+    };
+    // A dependency that fails: the jail that needs it is skipped.
+    let o = h.start("web", &f);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("jail: web: skipped"), "{}", text(&o));
+    assert!(jails(&h).is_empty(), "{:?}", jails(&h));
+    // exec.prepare runs before the addresses: when it fails, none were added.
+    let o = h.start("prep", &f);
+    assert!(!o.status.success());
+    let out = text(&o);
+    let json: String = out
+        .split(&format!("exec.prepare: {show_cmd}\n"))
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| &l[4..])
+        .collect::<Vec<_>>()
+        .join("\n");
+    let at_prepare: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(!addrs(&iface(&at_prepare, "host", "igb0")).contains(&"192.0.2.7/24".to_string()));
+    assert!(v4(&h, "igb0").is_empty());
+    // The second address cannot be added: the first is taken off again.
+    let o = h.start("addrs", &f);
+    assert!(!o.status.success());
+    assert!(v4(&h, "igb0").is_empty(), "{:?}", v4(&h, "igb0"));
+    assert!(jails(&h).is_empty());
+    // After the removal, a failing exec.poststop does not stop the rest.
+    assert!(h.start("post", &f).status.success());
+    let o = h.stop("post", &f);
+    assert!(!o.status.success());
+    let out = text(&o);
+    for l in ["    second poststop", "    released"] {
+        assert!(out.lines().any(|x| x == l), "{l}: {out}");
+    }
+    assert!(v4(&h, "igb1").is_empty(), "the addresses went too");
+    // A failing exec.prestop ends the stop: the jail runs on, no exec.poststop.
+    assert!(h.start("pre", &f).status.success());
+    let o = h.stop("pre", &f);
+    assert!(!o.status.success());
+    assert!(!text(&o).contains("    poststop"), "{}", text(&o));
+    assert_eq!(jails(&h), [("pre".to_string(), "alive".to_string())]);
+}
+
+/// The same jail stopped twice at once, and a dependency cascade racing a stop of the
+/// dependent: both `jail -r` go through (the one that finds the jail gone goes on as
+/// jail(8) does, whose jail_remove stops only on EPERM), both run exec.poststop, and
+/// nothing of the jails is left.
+#[test]
+fn concurrent_stops_go_through() {
+    let h = Host::new("concurrent");
+    let f = h.conf(&[(
+        "jail.conf",
+        "www { vnet; vnet.interface = \"e0b_$name\";\n  \
+           exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\";\n  \
+           exec.prestop += \"/bin/sleep 0.4\";\n  exec.poststop += \"/usr/local/sbin/jnet-release -- $name\"; }\n\
+         db { vnet; vnet.interface = \"e0b_$name\";\n  \
+           exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\";\n  \
+           exec.poststop += \"/usr/local/sbin/jnet-release -- $name\"; }\n\
+         web { vnet; depend = db; vnet.interface = \"e0b_$name\";\n  \
+           exec.prestart += \"/usr/local/sbin/jnet-epair -b bridge0 -- $name\";\n  \
+           exec.prestop += \"/bin/sleep 0.4\";\n  exec.poststop += \"/usr/local/sbin/jnet-release -- $name\"; }\n",
+    )]);
+    let stop_bg = |name: &str| {
+        std::process::Command::new(common::bin("jnet-sim"))
+            .args(["jail", "stop", name, "-f", &f])
+            .env("JNET_SIM", &h.path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..3 {
+        assert!(h.start("www", &f).status.success());
+        let (a, b) = (stop_bg("www"), stop_bg("www"));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert!(a.status.success() && b.status.success(), "round {round}: {}\n{}", text(&a), text(&b));
+        let both = format!("{}{}", text(&a), text(&b));
+        assert_eq!(both.matches("www: exec.poststop:").count(), 2, "{both}");
+        assert!(both.contains("www: removed (already, by another jail -r)"), "{both}");
+        assert!(jails(&h).iter().all(|(_, s)| s != "alive"));
+        let host = names(&h.show(), "host");
+        assert!(!host.iter().any(|n| n.ends_with("_www")), "{host:?}");
+    }
+    // Stopping db stops web first; a `jail -r web` at the same moment does not break it.
+    assert!(h.start("web", &f).status.success());
+    let (a, b) = (stop_bg("db"), stop_bg("web"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a), text(&b));
+    assert!(jails(&h).iter().all(|(_, s)| s != "alive"), "{:?}", jails(&h));
+    let host = names(&h.show(), "host");
+    assert!(!host.iter().any(|n| n.ends_with("_web") || n.ends_with("_db")), "{host:?}");
+}

@@ -80,42 +80,72 @@ impl Emulation {
         word.replace(&pre, &format!("{}/jnet-", bindir().display()))
     }
 
-    /// Run one hook's commands as jail(8) would.
+    /// Run one hook's commands as jail(8) would: a failure ends the phase (command.c
+    /// next_command then turns back, or jail.c abandons a stop whose jail still exists).
     fn hook(&self, files: &SimFiles, name: &str, param: &str, p: &Params, out: &mut String) -> Result<()> {
         for cmd in list(p, param) {
-            let _ = writeln!(out, "{name}: {param}: {cmd}");
-            let mut c = if cmd.contains(|c| SHELL_CHARS.contains(c)) {
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(self.map(&cmd));
-                c
-            } else {
-                let words: Vec<String> = cmd.split_whitespace().map(|w| self.map(w)).collect();
-                let Some(prog) = words.first() else { continue };
-                let mut c = Command::new(prog);
-                c.args(&words[1..]);
-                c
-            };
-            if boolean(p, "exec.clean") {
-                c.env_clear().env("PATH", "/bin:/usr/bin").env("HOME", "/root").env("SHELL", "/bin/sh");
-            }
-            c.env(super::ENV, &files.state);
-            let o =
-                c.output().map_err(|e| Error::new(Kind::Unavailable, format!("jail: {name}: {param}: {cmd}: {e}")))?;
-            for l in String::from_utf8_lossy(&o.stdout).lines() {
-                let _ = writeln!(out, "    {l}");
-            }
-            if !o.status.success() {
-                let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-                return Err(Error::new(
-                    Kind::Kernel,
-                    format!(
-                        "jail: {name}: {param}: {cmd}: failed ({}): {err}",
-                        o.status.code().map(|c| c.to_string()).unwrap_or("killed".into())
-                    ),
-                ));
-            }
+            self.command(files, name, param, &cmd, p, out)?;
         }
         Ok(())
+    }
+
+    /// A phase after the jail's removal (exec.poststop, exec.release): a failing command
+    /// marks the stop failed, and next_command goes on with the next one, since the
+    /// jail is gone and the stop is not turned back. The first failure is returned.
+    fn hook_after_removal(
+        &self,
+        files: &SimFiles,
+        name: &str,
+        param: &str,
+        p: &Params,
+        out: &mut String,
+    ) -> Result<()> {
+        let mut first = None;
+        for cmd in list(p, param) {
+            if let Err(e) = self.command(files, name, param, &cmd, p, out) {
+                let _ = writeln!(out, "{}", e.message);
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// One command of a hook, run directly or through /bin/sh -c as command.c decides.
+    fn command(
+        &self,
+        files: &SimFiles,
+        name: &str,
+        param: &str,
+        cmd: &str,
+        p: &Params,
+        out: &mut String,
+    ) -> Result<()> {
+        let _ = writeln!(out, "{name}: {param}: {cmd}");
+        let mut c = if cmd.contains(|c| SHELL_CHARS.contains(c)) {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(self.map(cmd));
+            c
+        } else {
+            let words: Vec<String> = cmd.split_whitespace().map(|w| self.map(w)).collect();
+            let Some(prog) = words.first() else { return Ok(()) };
+            let mut c = Command::new(prog);
+            c.args(&words[1..]);
+            c
+        };
+        if boolean(p, "exec.clean") {
+            c.env_clear().env("PATH", "/bin:/usr/bin").env("HOME", "/root").env("SHELL", "/bin/sh");
+        }
+        c.env(super::ENV, &files.state);
+        let o = c.output().map_err(|e| Error::new(Kind::Unavailable, format!("jail: {name}: {param}: {cmd}: {e}")))?;
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            let _ = writeln!(out, "    {l}");
+        }
+        if o.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+        let status = o.status.code().map(|c| c.to_string()).unwrap_or("killed".into());
+        Err(Error::new(Kind::Kernel, format!("jail: {name}: {param}: {cmd}: failed ({status}): {err}")))
     }
 }
 
@@ -156,6 +186,14 @@ fn ips(name: &str, p: &Params) -> Result<Vec<(String, Cidr)>> {
         }
     }
     Ok(v)
+}
+
+/// A jail whose dependency (or parent) failed is not started: state.c dep_done marks it
+/// failed too, with "skipped".
+fn skipped(name: &str, e: Error, out: &mut String) -> Error {
+    let _ = writeln!(out, "{}", e.message);
+    let _ = writeln!(out, "jail: {name}: skipped");
+    Error::new(e.kind, format!("jail: {name}: skipped: a jail it needs did not start"))
 }
 
 fn running(files: &SimFiles, name: &str) -> Result<Option<i32>> {
@@ -209,42 +247,47 @@ impl Emulation {
                     ));
                 }
                 let _ = writeln!(out, "{name}: its parent {parent} is not running: starting it first");
-                self.start_with(files, conf, parent, out, seen)?;
+                self.start_with(files, conf, parent, out, seen).map_err(|e| skipped(name, e, out))?;
             }
         }
         for dep in list(&p, "depend") {
             if running(files, &dep)?.is_none() {
                 let _ = writeln!(out, "{name}: depends on {dep}: starting it first");
-                self.start_with(files, conf, &dep, out, seen)?;
+                self.start_with(files, conf, &dep, out, seen).map_err(|e| skipped(name, e, out))?;
             }
         }
         let vnet = vnet(name, &p)?;
         let addrs = ips(name, &p)?;
-        // The addresses go on their host interfaces before exec.prestart (IP__IP4_IFADDR
-        // comes first in jail(8)'s list of start steps).
-        files.edit(|h, now| {
-            for (ifname, c) in &addrs {
-                h.add_addr(None, ifname, *c, 0, now)
-                    .map_err(|e| Error::kernel(format!("jail: {name}: ifconfig {ifname} {c} alias"), e))?;
-            }
-            Ok(())
-        })?;
-        let drop_addrs = |out: &mut String| {
+        // jail.c startcommands: exec.prepare, the addresses, exec.prestart, the jail,
+        // exec.created, vnet.interface, exec.start, exec.poststart. A failure turns back
+        // through what came before (command.c next_command), undoing the addresses,
+        // the jail and the interface moves, and running no hook.
+        self.hook(files, name, "exec.prepare", &p, out)?;
+        let mut added: Vec<(String, Cidr)> = vec![];
+        let drop_addrs = |added: &[(String, Cidr)], out: &mut String| {
             let _ = files.edit(|h, _| {
-                for (ifname, c) in &addrs {
+                for (ifname, c) in added.iter().rev() {
                     let _ = h.del_addr(None, ifname, c.addr);
                 }
                 Ok(())
             });
-            if !addrs.is_empty() {
+            if !added.is_empty() {
                 let _ = writeln!(out, "{name}: addresses removed");
             }
         };
-        if let Err(e) = self
-            .hook(files, name, "exec.prepare", &p, out)
-            .and_then(|_| self.hook(files, name, "exec.prestart", &p, out))
-        {
-            drop_addrs(out);
+        for (ifname, c) in &addrs {
+            let r = files.edit(|h, now| {
+                h.add_addr(None, ifname, *c, 0, now)
+                    .map_err(|e| Error::kernel(format!("jail: {name}: ifconfig {ifname} {c} alias"), e))
+            });
+            if let Err(e) = r {
+                drop_addrs(&added, out);
+                return Err(e);
+            }
+            added.push((ifname.clone(), *c));
+        }
+        if let Err(e) = self.hook(files, name, "exec.prestart", &p, out) {
+            drop_addrs(&added, out);
             return Err(e);
         }
         let jid = match files.edit(|h, _| {
@@ -256,7 +299,7 @@ impl Emulation {
         }) {
             Ok(j) => j,
             Err(e) => {
-                drop_addrs(out);
+                drop_addrs(&added, out);
                 return Err(e);
             }
         };
@@ -424,45 +467,98 @@ impl Emulation {
         first.map_or(Ok(()), Err)
     }
 
-    /// jail -r NAME: its children and the running jails that depend on it first.
+    /// jail -r NAME: its children and the running jails that depend on it first, then
+    /// jail.c's stopcommands: exec.prestop, exec.stop, the removal, exec.poststop, the
+    /// addresses, exec.release. A failure while the jail exists ends the stop there (jail.c
+    /// main: JF_FAILED with a jid); after the removal every later command still runs and
+    /// the stop reports the failure.
     pub fn stop(&self, files: &SimFiles, conf: &JailConf, name: &str, linger_ms: u64, out: &mut String) -> Result<()> {
         let p = conf.resolve(name).map_err(|e| Error::data(e.0))?;
         let jid =
             running(files, name)?.ok_or_else(|| Error::new(Kind::NoJail, format!("jail {name} is not running")))?;
         for child in children(files, name)? {
             let _ = writeln!(out, "{name}: stopping its child {child} first");
-            self.stop(files, conf, &child, linger_ms, out)?;
+            self.stop_needed(files, conf, &child, linger_ms, out).map_err(|e| skipped(name, e, out))?;
         }
         for other in conf.names() {
             let depends = conf.resolve(&other).map(|q| list(&q, "depend").contains(&name.to_string()));
             if other != name && depends.unwrap_or(false) && running(files, &other)?.is_some() {
                 let _ = writeln!(out, "{name}: {other} depends on it: stopping {other} first");
-                self.stop(files, conf, &other, linger_ms, out)?;
+                self.stop_needed(files, conf, &other, linger_ms, out).map_err(|e| skipped(name, e, out))?;
             }
         }
         self.hook(files, name, "exec.prestop", &p, out)?;
         let _ = writeln!(out, "{name}: exec.stop runs inside the jail: not emulated");
-        let ips = files.edit(|h, now| {
-            // Taken off the jail so the removal leaves them: they go after exec.poststop.
-            let ips = h.jails.iter_mut().find(|j| j.jid == jid).map(|j| std::mem::take(&mut j.ips)).unwrap_or_default();
-            h.remove_jail(jid, linger_ms, false, now).map_err(|e| Error::kernel(format!("jail: {name}: remove"), e))?;
-            Ok(ips)
-        })?;
-        let _ = writeln!(
-            out,
-            "{name}: removed{}",
-            if linger_ms > 0 { format!(", its vnet lingers {} s", linger_ms / 1000) } else { String::new() }
-        );
-        // A failing exec.poststop does not stop the rest of the removal (jail(8) goes on to
-        // the addresses and exec.release, and reports the failure).
-        let poststop = self.hook(files, name, "exec.poststop", &p, out);
-        files.edit(|h, _| {
-            for (ifname, c) in &ips {
-                let _ = h.del_addr(None, ifname, c.addr);
+        let gone = files.edit(|h, now| {
+            // Its addresses stay until after exec.poststop: jail(8) removes them itself.
+            if let Some(j) = h.jails.iter_mut().find(|j| j.jid == jid) {
+                j.ips.clear();
             }
-            Ok(())
+            match h.remove_jail(jid, linger_ms, false, now) {
+                Ok(()) => Ok(false),
+                // Removed meanwhile by another `jail -r`: jail(8) stops only on EPERM
+                // (command.c run_command, IP__OP) and goes on as if it had removed it.
+                Err(crate::errno::Errno::ENOENT) => Ok(true),
+                Err(e) => Err(Error::kernel(format!("jail: {name}: jail_remove"), e)),
+            }
         })?;
-        let release = self.hook(files, name, "exec.release", &p, out);
-        poststop.and(release)
+        let lingers =
+            if linger_ms > 0 && !gone { format!(", its vnet lingers {} s", linger_ms / 1000) } else { String::new() };
+        let already = if gone { " (already, by another jail -r)" } else { "" };
+        let _ = writeln!(out, "{name}: removed{already}{lingers}");
+        let poststop = self.hook_after_removal(files, name, "exec.poststop", &p, out);
+        let addrs = self.remove_addresses(files, name, &p, out);
+        let release = self.hook_after_removal(files, name, "exec.release", &p, out);
+        poststop.and(addrs).and(release)
+    }
+
+    /// A child or dependent to stop first; one that no longer runs (another `jail -r` took
+    /// it meanwhile) is done, as jail.c treats a dependency without a jid.
+    fn stop_needed(
+        &self,
+        files: &SimFiles,
+        conf: &JailConf,
+        name: &str,
+        linger_ms: u64,
+        out: &mut String,
+    ) -> Result<()> {
+        if running(files, name)?.is_none() {
+            let _ = writeln!(out, "{name}: already stopped");
+            return Ok(());
+        }
+        match self.stop(files, conf, name, linger_ms, out) {
+            Err(e) if e.kind == Kind::NoJail => {
+                let _ = writeln!(out, "{name}: already stopped");
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// ip4.addr and ip6.addr come off their host interfaces (`ifconfig IF inet ADDR
+    /// -alias`); one that is not there fails that command, and the others still go.
+    fn remove_addresses(&self, files: &SimFiles, name: &str, p: &Params, out: &mut String) -> Result<()> {
+        let addrs = ips(name, p)?;
+        let failed = files.edit(|h, _| {
+            let mut failed = vec![];
+            for (ifname, c) in &addrs {
+                if let Err(e) = h.del_addr(None, ifname, c.addr) {
+                    let fam = if c.addr.is_ipv4() { "inet" } else { "inet6" };
+                    failed.push(format!(
+                        "ifconfig: ioctl (SIOCDIFADDR): {}\njail: {name}: /sbin/ifconfig {ifname} {fam} {} -alias: failed",
+                        e.text(),
+                        c.addr
+                    ));
+                }
+            }
+            Ok(failed)
+        })?;
+        for f in &failed {
+            let _ = writeln!(out, "{f}");
+        }
+        match failed.first() {
+            None => Ok(()),
+            Some(f) => Err(Error::new(Kind::Kernel, f.lines().last().unwrap_or_default().to_string())),
+        }
     }
 }
