@@ -20,9 +20,20 @@ step jnet-sim init --phys igb0,igb1,igb2 --dad-ms 200
 say "what jnet-epair would do for jail www (a dry run: ifconfig commands, nothing changed)"
 step jnet-epair -n -b bridge0 --uplink igb0 -- www
 
+# Recipe 8's jail waits in exec.poststart for the address and the default router a router
+# advertisement gives it: rtadvd on the host, played here by jnet-sim ra every 100 ms.
+rtadvd() { while :; do jnet-sim ra jails0 2001:db8:8::/64 >/dev/null 2>&1 || :; sleep 0.1; done; }
+
 for j in web www app db mail cache dmz gw vlan20; do
     say "jail -c $j (jail.conf.sample)"
-    step jnet-sim jail start "$j" -f jail.conf.sample
+    if [ "$j" = gw ]; then
+        rtadvd & rtadvd_pid=$!
+        say "(rtadvd on the host: jnet-sim ra jails0 2001:db8:8::/64, every 100 ms)"
+        step jnet-sim jail start "$j" -f jail.conf.sample
+        kill "$rtadvd_pid"
+    else
+        step jnet-sim jail start "$j" -f jail.conf.sample
+    fi
 done
 
 say "what jnet owns now, and the host as ifconfig and ngctl would show it"

@@ -470,8 +470,9 @@ pub(crate) fn vlan_there<K: Kernel>(k: &mut K, list: &[IfInfo], v: &str) -> Resu
     let ours = inventory::host_mark(k, v)?.as_ref().and_then(|m| m.owned()).is_some_and(|t| t.role == Role::Vlan);
     if !ours {
         return Err(Error::conflict(format!(
-            "{v} exists and is not a vlan jnet made for jails; nothing was changed. If it is a leftover of an \
-             interrupted start (no description, not in group jnet), ifconfig {v} destroy removes it"
+            "{v} exists and is not a vlan jnet made for jails; nothing was changed. If a start that crashed \
+             left it (no description), jnet-release --stale takes it away (it knows it from the crashed run's \
+             intent); else ifconfig {v} destroy, if it is not the administrator's"
         )));
     }
     Ok(true)

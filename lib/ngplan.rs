@@ -140,12 +140,17 @@ pub fn ensure_bridge<K: Kernel>(
     bridge: &str,
     uplink: Option<&str>,
     made: &mut dyn FnMut(String),
+    intents: &mut Vec<crate::intent::Intent>,
 ) -> Result<()> {
     if bridge_exists(k, bridge)? {
         return Ok(());
     }
     match uplink {
         Some(u) => {
+            // Between the splice and the name, the bridge is anonymous and the NIC deaf: a
+            // crash there must be undoable (intent.rs).
+            let what = crate::intent::Creation::Splice { ether: u.to_string(), bridge: bridge.to_string() };
+            intents.push(crate::intent::Intent::begin(&k.state_dir(), "jnet-ngattach", what)?);
             let ether = format!("{u}:");
             match k.ng_mkpeer(&ether, "bridge", "lower", "link0") {
                 Ok(()) => {}
@@ -156,8 +161,9 @@ pub fn ensure_bridge<K: Kernel>(
                     }
                     return Err(Error::conflict(format!(
                         "the lower hook of {u} is taken by a netgraph node other than {bridge}; nothing was changed. \
-                         If it is an unnamed bridge an interrupted jnet-ngattach left (ngctl show {u}:), \
-                         jnet-release --unsplice {u} takes it away (and gives {u} its traffic back)"
+                         If it is an unnamed bridge a crashed jnet-ngattach left (ngctl show {u}:), \
+                         jnet-release --stale takes it away (it knows it from the crashed run's intent), as does \
+                         jnet-release --unsplice {u} (and gives {u} its traffic back)"
                     )));
                 }
                 Err(e) => return Err(Error::kernel(format!("attach a new bridge to {u}:lower"), e)),
@@ -176,6 +182,10 @@ pub fn ensure_bridge<K: Kernel>(
             k.ng_ether_set_autosrc(&ether, false).step(|| format!("turn off autosrc on {u}"))
         }
         None => {
+            // Once persistent and unhooked from our socket, it outlives a crash with nothing
+            // on it: the intent tells --stale it was ours.
+            let what = crate::intent::Creation::NgBridge { bridge: bridge.to_string() };
+            intents.push(crate::intent::Intent::begin(&k.state_dir(), "jnet-ngattach", what)?);
             k.ng_mkpeer(".", "bridge", NG_TMP_HOOK, "link0").step(|| format!("create bridge {bridge}"))?;
             let tmp = format!(".:{NG_TMP_HOOK}");
             match k.ng_name(&tmp, bridge) {
@@ -334,7 +344,9 @@ pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
         return Ok(false);
     }
     let ethers: Vec<u32> = hooks.iter().filter(|h| h.peer.node_type == "ether").map(|h| h.peer.id).collect();
-    shut_down(k, &path).step(|| format!("shut down bridge {bridge}"))?;
+    // The NIC gets its settings back first, the bridge goes last: a crash in between
+    // leaves the bridge, which the next prune finds and takes, not a NIC left promiscuous
+    // with nothing to tell why.
     let mut seen = vec![];
     for id in ethers {
         if seen.contains(&id) {
@@ -345,6 +357,7 @@ pub fn unsplice_if_unused<K: Kernel>(k: &mut K, bridge: &str) -> Result<bool> {
         k.ng_ether_set_promisc(&e, false).step(|| format!("turn promiscuous mode off on {e}"))?;
         k.ng_ether_set_autosrc(&e, true).step(|| format!("turn autosrc back on on {e}"))?;
     }
+    shut_down(k, &path).step(|| format!("shut down bridge {bridge}"))?;
     Ok(true)
 }
 

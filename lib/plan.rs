@@ -8,6 +8,7 @@
 
 use crate::errno::Errno;
 use crate::error::{Error, ErrorList, KernelContext, Result};
+use crate::intent::{Creation, Intent};
 use crate::kernel::{iff, nd6f, Cidr, Gateway, Jid, Kernel};
 use crate::mac::Mac;
 use crate::ngplan::NG_TMP_HOOK;
@@ -337,8 +338,10 @@ impl Plan {
     pub fn execute<K: Kernel>(&self, k: &mut K) -> Result<Slots> {
         let mut slots = Slots::default();
         let mut undo: Vec<Undo> = vec![];
+        // The intents of what this run makes live until it is made or undone.
+        let mut intents: Vec<Intent> = vec![];
         for step in &self.steps {
-            if let Err(e) = exec(k, step, &mut slots, &mut undo) {
+            if let Err(e) = exec(k, step, &mut slots, &mut undo, &mut intents) {
                 return Err(undo_all(k, &undo, &slots, e));
             }
         }
@@ -346,13 +349,19 @@ impl Plan {
     }
 }
 
-fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Undo>) -> Result<()> {
+fn exec<K: Kernel>(
+    k: &mut K,
+    step: &Step,
+    slots: &mut Slots,
+    undo: &mut Vec<Undo>,
+    intents: &mut Vec<Intent>,
+) -> Result<()> {
     // Steps on interfaces the plan made are undone by destroying them.
     let existing = |r: &IfRef| matches!(r, IfRef::Name(_));
     match step {
         Step::Load(m) => k.kld_load(m).step(|| format!("kldload {m}")),
         Step::CreateEpair { a, b } => {
-            let name = clone_create(k, "epair")?;
+            let name = create_intended(k, "epair", None, intents)?;
             let peer = format!("{}b", &name[..name.len() - 1]);
             slots.set(*a, name);
             slots.set(*b, peer);
@@ -523,8 +532,10 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             let done = k.in_jail(*jid, move |k| {
                 let mut slots = start;
                 let mut inner_undo = vec![];
+                // Nothing is created inside a jail: no intents there.
+                let mut none = vec![];
                 for s in steps {
-                    if let Err(e) = exec(k, s, &mut slots, &mut inner_undo) {
+                    if let Err(e) = exec(k, s, &mut slots, &mut inner_undo, &mut none) {
                         return Err(undo_all(k, &inner_undo, &slots, e));
                     }
                 }
@@ -533,10 +544,10 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
             *slots = done.map_err(|e| e.context(format!("inside jail {jid}")))?;
             Ok(())
         }
-        Step::EnsureBridge(b) => ensure_bridge(k, b, undo),
-        Step::EnsureVlan(v) => ensure_vlan(k, v, undo),
+        Step::EnsureBridge(b) => ensure_bridge(k, b, undo, intents),
+        Step::EnsureVlan(v) => ensure_vlan(k, v, undo, intents),
         Step::NgEnsureBridge { bridge, uplink } => {
-            crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)))
+            crate::ngplan::ensure_bridge(k, bridge, uplink.as_deref(), &mut |b| undo.push(Undo::NgUnsplice(b)), intents)
         }
         Step::NgEiface { slot, node, bridge, first_link } => {
             // Undo in reverse: the eiface goes before a nursery this run made.
@@ -563,37 +574,72 @@ fn exec<K: Kernel>(k: &mut K, step: &Step, slots: &mut Slots, undo: &mut Vec<Und
     }
 }
 
-/// How many explicit units to try when the cloner's own choice is taken.
+/// How many units to try before giving up.
 const UNIT_TRIES: u32 = 256;
+/// The highest unit a cloner hands out (IF_MAXUNIT, sys/net/if_clone.h: unit numbers are
+/// 15 bits).
+const MAX_UNIT: u32 = 0x7fff;
 
-/// Create from `cloner` ("epair", "bridge") on the next free unit. The kernel picks the
-/// lowest unit whose plain name (`epair3`) is free, then if_epair refuses with EEXIST when
-/// `epair3a` or `epair3b` exists (if_epair.c epair_handle_unit): one interface renamed to
-/// such a name, by anyone, would make every later wildcard create fail. So on EEXIST take
-/// explicit units, skipping names in use; another hook taking a unit first is EEXIST too.
-fn clone_create<K: Kernel>(k: &mut K, cloner: &str) -> Result<String> {
-    match k.if_create(cloner) {
-        Err(Errno::EEXIST) => {}
-        r => return r.step(|| format!("create {cloner}")),
-    }
-    let names: Vec<String> = k.if_list().step(|| "list interfaces".into())?.into_iter().map(|i| i.name).collect();
-    let taken = |u: u32| {
-        let base = format!("{cloner}{u}");
-        names.iter().any(|n| n.strip_prefix(base.as_str()).is_some_and(|rest| matches!(rest, "" | "a" | "b")))
-    };
-    let mut tried = 0;
-    for u in 0.. {
-        if tried == UNIT_TRIES {
-            break;
+/// The name of this program, for the intents it writes.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "jnet".into())
+}
+
+/// Create from `cloner` ("epair", "bridge") under an explicit unit that an intent names
+/// first (and `rename_to`, the name it gets next), so that a crash between creating it
+/// and marking it leaves nothing `--stale` cannot tell from the administrator's
+/// (`intent`). The unit tried first is the hint after the last one made; on EEXIST (a
+/// unit another hook took, or one a renamed interface holds: if_epair refuses a unit whose
+/// `epair3a` or `epair3b` exists, epair_handle_unit) the next ones, skipping names in use.
+fn create_intended<K: Kernel>(
+    k: &mut K,
+    cloner: &str,
+    rename_to: Option<&str>,
+    intents: &mut Vec<Intent>,
+) -> Result<String> {
+    let state = k.state_dir();
+    let mut unit = crate::intent::unit_hint(&state, cloner);
+    let mut names: Option<Vec<String>> = None;
+    let mut intent: Option<Intent> = None;
+    for _ in 0..UNIT_TRIES {
+        if unit > MAX_UNIT {
+            unit = 0;
         }
-        if taken(u) {
+        let base = format!("{cloner}{unit}");
+        let taken = names.as_ref().is_some_and(|n| {
+            n.iter().any(|x| x.strip_prefix(base.as_str()).is_some_and(|r| matches!(r, "" | "a" | "b")))
+        });
+        if taken {
+            unit += 1;
             continue;
         }
-        tried += 1;
-        match k.if_create(&format!("{cloner}{u}")) {
-            Ok(n) => return Ok(n),
-            Err(Errno::EEXIST) => {}
-            Err(e) => return Err(Error::kernel(format!("create {cloner}{u}"), e)),
+        let what = Creation::Interface {
+            cloner: cloner.to_string(),
+            names: std::iter::once(base.clone()).chain(rename_to.map(String::from)).collect(),
+            jail: None,
+        };
+        match intent.as_mut() {
+            None => intent = Some(Intent::begin(&state, &program(), what)?),
+            Some(i) => i.update(&program(), what)?,
+        }
+        match k.if_create(&base) {
+            Ok(n) => {
+                // Only a hint: failing to keep it costs a try next time, nothing more.
+                let _ = crate::intent::unit_made(&state, cloner, unit);
+                intents.extend(intent);
+                return Ok(n);
+            }
+            Err(Errno::EEXIST) => {
+                if names.is_none() {
+                    let l = k.if_list().step(|| "list interfaces".into())?;
+                    names = Some(l.into_iter().map(|i| i.name).collect());
+                }
+                unit += 1;
+            }
+            Err(e) => return Err(Error::kernel(format!("create {base}"), e)),
         }
     }
     Err(Error::new(
@@ -615,7 +661,7 @@ pub fn bridge_state<K: Kernel>(k: &mut K, name: &str) -> Result<Option<Vec<Strin
 
 /// Create bridge `name` unless it exists. Two hooks may race here: the loser of the name
 /// (EEXIST) drops its own clone and uses the winner's bridge.
-fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result<()> {
+fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>, intents: &mut Vec<Intent>) -> Result<()> {
     if bridge_state(k, name)?.is_some() {
         return Ok(());
     }
@@ -628,6 +674,8 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
         !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_digit()) && (unit == "0" || !unit.starts_with('0'));
     let mut created = false;
     if direct {
+        let what = Creation::Interface { cloner: "bridge".into(), names: vec![name.to_string()], jail: None };
+        intents.push(Intent::begin(&k.state_dir(), &program(), what)?);
         match k.if_create(name) {
             Ok(_) => created = true,
             Err(Errno::EEXIST) => {
@@ -639,7 +687,7 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
         }
     }
     if !created {
-        let tmp = clone_create(k, "bridge")?;
+        let tmp = create_intended(k, "bridge", Some(name), intents)?;
         match k.if_rename(&tmp, name) {
             Ok(()) => {}
             Err(Errno::EEXIST) => {
@@ -665,8 +713,10 @@ fn ensure_bridge<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Resu
 /// Create the vlan `name` (`NIC.TAG`) unless it is there. Two hooks may race: the loser
 /// (EEXIST) waits briefly for the winner's tag; a vlan of that name that is not jnet's is a
 /// conflict.
-fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>) -> Result<()> {
+fn ensure_vlan<K: Kernel>(k: &mut K, name: &str, undo: &mut Vec<Undo>, intents: &mut Vec<Intent>) -> Result<()> {
     k.kld_load("if_vlan").step(|| "kldload if_vlan".into())?;
+    let what = Creation::Interface { cloner: "vlan".into(), names: vec![name.to_string()], jail: None };
+    intents.push(Intent::begin(&k.state_dir(), &program(), what)?);
     match k.if_create(name) {
         Ok(_) => {}
         Err(Errno::EEXIST) => {

@@ -82,6 +82,31 @@ struct Done {
     errs: ErrorList,
 }
 
+/// The netgraph bridges spliced onto the host's interfaces under the name jnet-ngattach
+/// gives them (`igb1bridge` on igb1's lower hook): the ones `--stale --prune` looks at.
+fn spliced_bridges<K: Kernel>(k: &mut K, list: &[IfInfo], d: &mut Done) -> Vec<String> {
+    let mut out = vec![];
+    for i in list {
+        let ether = ngplan::ether_node(&i.name);
+        let hooks = match k.ng_hooks(&format!("{ether}:")) {
+            Ok((_, h)) => h,
+            Err(Errno::ENOENT) | Err(Errno::EAFNOSUPPORT) | Err(Errno::EPROTONOSUPPORT) | Err(Errno::EINVAL) => {
+                continue
+            }
+            Err(e) => {
+                d.errs.push(Error::kernel(format!("list the hooks of {ether}:"), e));
+                continue;
+            }
+        };
+        let want = format!("{ether}bridge");
+        let lower = hooks.iter().find(|h| h.ourhook == "lower" && h.peer.node_type == "bridge" && h.peer.name == want);
+        if lower.is_some() && !out.contains(&want) {
+            out.push(want);
+        }
+    }
+    out
+}
+
 /// The error for eiface nodes jnet named with a key that is gone: none can be told to be a
 /// jail's, so none is touched.
 fn missing_key<K: Kernel>(k: &mut K) -> Error {
@@ -253,10 +278,14 @@ impl ReleaseArgs {
         let list = k.if_list().step(|| "list interfaces".into())?;
         let ours = epairs_of(k, &list, jail, self.short.as_deref(), also, None)?;
         self.destroy_epairs(k, &list, &ours, d);
-        let ng_bridges = self.shut_down_eifaces(k, &list, jail, d)?;
+        // The bridges to prune are known from the eifaces' hooks, which go with them: an
+        // intent keeps them until the prune is done (a crash in between: --stale does it).
+        let mut intent: Option<crate::intent::Intent> = None;
+        let ng_bridges = self.shut_down_eifaces(k, &list, jail, d, &mut intent)?;
         if self.prune {
             self.prune(k, &ng_bridges, &ours, d)?;
         }
+        drop(intent);
         Ok(())
     }
 
@@ -311,6 +340,7 @@ impl ReleaseArgs {
         list: &[IfInfo],
         jail: &str,
         d: &mut Done,
+        intent: &mut Option<crate::intent::Intent>,
     ) -> Result<Vec<String>> {
         let mut ng_bridges: Vec<String> = vec![];
         let nodes = match ng_nodes(k) {
@@ -357,6 +387,18 @@ impl ReleaseArgs {
                 // node for the next run rather than lose track of the bridge.
                 Err(e) => {
                     d.errs.push(Error::kernel(format!("list the hooks of {}", n.name), e));
+                    continue;
+                }
+            }
+            if self.prune && !self.dry_run && !ng_bridges.is_empty() {
+                let what = crate::intent::Creation::Prune { ng_bridges: ng_bridges.clone() };
+                let state = k.state_dir();
+                let r = match intent.as_mut() {
+                    None => crate::intent::Intent::begin(&state, "jnet-release", what).map(|i| *intent = Some(i)),
+                    Some(i) => i.update("jnet-release", what),
+                };
+                if let Err(e) = r {
+                    d.errs.push(e);
                     continue;
                 }
             }
@@ -457,6 +499,14 @@ impl ReleaseArgs {
         if self.squatters {
             self.move_squatters(k, &mut squatted)?;
         }
+        // First what crashed runs were making when they died (their intents): then the
+        // rest sees a host where everything left of them carries jnet's marks.
+        let crashed = crate::leftover::undo_orphans(k, crate::leftover::Phase::Making, self.dry_run)?;
+        squatted.cmds.extend(crashed.cmds);
+        squatted.released.extend(crashed.undone);
+        if let Err(e) = crashed.errs.into_result("undo what crashed runs left") {
+            squatted.errs.push(e);
+        }
         let (list, owned) = inventory::scan_host(k)?;
         let jails = k.jails().step(|| "list jails".into())?;
         let running: Vec<&JailInfo> = jails.iter().filter(|j| !j.dying).collect();
@@ -485,7 +535,7 @@ impl ReleaseArgs {
                 d.errs.push(e.context(format!("jail {j}")));
             }
         }
-        self.stale_nodes(k, &list, &running, &mut d)?;
+        let node_bridges = self.stale_nodes(k, &list, &running, &mut d)?;
         // Eifaces a crash left on the nursery before they were named.
         for path in ngplan::orphans(k)? {
             let ifname = k.ng_eiface_ifname(&path).unwrap_or_else(|_| path.clone());
@@ -502,9 +552,19 @@ impl ReleaseArgs {
                 Err(e) => d.errs.push(e),
             }
         }
+        // The prunes crashed releases were doing, now that the nodes of gone jails are.
+        let pruned = crate::leftover::undo_orphans(k, crate::leftover::Phase::Pruning, self.dry_run)?;
+        d.cmds.extend(pruned.cmds);
+        d.pruned.extend(pruned.undone);
+        if let Err(e) = pruned.errs.into_result("finish what crashed releases were pruning") {
+            d.errs.push(e);
+        }
         if self.prune {
-            // Empty jnet bridges and the nursery, whoever left them.
-            self.prune(k, &[], &[], &mut d)?;
+            // Empty jnet bridges and the nursery, whoever left them: if_bridges by their
+            // marks, netgraph bridges where jnet splices them (NICbridge on a NIC).
+            let mut bridges = spliced_bridges(k, &list, &mut d);
+            bridges.extend(node_bridges.into_iter().filter(|b| !bridges.contains(b)).collect::<Vec<_>>());
+            self.prune(k, &bridges, &[], &mut d)?;
         }
         Ok(self.output(d, "jnet-release --stale", json!({ "stale_jails": stale })))
     }
@@ -553,23 +613,31 @@ impl ReleaseArgs {
     /// names, and their interface not on the host as a running jail's. Nothing is read from
     /// inside jails: a claim made there could only be the jail's word, and a jail that cannot
     /// be read must not change what is swept.
-    fn stale_nodes<K: Kernel>(&self, k: &mut K, list: &[IfInfo], running: &[&JailInfo], d: &mut Done) -> Result<()> {
+    /// Returns the ng_bridges the nodes it shut down were on.
+    fn stale_nodes<K: Kernel>(
+        &self,
+        k: &mut K,
+        list: &[IfInfo],
+        running: &[&JailInfo],
+        d: &mut Done,
+    ) -> Result<Vec<String>> {
+        let mut bridges: Vec<String> = vec![];
         let nodes = match ng_nodes(k) {
             Ok(n) => n,
             Err(e) => {
                 d.errs.push(e);
-                return Ok(());
+                return Ok(bridges);
             }
         };
         let ours: Vec<&NgNode> =
             nodes.iter().filter(|n| n.node_type == "eiface" && n.name.starts_with(names::NODE_PREFIX)).collect();
         if ours.is_empty() {
-            return Ok(());
+            return Ok(bridges);
         }
         // Without the key the nodes were named with, no node can be told apart from another.
         let Some(key) = crate::hoststate::read_naming_key(&k.state_dir())? else {
             d.errs.push(missing_key(k));
-            return Ok(());
+            return Ok(bridges);
         };
         let in_use: Vec<String> = running.iter().flat_map(|j| ngplan::eiface_nodes_under(&key, &j.name)).collect();
         for n in ours.into_iter().filter(|n| !in_use.contains(&n.name)) {
@@ -582,9 +650,16 @@ impl ReleaseArgs {
                     continue;
                 }
             }
+            if let Ok((_, hooks)) = k.ng_hooks(&path) {
+                for h in hooks.iter().filter(|h| h.peer.node_type == "bridge" && !h.peer.name.is_empty()) {
+                    if !bridges.contains(&h.peer.name) {
+                        bridges.push(h.peer.name.clone());
+                    }
+                }
+            }
             self.shut_down_node(k, &path, ifname, d);
         }
-        Ok(())
+        Ok(bridges)
     }
 
     /// `--unsplice NIC...`: take jnet's bridges off NICs no jail uses any more.

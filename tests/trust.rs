@@ -145,17 +145,21 @@ fn forged_tags_on_interfaces_that_come_home_are_claims() {
     }
     // But another epair that comes home as e0b_web next to our host end is not our pair.
     h.ok("jnet-sim", &["jail", "create", "web", "--vnet", "--interface", "e0b_web"]);
-    assert_eq!(h.ifc("host", &["epair", "create"]), "epair1a\n");
-    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "epair1b"]);
+    let admins = h.ifc("host", &["epair", "create"]).trim().to_string();
+    let admins_b = format!("{}b", admins.trim_end_matches('a'));
+    let (theirs, ours) =
+        (admins.trim_end_matches('a').to_string(), iface(&h.show(), "host", "e0a_web")["driver"].clone());
+    assert_ne!(json!(theirs), ours);
+    h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", &admins_b]);
     h.ifc("web", &["e0b_web", "name", "vnet0"]);
-    h.ifc("evil", &["epair1b", "name", "e0b_web"]);
+    h.ifc("evil", &[&admins_b, "name", "e0b_web"]);
     h.ifc("evil", &["e0b_web", "description", "jnet:web:epair0b"]);
     h.ok("jnet-sim", &["jail", "remove", "evil"]);
     h.ok("jnet-sim", &["jail", "remove", "web", "--linger", "60"]);
     let before = h.show();
     let err = h.fails("jnet-epair", &["-b", "bridge0", "--", "web"], 78);
-    assert!(err.contains("e0b_web is epair1, not epair0 like e0a_web"), "{err}");
-    assert_eq!(h.show(), before, "the admin's epair1 is still there, untouched");
+    assert!(err.contains(&format!("e0b_web is {theirs}, not {} like e0a_web", ours.as_str().unwrap())), "{err}");
+    assert_eq!(h.show(), before, "the admin's {theirs} is still there, untouched");
 }
 
 /// 4. Two jails whose interface names collide (found in a second against the 35-bit short
