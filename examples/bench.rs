@@ -5,6 +5,9 @@
 //! Kernel operations come from the simulated host's operation log (`jnet-sim ops`), so
 //! they are exact and machine-independent; times are wall-clock on this machine.
 
+#[path = "../tests/crashsweep.rs"]
+mod crashsweep;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -312,6 +315,7 @@ fn main() {
     );
 
     cni_figures();
+    crash_figures();
 
     // 6. Binary sizes.
     println!("## Binary sizes (release profile: LTO, one codegen unit, panic=abort, stripped)\n");
@@ -439,6 +443,43 @@ fn cni_figures() {
         println!("| {count} | {} | {} | {} | {} |", ms(add), ms(add / count as u32), ms(del), ms(del / count as u32));
     }
     println!("\nAll ADDs at once on one bridge, then all DELs; host-local serialises its leases with a lock.\n");
+}
+
+fn bin(prog: &str) -> PathBuf {
+    bindir().join(prog)
+}
+
+/// The crash sweep (tests/crashsweep.rs): its size and its result, as tests/crash.rs
+/// asserts them.
+fn crash_figures() {
+    println!(
+        "## A crash at every kernel operation
+"
+    );
+    let t = Instant::now();
+    let (starts, releases) = (crashsweep::starts(bin), crashsweep::releases(bin));
+    let recipes: Vec<&str> = crashsweep::RECIPES.iter().map(|r| r.name).collect();
+    println!("Every program of the recipes of jail.conf.sample ({}; jnet-epair, jnet-ngattach,", recipes.join(", "));
+    println!("jnet-nic, and jnet-release for their stops) killed with SIGKILL at each of its kernel");
+    println!(
+        "operations in turn, the jail then gone, and `jnet-release --stale --prune` run:
+"
+    );
+    println!("| runs | kill points | host changed afterwards |");
+    println!("|---|---|---|");
+    println!("| starts, {} recipes | {} | {} |", recipes.len(), starts.runs, starts.bad.len());
+    println!(
+        "| stops (jnet-release, with --prune and without), {} recipes | {} | {} |",
+        recipes.len(),
+        releases.runs,
+        releases.bad.len()
+    );
+    println!(
+        "\n\"Changed\" means neither as before the start nor as a clean start and stop leave it. \
+         {} kill points in {} s.\n",
+        starts.runs + releases.runs,
+        t.elapsed().as_secs()
+    );
 }
 
 /// The kernel side on FreeBSD 13.0's own code, as `.ci/fbsd-stack` last published it
