@@ -518,3 +518,44 @@ fn concurrent_stops_go_through() {
     let host = names(&h.show(), "host");
     assert!(!host.iter().any(|n| n.ends_with("_web") || n.ends_with("_db")), "{host:?}");
 }
+
+/// Recipe 7 end to end with the jail's own rc renaming the lent NIC (issue 20, 7):
+/// `ifconfig_igb2_name="net0"` in the jail's rc.conf, then `jail -r` with the vnet
+/// lingering 60 s: jnet-nic --track in exec.prestop notes net0, and exec.poststop brings
+/// igb2 home at once, under its own name, as it was recorded.
+#[test]
+fn recipe7_with_the_jails_rc_renaming_the_nic() {
+    let h = Host::init("j8-r7rc", &["--phys", "igb0,igb2"]);
+    let dir = h.path.parent().unwrap().display().to_string();
+    let f = {
+        let conf = format!(
+            "path = \"{dir}/jails/$name\";\nexec.start = \"/bin/sh /etc/rc\";\n\
+             dmz {{\n  vnet;\n  vnet.interface = \"igb2\";\n  \
+             exec.prestart += \"/usr/local/sbin/jnet-nic --iface igb2 -- $name\";\n  \
+             exec.prestop += \"/usr/local/sbin/jnet-nic --track --iface igb2 -- $name\";\n  \
+             exec.poststop += \"/usr/local/sbin/jnet-release --iface igb2 --wait 30 -- $name\";\n}}\n"
+        );
+        h.conf(&[
+            ("jail.conf", &conf),
+            ("jails/dmz/etc/rc.conf", "ifconfig_igb2_name=\"net0\"\nifconfig_net0=\"inet 192.0.2.50/24\"\n"),
+        ])
+    };
+    h.ok("jnet-sim", &["ifconfig", "igb2", "description", "dmz uplink"]);
+    let before = iface(&h.show(), "host", "igb2");
+    let o = h.start("dmz", &f);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("    ifconfig igb2 name net0"), "{}", text(&o));
+    let net0 = iface(&h.show(), "dmz", "net0");
+    assert_eq!(addrs(&net0), ["192.0.2.50/24"]);
+    let t = std::time::Instant::now();
+    let o = h.run("jnet-sim", &["jail", "stop", "dmz", "-f", &f, "--linger", "60"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "back at once, not after the linger");
+    assert!(text(&o).contains("exec.prestop: /usr/local/sbin/jnet-nic --track"), "{}", text(&o));
+    let s = h.show();
+    let igb2 = iface(&s, "host", "igb2");
+    for key in ["description", "groups", "mac", "mtu", "driver"] {
+        assert_eq!(igb2[key], before[key], "{key}: {igb2}");
+    }
+    assert_eq!(jails(&h), [("dmz".to_string(), "dying".to_string())], "the vnet still lingers");
+}
