@@ -249,7 +249,9 @@ enum Undo {
     DestroyBridgeIfEmpty(String),
     Rename(String, String),
     /// Take an existing interface back from a jail: its name there, the jail, its driver.
-    Reclaim(String, Jid, String),
+    /// Take an interface back from a jail: its name there, the jail, and what identifies
+    /// it: its driver name and unit, and its ifindex.
+    Reclaim(String, Jid, String, u32),
     BridgeDel(String, String),
     Down(String),
     DelAddr(String, Cidr),
@@ -513,17 +515,21 @@ fn exec<K: Kernel>(
         Step::MoveToJail(r, jid) => {
             let n = slots.name(r)?;
             // An existing interface must come back if a later step fails, and the jail's root
-            // could give its name to something else meanwhile: keep its driver, so at least
-            // an interface of another kind is not taken for it. (A clone of the same kind in
-            // the jail's vnet can have the same unit; in exec.created the jail has no
-            // processes of its own yet.)
-            let driver = match r {
-                IfRef::Name(_) => Some(k.if_driver(&n).step(|| format!("read the driver name of {n}"))?),
+            // could give its name to something else meanwhile: keep what identifies it. Its
+            // driver tells it from an interface of another kind; a clone the jail makes of
+            // the same kind can have the same unit (cloner units are per vnet), but not its
+            // ifindex, which a vnet move keeps (FreeBSD 14 if.c: if_vmove detaches and
+            // attaches the ifnet under the same if_index, if_attach_internal asserts it).
+            let ident = match r {
+                IfRef::Name(_) => Some((
+                    k.if_driver(&n).step(|| format!("read the driver name of {n}"))?,
+                    k.if_index(&n).step(|| format!("read the index of {n}"))?,
+                )),
                 IfRef::Slot(_) => None,
             };
             k.if_move_to_jail(&n, *jid).step(|| format!("move {n} into jail {jid}"))?;
-            if let Some(d) = driver {
-                undo.push(Undo::Reclaim(n, *jid, d));
+            if let Some((d, index)) = ident {
+                undo.push(Undo::Reclaim(n, *jid, d, index));
             }
             Ok(())
         }
@@ -789,15 +795,21 @@ fn rollback<K: Kernel>(k: &mut K, u: &Undo, slots: &Slots) -> Result<()> {
         },
         Undo::NgUnsplice(bridge) => crate::ngplan::unsplice_if_unused(k, bridge).map(|_| ()),
         Undo::Rename(now, was) => k.if_rename(now, was).step(|| format!("rename {now} back to {was}")),
-        Undo::Reclaim(n, jid, driver) => {
+        Undo::Reclaim(n, jid, driver, index) => {
             let back = k.if_reclaim(n, *jid).step(|| format!("take {n} back from jail {jid}"))?;
             let got = k.if_driver(&back).step(|| format!("read the driver name of {back}"))?;
-            if &got == driver {
+            let got_index = k.if_index(&back).step(|| format!("read the index of {back}"))?;
+            if &got == driver && got_index == *index {
                 return Ok(());
             }
+            let what = if &got == driver {
+                format!("{got} with index {got_index}, not the {driver} with index {index} that went in")
+            } else {
+                format!("{got}, not {driver}")
+            };
             let moved_back = k.if_move_to_jail(&back, *jid).map(|_| ()).map_err(|e| e.to_string());
             Err(Error::conflict(format!(
-                "{n} taken back from jail {jid} is {got}, not {driver}: something in the jail took its name ({})",
+                "{n} taken back from jail {jid} is {what}: something in the jail took its name ({})",
                 match moved_back {
                     Ok(()) => "moved back into the jail".to_string(),
                     Err(e) => format!("moving it back failed: {e}"),
@@ -929,8 +941,9 @@ mod tests {
             k.if_rename(&mine, &b).step(|| "rename".into())
         })
         .unwrap();
+        let index = files.load().unwrap().find(Some(1), "hidden").unwrap().index;
         let before: Vec<String> = files.load().unwrap().list(None).into_iter().map(|i| i.name).collect();
-        let e = rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into()), &Slots::default()).unwrap_err();
+        let e = rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into(), index), &Slots::default()).unwrap_err();
         assert!(e.message.contains("is vlan0, not epair0") && e.message.contains("moved back into the jail"), "{e}");
         let h = files.load().unwrap();
         let after: Vec<String> = h.list(None).into_iter().map(|i| i.name).collect();
@@ -942,8 +955,27 @@ mod tests {
             k.if_rename("hidden", &b).step(|| "rename".into())
         })
         .unwrap();
-        rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into()), &Slots::default()).unwrap();
-        assert_eq!(files.load().unwrap().find(None, &b).unwrap().driver, "epair0");
+        // A clone of the same kind and unit made in the jail's vnet (cloner units are per
+        // vnet) under the name: its index gives it away.
+        k.in_jail(1, |k| {
+            k.if_rename(&b, "hidden").step(|| "rename".into())?;
+            // His epair0 comes as epair0a and epair0b: the second has the name.
+            k.if_create("epair0").step(|| "create".into())
+        })
+        .unwrap();
+        assert_eq!(files.load().unwrap().find(Some(1), &b).unwrap().driver, "epair0", "the same driver and unit");
+        let e = rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into(), index), &Slots::default()).unwrap_err();
+        assert!(e.message.contains(&format!("not the epair0 with index {index}")), "{e}");
+        assert!(files.load().unwrap().find(Some(1), &b).is_some(), "his clone is back in his jail");
+        k.in_jail(1, |k| {
+            k.if_destroy(&b).step(|| "destroy".into())?;
+            k.if_rename("hidden", &b).step(|| "rename".into())
+        })
+        .unwrap();
+        rollback(&mut k, &Undo::Reclaim(b.clone(), 1, "epair0".into(), index), &Slots::default()).unwrap();
+        let h = files.load().unwrap();
+        let real = h.find(None, &b).unwrap();
+        assert_eq!((real.driver.as_str(), real.index), ("epair0", index));
     }
 
     #[test]
