@@ -276,6 +276,11 @@ pub struct IfInfo {
     /// MTU (`if_data.ifi_mtu` of the link-level entry).
     #[serde(default)]
     pub mtu: u32,
+    /// When it was attached in this vnet (`if_data.ifi_epoch`, uptime seconds on FreeBSD):
+    /// if_attach_internal sets it when the interface is made and at every vnet move, so an
+    /// interface whose epoch is what it was has not been away since.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// Interface operations, in the vnet the caller is in.

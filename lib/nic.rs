@@ -43,6 +43,20 @@ pub struct NicRecord {
     /// word, tried and then checked by the driver of what comes out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inside_name: Option<String>,
+    /// Its epoch when recorded (`IfInfo::epoch`, if_data.ifi_epoch): a vnet move attaches it
+    /// anew and changes it, so a NIC at home with the same epoch never left, and its record
+    /// is only dropped (the administrator's changes since stay). A move back within the same
+    /// second of uptime as the record counts as never left: nothing is then touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+}
+
+impl NicRecord {
+    /// Did the NIC, found at home as `now` in `list`, never leave since this record?
+    fn never_left(&self, list: &[IfInfo], now: &str) -> bool {
+        let epoch = list.iter().find(|i| i.name == now).map(|i| i.epoch);
+        self.epoch.is_some() && epoch == self.epoch
+    }
 }
 
 fn dir<K: Kernel>(k: &K) -> PathBuf {
@@ -185,6 +199,7 @@ pub fn lend<K: Kernel>(k: &mut K, nic: &str, jail: &str, running: Option<&JailIn
         up: info.flags & iff::UP != 0,
         addrs: info.addrs.clone(),
         inside_name: None,
+        epoch: Some(info.epoch),
     };
     save(k, &rec)?;
     let Some(j) = running else { return Ok(Lent::Recorded(driver)) };
@@ -331,7 +346,7 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // or already given back and restored by an earlier run) nothing says it was ever away,
     // and a NIC at home is the administrator's as it is.
     if let Some(now) = on_host(k, &named, nic, &driver)? {
-        return home(k, &now, nic, rec.as_ref());
+        return home(k, &list, &now, nic, rec.as_ref());
     }
     let away = match jail {
         Some(j) if !j.dying => {
@@ -373,15 +388,20 @@ fn attempt<K: Kernel>(k: &mut K, nic: &str, jail_name: &str, jail: Option<&JailI
     // Home already under the name the jail gave it (its vnet died): only then is every host
     // interface's driver read.
     if let Some(now) = on_host(k, &list, nic, &driver)? {
-        return home(k, &now, nic, rec.as_ref());
+        return home(k, &list, &now, nic, rec.as_ref());
     }
     Ok(NicOutcome::Away(away))
 }
 
-/// A NIC found at home (as `now`): restored from its record if it has one (it came home
-/// from a jail), left as it is if not.
-fn home<K: Kernel>(k: &mut K, now: &str, nic: &str, rec: Option<&NicRecord>) -> Result<NicOutcome> {
+/// A NIC found at home (as `now`): restored from its record if it has one and came home
+/// from a jail; left as it is if it has none, or never left (a start that failed before
+/// vnet.interface moved it): that record is dropped.
+fn home<K: Kernel>(k: &mut K, list: &[IfInfo], now: &str, nic: &str, rec: Option<&NicRecord>) -> Result<NicOutcome> {
     match rec {
+        Some(r) if r.never_left(list, now) => {
+            forget(k, &r.driver)?;
+            Ok(NicOutcome::Home)
+        }
         Some(r) => restore(k, now, nic, Some(r)).map(|_| NicOutcome::Restored),
         None => Ok(NicOutcome::Home),
     }
@@ -467,6 +487,10 @@ pub fn restore_returned<K: Kernel>(k: &mut K, list: &[IfInfo], running: &[String
             continue;
         }
         if let Some(now) = on_host(k, list, &r.host_name, &r.driver)? {
+            if r.never_left(list, &now) {
+                forget(k, &r.driver)?;
+                continue;
+            }
             restore(k, &now, &r.host_name, Some(&r))?;
             out.push(r.host_name.clone());
         }
@@ -500,6 +524,7 @@ mod tests {
             up: true,
             addrs: vec!["192.0.2.1/24".parse().unwrap()],
             inside_name: Some("net0".into()),
+            epoch: Some(1234),
         };
         let j = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<NicRecord>(&j).unwrap(), r);

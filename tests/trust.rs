@@ -492,3 +492,35 @@ fn a_nic_renamed_to_bytes_that_are_not_utf8_is_refused_cleanly() {
     assert!(err.contains("a name that is not UTF-8"), "{err}");
     assert_eq!(h.show()["vnets"], before["vnets"]);
 }
+
+/// Issue 20, 3: a record whose NIC never left is dropped, not applied. A start that failed
+/// after exec.prestart recorded igb2, before jail(8) moved it: the administrator then gives
+/// igb2 an address and a description; neither `--stale` nor the stop's `--iface igb2`
+/// takes them away (the NIC's epoch, which every vnet move renews, is the one recorded).
+/// A NIC that did go and come back is restored as before.
+#[test]
+fn a_record_whose_nic_never_left_is_dropped() {
+    let h = Host::new("neverleft", "igb0,igb2");
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    let records = jnet::sim::SimFiles::new(&h.path).run_dir().join("nic");
+    assert_eq!(std::fs::read_dir(&records).unwrap().count(), 1);
+    h.ifc("host", &["igb2", "inet", "192.0.2.7/24"]);
+    h.ifc("host", &["igb2", "description", "lan uplink"]);
+    let before = h.show();
+    h.ok("jnet-release", &["--stale"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    assert_eq!(std::fs::read_dir(&records).unwrap().count(), 0, "the record is dropped");
+    // Recorded again, still never lent: the stop's own release leaves it too.
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-release", &["--iface", "igb2", "--", "dmz"]);
+    assert_eq!(h.show()["vnets"], before["vnets"]);
+    assert_eq!(std::fs::read_dir(&records).unwrap().count(), 0);
+    // Lent and back: restored from the record (the jail's address goes, the host's stays).
+    h.ok("jnet-nic", &["--iface", "igb2", "--", "dmz"]);
+    h.ok("jnet-sim", &["jail", "create", "dmz", "--vnet", "--interface", "igb2"]);
+    h.ifc("dmz", &["igb2", "description", "jail side"]);
+    h.ok("jnet-sim", &["jail", "remove", "dmz"]);
+    h.ok("jnet-release", &["--stale"]);
+    let igb2 = iface(&h.show(), "host", "igb2");
+    assert_eq!(igb2["description"], "lan uplink", "restored from the record: {igb2}");
+}

@@ -360,6 +360,14 @@ pub fn if_data_mtu(b: &[u8]) -> Option<u32> {
     b.get(8..12).map(|m| u32::from_ne_bytes(m.try_into().expect("4 bytes")))
 }
 
+/// `ifi_epoch` of a `struct if_data` (`sys/net/if.h`): after the eight bytes of uint8_t and
+/// ifi_datalen, ifi_mtu and ifi_metric (u32 @8, @12), ifi_baudrate and twelve counters and
+/// ifi_hwassist (u64 @16 to @128), the union `__ifi_epoch` (time_t or uint64_t, 8 bytes
+/// everywhere, "to make sizes MI") @128; the uptime at attach (if.c if_attach_internal).
+pub fn if_data_epoch(b: &[u8]) -> Option<u64> {
+    b.get(128..136).map(|m| u64::from_ne_bytes(m.try_into().expect("8 bytes")))
+}
+
 /// SIOCGLAGG (`sys/net/if_lagg.h`): _IOWR('i', 143, struct lagg_reqall)
 pub const SIOCGLAGG: u64 = iowr(b'i', 143, size::LAGG_REQALL);
 

@@ -127,11 +127,12 @@ pub fn parse(buf: &[u8]) -> Vec<IfInfo> {
                     Some(n) => n as usize,
                 };
                 let mtu = abi::if_data_mtu(data).unwrap_or(0);
+                let epoch = abi::if_data_epoch(data).unwrap_or(0);
                 let sas = sockaddrs(m.get(IF_MSGHDR_DATA + datalen..).unwrap_or(&[]), addrs);
                 let Some(dl) = sas[rtax(RTA_IFP)] else { continue };
                 let Some(name) = sockaddr_dl_name(dl) else { continue };
                 let mac = abi::sockaddr_dl_mac(dl);
-                out.push((index, IfInfo { name, flags, mac, addrs: vec![], mtu }));
+                out.push((index, IfInfo { name, flags, mac, addrs: vec![], mtu, epoch }));
             }
             RTM_NEWADDR => {
                 let sas = sockaddrs(m.get(IFA_MSGHDR_SIZE..).unwrap_or(&[]), addrs);
@@ -210,6 +211,9 @@ mod tests {
     fn interfaces_with_mac_mtu_flags_and_both_families() {
         let mac = [0x02, 0x6a, 0x6e, 0, 0, 1];
         let mut buf = if_msg(1, 0x8843, 1500, &sockaddr_dl(1, "e0a_www", Some(mac)));
+        // ifi_epoch: ifm_data @16, the epoch union @128 of it; ifi_lastchange after it.
+        buf[16 + 128..16 + 136].copy_from_slice(&4242u64.to_ne_bytes());
+        buf[16 + 136..16 + 144].copy_from_slice(&u64::MAX.to_ne_bytes());
         let mut m4 = abi::sockaddr_in(Ipv4Addr::new(255, 255, 255, 0)).to_vec();
         m4[1] = AF_INET;
         buf.extend(ifa_msg(1, &m4, &abi::sockaddr_in(Ipv4Addr::new(192, 0, 2, 5))));
@@ -225,6 +229,8 @@ mod tests {
         assert_eq!(l[0].name, "e0a_www");
         assert_eq!(l[0].flags, 0x8843);
         assert_eq!(l[0].mtu, 1500);
+        assert_eq!(l[0].epoch, 4242, "the uptime it was attached at");
+        assert_eq!(l[1].epoch, 0);
         assert_eq!(l[0].mac, Some(Mac(mac)));
         assert_eq!(
             l[0].addrs,

@@ -135,6 +135,11 @@ pub struct SimIf {
     pub addrs: Vec<SimAddr>,
     /// ND6 per-interface state
     pub nd6: NdIfInfo,
+    /// When it was attached in its vnet (`if_epoch`: if_attach_internal sets it on creation
+    /// and on every vnet move). FreeBSD counts uptime seconds; the sim counts milliseconds
+    /// of its clock, so that a move within a second is seen (see `Host::clock_ms`).
+    #[serde(default)]
+    pub epoch_ms: u64,
 }
 
 pub use crate::kernel::ifcap::VLAN_MTU as IFCAP_VLAN_MTU;
@@ -286,6 +291,10 @@ pub struct Host {
     /// as on FreeBSD where they are queued (`jnet-sim init --async-ms`); 0: at once.
     #[serde(default)]
     pub ng_async_ms: u64,
+    /// The time of the operation being made (ms since the epoch), set whenever the state is
+    /// settled: what interfaces attached now get as their epoch.
+    #[serde(default)]
+    pub clock_ms: u64,
 }
 
 const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("vlan", "if_vlan"), ("lo", "")];
@@ -331,6 +340,7 @@ impl Host {
         nd6.flags &= !nd6f::IFDISABLED;
         self.ifaces.push(SimIf {
             index,
+            epoch_ms: self.clock_ms,
             name: name.to_string(),
             vnet: None,
             home: None,
@@ -372,6 +382,7 @@ impl Host {
             next_ng_id: 1,
             routes: vec![],
             ng_async_ms: 0,
+            clock_ms: 0,
         };
         let lo = h.attach_loopback(None);
         let lo = h.by_index_mut(lo).expect("lo0");
@@ -399,6 +410,7 @@ impl Host {
             let ll = link_local(Mac(mac));
             h.ifaces.push(SimIf {
                 index,
+                epoch_ms: h.clock_ms,
                 name: name.clone(),
                 vnet: None,
                 home: None,
@@ -461,6 +473,7 @@ impl Host {
         let nd6 = self.nd6_defaults(&IfKind::Loopback { unit: 0 });
         self.ifaces.push(SimIf {
             index,
+            epoch_ms: self.clock_ms,
             name: "lo0".into(),
             vnet,
             home: vnet,
@@ -526,6 +539,7 @@ impl Host {
 
     /// Apply what happened since the last look: DAD results, vnets of dying jails released.
     pub fn settle(&mut self, now_ms: u64) {
+        self.clock_ms = now_ms;
         let dad_count = self.sysctl("net.inet6.ip6.dad_count").max(0) as u64;
         let dups = self.dups.clone();
         for ifp in &mut self.ifaces {
@@ -613,6 +627,7 @@ impl Host {
         let nd6 = self.nd6_defaults(&kind);
         self.ifaces.push(SimIf {
             index,
+            epoch_ms: self.clock_ms,
             name: req.to_string(),
             vnet,
             home: vnet,
@@ -681,6 +696,7 @@ impl Host {
                     let u = unit.to_be_bytes();
                     self.ifaces.push(SimIf {
                         index,
+                        epoch_ms: self.clock_ms,
                         name,
                         vnet,
                         home: vnet,
@@ -718,6 +734,7 @@ impl Host {
                 let group = base.to_string();
                 self.ifaces.push(SimIf {
                     index,
+                    epoch_ms: self.clock_ms,
                     name: name.clone(),
                     vnet,
                     home: vnet,
@@ -1189,6 +1206,7 @@ impl Host {
                 mac: i.mac,
                 addrs: i.addrs.iter().map(|a| a.cidr).collect(),
                 mtu: i.mtu,
+                epoch: i.epoch_ms,
             })
             .collect()
     }
@@ -1289,6 +1307,7 @@ impl Host {
             return;
         };
         let nd6 = self.nd6_defaults(&kind);
+        let clock = self.clock_ms;
         let ifp = self.by_index_mut(index).expect("present");
         let cloner = kind.cloner();
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
@@ -1303,6 +1322,7 @@ impl Host {
             ifp.nd6 = nd6;
         }
         ifp.vnet = to;
+        ifp.epoch_ms = clock;
         let p = self.ifaces.iter().position(|i| i.index == index).expect("present");
         let moved = self.ifaces.remove(p);
         self.ifaces.push(moved);

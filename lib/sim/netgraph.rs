@@ -284,6 +284,7 @@ impl Host {
         let nd6 = self.nd6_defaults(&kind);
         self.ifaces.push(SimIf {
             index,
+            epoch_ms: self.clock_ms,
             name: name.clone(),
             vnet,
             home: vnet,
