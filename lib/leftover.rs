@@ -103,10 +103,7 @@ fn interface<K: Kernel>(
             Err(crate::errno::Errno::ENXIO) => continue,
             Err(e) => return Err(Error::kernel(format!("read the driver name of {name}"), e)),
         };
-        // A vlan's driver is "vlan" on FreeBSD 14 (IF_DUNIT_NONE), "vlan<unit>" on 13.0.
-        let same = driver == want
-            || (cloner == "vlan" && driver.strip_prefix("vlan").is_some_and(|u| u.bytes().all(|c| c.is_ascii_digit())));
-        if !same {
+        if driver != want {
             // Not what the run made: another interface has the name now.
             continue;
         }

@@ -888,6 +888,10 @@ fn recipe_9_a_vlan_of_the_nic() {
         |x| (x.if_mtu("e0a_www"), x.if_mtu("e0b_www")),
         (Ok(want), Ok(want))
     );
+    // if_vlan.c vlan_clone_create gives a NIC.TAG vlan no unit (IF_DUNIT_NONE): its driver
+    // name is the bare "vlan", so a driver name never tells one dotted vlan from another
+    // (issue 20). The sim gave it a unit until this check.
+    both!(c, st, k, "the driver name of igb0.20 (IF_DUNIT_NONE)", |x| x.if_driver("igb0.20"), Ok("vlan".to_string()));
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", "db"], 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "www"], 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "db"], 0);

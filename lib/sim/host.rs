@@ -297,6 +297,9 @@ pub struct Host {
     pub clock_ms: u64,
 }
 
+/// IF_DUNIT_NONE (`sys/net/if.h`, -1): an interface without a unit, as a dotted vlan.
+pub const DUNIT_NONE: u32 = u32::MAX;
+
 const CLONERS: &[(&str, &str)] = &[("epair", "if_epair"), ("bridge", "if_bridge"), ("vlan", "if_vlan"), ("lo", "")];
 
 fn split_unit(name: &str) -> Option<(&str, Option<u32>)> {
@@ -619,9 +622,10 @@ impl Host {
         if self.find(vnet, req).is_some() {
             return Err(Errno::EEXIST);
         }
-        let key = unit_key(vnet, "vlan");
-        let used = self.units.get(&key).cloned().unwrap_or_default();
-        let unit = (0..).find(|u| !used.contains(u)).expect("a free unit");
+        // vlan_clone_create gives a NIC.TAG subinterface no unit (if_dunit = IF_DUNIT_NONE,
+        // none allocated): its driver name is the bare "vlan" (if_vlan.c, 13.0 run through
+        // F-Stack and 14's source alike; test fbsd_stack, recipe 9).
+        let unit = DUNIT_NONE;
         let index = self.alloc_index();
         let kind = IfKind::Vlan { unit, parent: Some(p.index), tag: Some(tag) };
         let nd6 = self.nd6_defaults(&kind);
@@ -633,7 +637,7 @@ impl Host {
             home: vnet,
             capenable: default_capenable(&kind),
             kind,
-            driver: format!("vlan{unit}"),
+            driver: "vlan".into(),
             descr: None,
             groups: vec!["all".into(), "vlan".into()],
             flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
@@ -644,7 +648,6 @@ impl Host {
             addrs: vec![],
             nd6,
         });
-        self.units.entry(key).or_default().insert(unit);
         self.ng_ether_attach(index);
         Ok(req.to_string())
     }
