@@ -607,7 +607,7 @@ fn create_intended<K: Kernel>(
     intents: &mut Vec<Intent>,
 ) -> Result<String> {
     let state = k.state_dir();
-    let mut unit = crate::intent::unit_hint(&state, cloner);
+    let mut unit = crate::intent::first_unit(&state, cloner);
     let mut names: Option<Vec<String>> = None;
     let mut intent: Option<Intent> = None;
     for _ in 0..UNIT_TRIES {

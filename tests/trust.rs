@@ -196,7 +196,8 @@ fn epair_unit_squatting_does_not_block_new_pairs() {
     h.ifc("host", &["vlan1", "name", "epair1b"]);
     h.ok("jnet-epair", &["-b", "bridge0", "--", "www"]);
     let s = h.show();
-    assert_eq!(iface(&s, "host", "e0a_www")["driver"], "epair2");
+    let unit = iface(&s, "host", "e0a_www")["driver"].as_str().unwrap().to_string();
+    assert!(unit.starts_with("epair") && unit != "epair0" && unit != "epair1", "{unit}: a unit no squatter holds");
     assert_eq!(iface(&s, "host", "epair0a")["driver"], "vlan0", "the squatter is untouched");
     assert_eq!(iface(&s, "host", "epair1b")["driver"], "vlan1");
     h.ok("jnet-release", &["--", "www"]);
@@ -377,9 +378,9 @@ fn a_name_that_designates_two_interfaces_is_never_acted_through() {
     let h = Host::new("twonames", "igb0");
     h.ok("jnet-sim", &["jail", "create", "web", "--vnet"]);
     h.ok("jnet-epair", &["-b", "bridge0", "--", "web"]);
-    h.ifc("host", &["epair", "create"]);
-    h.ifc("host", &["epair1a", "name", "vif0a"]);
-    h.ifc("host", &["epair1b", "name", "vif0b"]);
+    let admins = h.ifc("host", &["epair", "create"]).trim().trim_end_matches('a').to_string();
+    h.ifc("host", &[&format!("{admins}a"), "name", "vif0a"]);
+    h.ifc("host", &[&format!("{admins}b"), "name", "vif0b"]);
     h.ifc("host", &["vif0a", "inet", "192.0.2.9/24"]);
     h.ok("jnet-sim", &["jail", "create", "evil", "--vnet", "--interface", "vif0b"]);
     h.ifc("evil", &["vif0b", "name", "e0a_web"]);
