@@ -226,13 +226,6 @@ pub fn unit_made(state: &Path, cloner: &str, unit: u32) -> Result<()> {
         .map_err(|e| io(format!("write {}", path.display()), e))
 }
 
-/// Where a run starts looking for a free unit: the hint, spread by the process id so that
-/// hooks started at once (200 jails) do not all ask for the same unit and walk up one
-/// EEXIST at a time. Units are hidden by the names jnet gives: gaps cost nothing.
-pub fn first_unit(state: &Path, cloner: &str) -> u32 {
-    unit_hint(state, cloner).wrapping_add(std::process::id() % 64)
-}
-
 #[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;

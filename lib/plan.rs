@@ -597,9 +597,8 @@ fn program() -> String {
 /// Create from `cloner` ("epair", "bridge") under an explicit unit that an intent names
 /// first (and `rename_to`, the name it gets next), so that a crash between creating it
 /// and marking it leaves nothing `--stale` cannot tell from the administrator's
-/// (`intent`). The unit tried first is the hint after the last one made; on EEXIST (a
-/// unit another hook took, or one a renamed interface holds: if_epair refuses a unit whose
-/// `epair3a` or `epair3b` exists, epair_handle_unit) the next ones, skipping names in use.
+/// (`intent`). The unit tried first is the hint after the last one made; on EEXIST (a unit another hook took, or one a renamed interface holds:
+/// if_epair refuses a unit whose `epair3a` or `epair3b` exists, epair_handle_unit) others.
 fn create_intended<K: Kernel>(
     k: &mut K,
     cloner: &str,
@@ -607,21 +606,14 @@ fn create_intended<K: Kernel>(
     intents: &mut Vec<Intent>,
 ) -> Result<String> {
     let state = k.state_dir();
-    let mut unit = crate::intent::first_unit(&state, cloner);
-    let mut names: Option<Vec<String>> = None;
+    let mut unit = crate::intent::unit_hint(&state, cloner);
+    // After an EEXIST, a stride of the process's own: hooks that collided once do not
+    // collide again on the next unit.
+    let stride = 1 + std::process::id() % 61;
     let mut intent: Option<Intent> = None;
     for _ in 0..UNIT_TRIES {
-        if unit > MAX_UNIT {
-            unit = 0;
-        }
+        unit %= MAX_UNIT + 1;
         let base = format!("{cloner}{unit}");
-        let taken = names.as_ref().is_some_and(|n| {
-            n.iter().any(|x| x.strip_prefix(base.as_str()).is_some_and(|r| matches!(r, "" | "a" | "b")))
-        });
-        if taken {
-            unit += 1;
-            continue;
-        }
         let what = Creation::Interface {
             cloner: cloner.to_string(),
             names: std::iter::once(base.clone()).chain(rename_to.map(String::from)).collect(),
@@ -638,20 +630,11 @@ fn create_intended<K: Kernel>(
                 intents.extend(intent);
                 return Ok(n);
             }
-            Err(Errno::EEXIST) => {
-                if names.is_none() {
-                    let l = k.if_list().step(|| "list interfaces".into())?;
-                    names = Some(l.into_iter().map(|i| i.name).collect());
-                }
-                unit += 1;
-            }
+            Err(Errno::EEXIST) => unit += stride,
             Err(e) => return Err(Error::kernel(format!("create {base}"), e)),
         }
     }
-    Err(Error::new(
-        crate::error::Kind::TempFail,
-        format!("create {cloner}: every unit tried ({UNIT_TRIES} free-looking ones) was taken"),
-    ))
+    Err(Error::new(crate::error::Kind::TempFail, format!("create {cloner}: {UNIT_TRIES} units tried were all taken")))
 }
 
 /// Is `name` an if_bridge? Some(members) if so, None if there is no such interface.

@@ -292,8 +292,8 @@ pub struct Host {
     #[serde(default)]
     pub ng_async_ms: u64,
     /// The time of the operation being made (ms since the epoch), set whenever the state is
-    /// settled: what interfaces attached now get as their epoch.
-    #[serde(default)]
+    /// settled: what interfaces attached now get as their epoch. Not kept in the file.
+    #[serde(skip)]
     pub clock_ms: u64,
 }
 

@@ -132,9 +132,11 @@ impl SimFiles {
     pub fn edit<T>(&self, f: impl FnOnce(&mut Host, u64) -> Result<T, Error>) -> Result<T, Error> {
         self.require()?;
         let _lock = self.lock()?;
-        let loaded = self.load()?;
-        let mut host = loaded.clone();
         let now = now_ms();
+        let mut loaded = self.load()?;
+        // The clock is not state: a read leaves the file as it was.
+        loaded.clock_ms = now;
+        let mut host = loaded.clone();
         host.settle(now);
         let r = f(&mut host, now)?;
         if host != loaded {
@@ -259,9 +261,11 @@ impl Sim {
         rule: impl FnOnce(&mut Host, VnetId, u64) -> KResult<T>,
     ) -> KResult<T> {
         let _lock = self.files.lock().map_err(|_| Errno::EIO)?;
-        let loaded = self.files.load().map_err(|_| Errno::EIO)?;
-        let mut host = loaded.clone();
         let now = now_ms();
+        let mut loaded = self.files.load().map_err(|_| Errno::EIO)?;
+        // The clock is not state: an operation that changes nothing leaves the file alone.
+        loaded.clock_ms = now;
+        let mut host = loaded.clone();
         host.settle(now);
         let before = host.clone();
         let result = match host.fail.take() {
