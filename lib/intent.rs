@@ -94,9 +94,13 @@ impl Intent {
     pub fn begin(state: &Path, program: &str, what: Creation) -> Result<Intent> {
         let d = dir(state);
         crate::hoststate::ensure_dir(&d)?;
+        // The time in the name too: a later process with a crashed one's pid must not
+        // replace its intent.
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let path = d.join(format!("{}-{n}.json", std::process::id()));
-        let tmp = d.join(format!(".{}-{n}.tmp", std::process::id()));
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let stem = format!("{}-{t}-{n}", std::process::id());
+        let path = d.join(format!("{stem}.json"));
+        let tmp = d.join(format!(".{stem}.tmp"));
         let f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -169,12 +173,21 @@ pub fn orphans(state: &Path) -> Result<Vec<Orphan>> {
     if !crate::hoststate::check_dir(&d)? {
         return Ok(vec![]);
     }
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
+    let all: Vec<PathBuf> = std::fs::read_dir(&d)
         .map_err(|e| io(format!("read {}", d.display()), e))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
+    // A crash before its intent was renamed into place leaves a temporary file with nothing
+    // in it to act on: gone once no one holds it.
+    for tmp in all.iter().filter(|p| p.extension().is_some_and(|x| x == "tmp")) {
+        if let Ok(f) = OpenOptions::new().read(true).open(tmp) {
+            if Flock::lock(f, FlockArg::LockExclusiveNonblock).is_ok() {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+    }
+    let mut names: Vec<PathBuf> = all.into_iter().filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
     names.sort();
     let mut out = vec![];
     for path in names {
@@ -248,6 +261,9 @@ mod tests {
         assert!(path.exists());
         o.into_iter().next().unwrap().done().unwrap();
         assert!(!path.exists());
+        // A temporary file a crash left before its rename goes once no one holds it.
+        std::fs::write(dir(d.path()).join(".1-2-3.tmp"), b"").unwrap();
+        assert!(orphans(d.path()).unwrap().is_empty());
         // A finished run leaves nothing.
         drop(
             Intent::begin(

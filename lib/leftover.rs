@@ -95,6 +95,15 @@ fn interface<K: Kernel>(
 ) -> Result<()> {
     let list: Vec<IfInfo> = k.if_list().step(|| "list interfaces".into())?;
     let want = driver_of(cloner, names);
+    // One end of a pair with jnet's marks makes the pair jnet's: the rest of --stale
+    // decides on it (by its jail), and its other end goes with it.
+    if cloner == "epair" {
+        for name in candidates(cloner, names).iter().filter(|n| list.iter().any(|i| &i.name == *n)) {
+            if inventory::host_mark(k, name)?.as_ref().is_some_and(|m| m.owned().is_some()) {
+                return Ok(());
+            }
+        }
+    }
     for name in candidates(cloner, names) {
         let Some(i) = list.iter().find(|i| i.name == name) else { continue };
         inventory::designates_one(&list, &name)?;
