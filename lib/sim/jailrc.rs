@@ -106,7 +106,7 @@ impl JailRc<'_> {
             self.say("netif: netif_enable is not YES: rc.d/netif does not run");
             return false;
         }
-        self.clone_up(h, now);
+        self.clone_up(h);
         self.ifnet_rename(h, now);
         let mut ok = vec![];
         let mut dadwait = false;
@@ -127,7 +127,7 @@ impl JailRc<'_> {
     }
 
     /// network.subr `clone_up`: `cloned_interfaces`, each made unless it exists.
-    fn clone_up(&mut self, h: &mut Host, now: u64) {
+    fn clone_up(&mut self, h: &mut Host) {
         let mut made = vec![];
         for item in words(self.conf.value("cloned_interfaces")) {
             let ifn = item.split(':').next().unwrap_or_default().to_string();
@@ -152,7 +152,6 @@ impl JailRc<'_> {
                 Err(e) => self.say(format!("  ifconfig: SIOCIFCREATE2 ({ifn}): {}", e.text())),
             }
         }
-        let _ = now;
         if !made.is_empty() {
             self.say(format!("Created clone interfaces: {}.", made.join(" ")));
         }
@@ -299,11 +298,9 @@ impl JailRc<'_> {
         }
         let mut args6 = self.args(ifn, true);
         if !args6.is_empty() {
-            if args6[0].starts_with(':')
-                || args6[0].split(':').next().is_some_and(|p| {
-                    !p.is_empty() && args6[0].contains(':') && p.chars().all(|c| c.is_ascii_hexdigit())
-                })
-            {
+            // network.subr's case pattern `:*|[0-9a-fA-F]*:*`: an address without its keyword.
+            let a = &args6[0];
+            if a.starts_with(':') || (a.starts_with(|c: char| c.is_ascii_hexdigit()) && a.contains(':')) {
                 self.say(format!("  $ifconfig_{ifn}_ipv6 needs leading \"inet6\" keyword for an IPv6 address."));
                 args6.insert(0, "inet6".into());
             }
@@ -491,6 +488,24 @@ impl JailRc<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_address_without_its_keyword_is_warned_about_and_taken() {
+        let mut h = Host::new("u".into(), &["igb0".into()], 10);
+        h.modules.insert("if_epair".into());
+        let jid = h.create_jail("www", true).unwrap();
+        let a = h.create(None, "epair").unwrap();
+        let b = format!("{}b", a.trim_end_matches('a'));
+        h.move_to_jail(None, &b, jid).unwrap();
+        let mut conf = RcConf::defaults();
+        conf.source(&format!("ifconfig_{b}_ipv6=\"2001:db8::7/64\"\n")).unwrap();
+        let mut rc = JailRc { conf: &conf, root: Path::new("/nonexistent"), vnet: Some(jid), out: vec![] };
+        assert!(rc.netif_start(&mut h, 0), "an IPv6 interface: rc waits for DAD");
+        assert!(rc.out.iter().any(|l| l.contains("needs leading \"inet6\" keyword")), "{:?}", rc.out);
+        assert!(rc.out.contains(&format!("ifconfig {b} inet6 2001:db8::7/64")), "{:?}", rc.out);
+        let i = h.find(Some(jid), &b).unwrap();
+        assert!(i.addrs.iter().any(|x| x.cidr.to_string() == "2001:db8::7/64"));
+    }
 
     #[test]
     fn words_split_as_sh_after_eval() {
