@@ -104,11 +104,27 @@ struct Checks {
     scenario: &'static str,
     count: usize,
     differences: Vec<String>,
+    finished: bool,
+}
+
+/// A scenario that panics before `finish` (on either host's side) still prints its line,
+/// marked failed, so `.ci/fbsd-stack` counts it; the failure itself fails the run.
+impl Drop for Checks {
+    fn drop(&mut self) {
+        if !self.finished {
+            println!(
+                "fbsd-stack scenario {}: {} checks, {} differences, FAILED before its end (see above)",
+                self.scenario,
+                self.count,
+                self.differences.len()
+            );
+        }
+    }
 }
 
 impl Checks {
     fn new(scenario: &'static str) -> Checks {
-        Checks { scenario, count: 0, differences: vec![] }
+        Checks { scenario, count: 0, differences: vec![], finished: false }
     }
 
     fn same<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, stack: T, sim: T, want: T) {
@@ -128,7 +144,8 @@ impl Checks {
         }
     }
 
-    fn finish(self) {
+    fn finish(mut self) {
+        self.finished = true;
         println!(
             "fbsd-stack scenario {}: {} checks, {} differences",
             self.scenario,
