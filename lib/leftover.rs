@@ -99,7 +99,7 @@ fn interface<K: Kernel>(
     // decides on it (by its jail), and its other end goes with it.
     if cloner == "epair" {
         for name in candidates(cloner, names).iter().filter(|n| list.iter().any(|i| &i.name == *n)) {
-            if inventory::host_mark(k, name)?.as_ref().is_some_and(|m| m.owned().is_some()) {
+            if carries_marks(k, name)? {
                 return Ok(());
             }
         }
@@ -116,9 +116,9 @@ fn interface<K: Kernel>(
             // Not what the run made: another interface has the name now.
             continue;
         }
-        let mark = inventory::host_mark(k, &name)?;
-        if mark.as_ref().is_some_and(|m| m.owned().is_some()) {
-            // It carries jnet's marks: the rest of --stale knows it.
+        // It carries jnet's marks: the rest of --stale knows it. (An epair's ends were
+        // read above.)
+        if cloner != "epair" && carries_marks(k, &name)? {
             continue;
         }
         let global =
@@ -133,22 +133,22 @@ fn interface<K: Kernel>(
             continue;
         }
         r.cmds.push(format!("ifconfig {name} destroy  # a {program} crashed right after making it"));
-        if dry_run {
-            // An epair's other end goes with it.
-            if cloner == "epair" {
-                break;
+        if !dry_run {
+            match k.if_destroy(&name) {
+                Ok(()) | Err(crate::errno::Errno::ENXIO) => r.undone.push(name.clone()),
+                Err(e) => r.errs.push(Error::kernel(format!("destroy {name}"), e)),
             }
-            continue;
-        }
-        match k.if_destroy(&name) {
-            Ok(()) | Err(crate::errno::Errno::ENXIO) => r.undone.push(name.clone()),
-            Err(e) => r.errs.push(Error::kernel(format!("destroy {name}"), e)),
         }
         if cloner == "epair" {
+            // An epair's other end goes with it.
             break;
         }
     }
     Ok(())
+}
+
+fn carries_marks<K: Kernel>(k: &mut K, name: &str) -> Result<bool> {
+    Ok(inventory::host_mark(k, name)?.as_ref().is_some_and(|m| m.owned().is_some()))
 }
 
 fn splice<K: Kernel>(k: &mut K, ether: &str, bridge: &str, program: &str, dry_run: bool, r: &mut Report) -> Result<()> {
