@@ -22,18 +22,34 @@
  *     OP_SENDTO  i32 fd, u32 addrlen, u32 len, addr bytes, data bytes
  *     OP_RECV    i32 fd, u32 cap            (never waits: EAGAIN when nothing is queued)
  *     OP_COUNT   nothing: how many requests (but these) the host has served, all clients
+ *     OP_JAIL_CREATE  i32 vnet (JAIL_SYS_NEW 1: its own, JAIL_SYS_INHERIT 2), name bytes:
+ *                a persistent jail (jail -c persist), as jail_set(2) JAIL_CREATE makes it
+ *     OP_JAIL_REMOVE  i32 jid: jail_remove(2); the connections attached to it are dropped,
+ *                as prison_remove_one kills the jail's processes
+ *     OP_JAIL_GET     i32 flags, i32 by (0 lastjid, 1 jid, 2 name), i32 jid, name bytes:
+ *                jail_get(2)'s lookup
+ *     OP_JAIL_ATTACH  i32 jid: jail_attach(2) for this connection, which is a process:
+ *                the sockets it opens from then on act in the jail's vnet
+ *     OP_BIND, OP_CONNECT  i32 fd, then a FreeBSD sockaddr: bind(2), connect(2)
+ *     OP_LISTEN  i32 fd, i32 backlog
+ *     OP_ACCEPT  i32 fd: accept(2), never waiting (EAGAIN); the new socket is this
+ *                connection's
  *   reply    i32 rc, i32 errno (FreeBSD's number), then
  *     OP_IOCTL   arg bytes, then each buffer's bytes, as the kernel left them; a
  *                pointer slot holds the client's own value unless the kernel changed it
  *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
  *     OP_RECV    rc bytes
  *     OP_COUNT   u64 count
+ *     OP_JAIL_GET     i32 vnet, i32 dying, then the name (256 bytes, NUL-padded); rc the jid
  *
  * Netgraph (PF_NETGRAPH) and routing (PF_ROUTE) sockets, sendto and recvfrom go through
  * ff_ngctl, F-Stack's way into sys_socket/sys_sendto/sys_recvfrom with FreeBSD's own
  * numbers and sockaddrs; ff_socket would translate Linux domain numbers.
  *
  * Descriptors belong to the connection that opened them and are closed when it goes.
+ * Jails are fbsd-stack/jnet_prison.c's (kern_jail.c's part for a VNET jail): each
+ * connection runs its requests with its own cred, the host's or, once attached, a jail's;
+ * when it goes its cred goes (and, with the last reference, the jail and its vnet).
  * JNET_STACKHOST_HOSTUUID, when set, is written to kern.hostuuid at start, as rc.d/hostid
  * does on FreeBSD.
  */
@@ -52,7 +68,9 @@
 #include "ff_api.h"
 #include "ff_errno.h"
 
-enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6, OP_COUNT = 7 };
+enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6, OP_COUNT = 7,
+       OP_JAIL_CREATE = 8, OP_JAIL_REMOVE = 9, OP_JAIL_GET = 10, OP_JAIL_ATTACH = 11,
+       OP_BIND = 12, OP_CONNECT = 13, OP_LISTEN = 14, OP_ACCEPT = 15 };
 enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
 /* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000,
    PF_ROUTE 17, MSG_DONTWAIT 0x80; sys/netgraph/ng_socket.h: PF_NETGRAPH 32 */
@@ -65,8 +83,23 @@ enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
 struct socket_slots { int64_t domain, type, protocol; };
 struct sendto_slots { int64_t s; const void *buf; size_t len; int64_t flags; const void *to; int64_t tolen; };
 struct recvfrom_slots { int64_t s; void *buf; size_t len; int64_t flags; void *from; void *fromlen; };
+struct sockaddr_slots { int64_t s; const void *name; int64_t namelen; };
 
-struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; };
+/* fbsd-stack/jnet_prison.c, in libfstack.a. */
+int jnet_jail_create(void *cred, const char *name, int vnet, int *jidp);
+int jnet_jail_remove(void *cred, int jid);
+int jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *jidp,
+    char *namebuf, size_t namelen, int *vnetp, int *dyingp);
+int jnet_jail_attach(void **credp, int jid);
+int jnet_cred_jid(void *cred);
+void jnet_cred_free(void *cred);
+void *jnet_cred_current(void);
+void *jnet_cred_enter(void *cred);
+void jnet_cred_leave(void *saved);
+int jnet_prison_reap(void);
+
+/* cred: the process's, NULL for the host's; killed: its jail was removed. */
+struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; void *cred; int killed; };
 static struct client clients[MAX_CLIENTS];
 static int nclients, listener = -1;
 static uint64_t served;
@@ -145,9 +178,13 @@ static int close_fd(struct client *c, int k) {
   return ngctl ? ff_ngctl(NGCTL_CLOSE, &fd) : ff_close(fd);
 }
 
+/* A process's exit: its descriptors, then its cred. */
 static void drop_client(int i) {
   struct client *c = &clients[i];
+  void *saved = jnet_cred_enter(c->cred);
   while (c->nfds > 0) close_fd(c, 0);
+  jnet_cred_leave(saved);
+  if (c->cred != NULL) jnet_cred_free(c->cred);
   close(c->fd);
   clients[i] = clients[--nclients];
 }
@@ -281,6 +318,81 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     if (rc < 0) err = freebsd_errno(errno); else out = 8 + rc;
     break;
   }
+  case OP_BIND:
+  case OP_CONNECT: {
+    if (len < 8) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    struct sockaddr_slots a = { fd, req + 8, len - 8 };
+    rc = ff_ngctl(get32(req) == OP_BIND ? NGCTL_BIND : NGCTL_CONNECT, &a);
+    if (rc < 0) err = freebsd_errno(errno);
+    break;
+  }
+  case OP_LISTEN: {
+    if (len != 12) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    rc = ff_listen(fd, (int32_t)get32(req + 8));
+    if (rc < 0) err = freebsd_errno(errno);
+    break;
+  }
+  case OP_ACCEPT: {
+    if (len != 8) return -1;
+    int32_t fd = (int32_t)get32(req + 4);
+    if (owns(c, fd) < 0) { err = ff_EBADF; break; }
+    if (c->nfds == MAX_FDS) { err = ff_EMFILE; break; }
+    rc = ff_accept(fd, NULL, NULL);
+    if (rc < 0) { err = freebsd_errno(errno); break; }
+    c->via_ngctl[c->nfds] = 0;
+    c->fds[c->nfds++] = rc;
+    break;
+  }
+  case OP_JAIL_CREATE: {
+    if (len < 9 || len - 8 > 255) return -1;
+    char name[256];
+    memcpy(name, req + 8, len - 8);
+    name[len - 8] = 0;
+    if (memchr(req + 8, 0, len - 8) != NULL) { err = ff_EINVAL; break; }
+    int jid = 0;
+    err = jnet_jail_create(jnet_cred_current(), name, (int32_t)get32(req + 4), &jid);
+    rc = err ? -1 : jid;
+    if (err) err = freebsd_errno(err);
+    break;
+  }
+  case OP_JAIL_REMOVE: {
+    if (len != 8) return -1;
+    int32_t jid = (int32_t)get32(req + 4);
+    err = jnet_jail_remove(jnet_cred_current(), jid);
+    rc = err ? -1 : 0;
+    if (err) { err = freebsd_errno(err); break; }
+    for (int k = 0; k < nclients; k++)
+      if (clients[k].cred != NULL && jnet_cred_jid(clients[k].cred) == jid) clients[k].killed = 1;
+    break;
+  }
+  case OP_JAIL_GET: {
+    if (len < 16 || len - 16 > 255) return -1;
+    char key[256], name[256];
+    memcpy(key, req + 16, len - 16);
+    key[len - 16] = 0;
+    int jid = 0, vnet = 0, dying = 0;
+    memset(name, 0, sizeof name);
+    err = jnet_jail_lookup(jnet_cred_current(), (int32_t)get32(req + 4), (int32_t)get32(req + 8),
+                           (int32_t)get32(req + 12), key, &jid, name, sizeof name, &vnet, &dying);
+    rc = err ? -1 : jid;
+    if (err) { err = freebsd_errno(err); break; }
+    put32(reply + 8, (uint32_t)vnet);
+    put32(reply + 12, (uint32_t)dying);
+    memcpy(reply + 16, name, sizeof name);
+    out = 16 + (long)sizeof name;
+    break;
+  }
+  case OP_JAIL_ATTACH: {
+    if (len != 8) return -1;
+    err = jnet_jail_attach(&c->cred, (int32_t)get32(req + 4));
+    rc = err ? -1 : 0;
+    if (err) err = freebsd_errno(err);
+    break;
+  }
   default:
     return -1;
   }
@@ -298,16 +410,21 @@ static void accept_clients(void) {
     fcntl(fd, F_SETFL, O_NONBLOCK);
     clients[nclients].fd = fd;
     clients[nclients].nfds = 0;
+    clients[nclients].cred = NULL;
+    clients[nclients].killed = 0;
     nclients++;
   }
 }
 
-/* One request per ready client per turn; the stack runs its timers in between. */
+/* One request per ready client per turn; the stack runs its timers in between, and the
+   jails whose last reference went are completed (taskqueue_thread's prison_complete). */
 static int turn(void *unused) {
   (void)unused;
+  jnet_prison_reap();
   accept_clients();
   for (int i = 0; i < nclients; i++) {
     struct client *c = &clients[i];
+    if (c->killed) continue;
     uint8_t head[4];
     ssize_t got = recv(c->fd, head, 4, MSG_DONTWAIT | MSG_PEEK);
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
@@ -316,12 +433,17 @@ static int turn(void *unused) {
     if (read_full(c->fd, head, 4) < 0) { drop_client(i--); continue; }
     uint32_t len = get32(head);
     if (len > MAX_FRAME || read_full(c->fd, frame, len) < 0) { drop_client(i--); continue; }
+    /* The request runs as the connection's process: its cred, and so its jail's vnet. */
+    void *saved = jnet_cred_enter(c->cred);
     long out = serve(c, frame, len);
+    jnet_cred_leave(saved);
     uint8_t rhead[4];
     put32(rhead, (uint32_t)(out < 0 ? 0 : out));
     if (out < 0 || write_full(c->fd, rhead, 4) < 0 || write_full(c->fd, reply, (size_t)out) < 0)
       drop_client(i--);
   }
+  for (int i = 0; i < nclients; i++)
+    if (clients[i].killed) drop_client(i--);
   return 0;
 }
 

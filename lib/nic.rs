@@ -33,9 +33,10 @@ pub struct NicRecord {
     pub groups: Vec<String>,
     /// It was up on the host (a move brings it down).
     pub up: bool,
-    /// Its addresses on the host. An explicit move purges addresses, but a NIC that comes
-    /// home when its jail's vnet dies brings the jail's (`vnet_if_return` skips
-    /// `if_purgeaddrs`): whatever it has then that is not here came from the jail.
+    /// Its addresses on the host. Every move purges addresses, vnet_if_return's too (if.c:
+    /// VNET_IS_SHUTTING_DOWN is false at SI_SUB_VNET_DONE, shown on FreeBSD's code by test
+    /// fbsd_stack), so a NIC comes home bare; whatever it has then that is not here was
+    /// added on the host since, and a restore takes it off all the same.
     #[serde(default)]
     pub addrs: Vec<crate::kernel::Cidr>,
     /// The name its driver had inside the jail when `jnet-nic --track` last looked (in

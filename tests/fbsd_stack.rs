@@ -105,6 +105,8 @@ struct Checks {
     count: usize,
     differences: Vec<String>,
     finished: bool,
+    /// Jails with their own vnets took part (`.ci/fbsd-stack` counts these scenarios).
+    vnets: bool,
 }
 
 /// A scenario that panics before `finish` (on either host's side) still prints its line,
@@ -113,18 +115,22 @@ impl Drop for Checks {
     fn drop(&mut self) {
         if !self.finished {
             println!(
-                "fbsd-stack scenario {}: {} checks, {} differences, FAILED before its end (see above)",
+                "fbsd-stack scenario {}{}: {} checks, {} differences, FAILED before its end (see above)",
                 self.scenario,
+                if self.vnets { " (with vnets)" } else { "" },
                 self.count,
                 self.differences.len()
             );
+            for d in &self.differences {
+                println!("fbsd-stack difference in {}: {d}", self.scenario);
+            }
         }
     }
 }
 
 impl Checks {
     fn new(scenario: &'static str) -> Checks {
-        Checks { scenario, count: 0, differences: vec![], finished: false }
+        Checks { scenario, count: 0, differences: vec![], finished: false, vnets: false }
     }
 
     fn same<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, stack: T, sim: T, want: T) {
@@ -144,11 +150,31 @@ impl Checks {
         }
     }
 
+    /// What only the stack can show (packets: the sim carries none), against what must be.
+    fn stack_only<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, stack: T, want: T) {
+        self.count += 1;
+        assert_eq!(stack, want, "{what}: FreeBSD's code answers otherwise than the test expects");
+    }
+
+    /// Two interface lists, which have no expectation of their own.
+    fn same_listed(
+        &mut self,
+        what: &str,
+        stack: Vec<(String, u32, u32, Vec<Cidr>)>,
+        sim: Vec<(String, u32, u32, Vec<Cidr>)>,
+    ) {
+        self.count += 1;
+        if stack != sim {
+            self.differences.push(format!("{what}: stack {stack:?}, sim {sim:?}"));
+        }
+    }
+
     fn finish(mut self) {
         self.finished = true;
         println!(
-            "fbsd-stack scenario {}: {} checks, {} differences",
+            "fbsd-stack scenario {}{}: {} checks, {} differences",
             self.scenario,
+            if self.vnets { " (with vnets)" } else { "" },
             self.count,
             self.differences.len()
         );
@@ -912,5 +938,252 @@ fn recipe_9_a_vlan_of_the_nic() {
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", "db"], 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "www"], 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", "db"], 0);
+    c.finish();
+}
+
+/// `f` run by a process attached to jail `jid` (jexec), on either host.
+fn jexec<K, R>(k: &mut K, jid: i32, f: impl FnOnce(&mut K) -> R) -> R
+where
+    K: jnet::kernel::Vnets,
+    R: serde::Serialize + serde::de::DeserializeOwned,
+{
+    k.in_jail_within(jid, Duration::from_secs(10), |x| Ok(f(x))).unwrap()
+}
+
+/// A list without IPv6 link-local addresses: they follow the MAC, which the kernel chose
+/// (random for an epair on FreeBSD, a counter on the sim).
+fn but_link_local(mut l: Vec<(String, u32, u32, Vec<Cidr>)>) -> Vec<(String, u32, u32, Vec<Cidr>)> {
+    for i in &mut l {
+        i.3.retain(|c| !matches!(c.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80));
+    }
+    l
+}
+
+/// A host's list without its NIC (the stack's port has f-stack.ini's IPv4 address and no
+/// link-local one, the sim's igb0 the other way round: set up differently, not compared).
+fn but_nic(mut l: Vec<(String, u32, u32, Vec<Cidr>)>) -> Vec<(String, u32, u32, Vec<Cidr>)> {
+    l.retain(|i| i.0 != "igb0" && i.0 != "f-stack-0");
+    l
+}
+
+/// A jail with its own vnet on both hosts (`jail -c name=NAME vnet persist`): its jid.
+fn jail_both(c: &mut Checks, st: &Stack, h: &Host, name: &str) -> i32 {
+    c.vnets = true;
+    let stack = st.jail_create(name);
+    let sim: i32 = h.ok("jnet-sim", &["jail", "create", name, "--vnet"]).trim().parse().unwrap();
+    c.same(&format!("jid of jail {name}"), stack, sim, stack);
+    stack
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn vnet_jail_an_interface_moved_in_renamed_and_taken_back() {
+    use jnet::kernel::{JailInfo, JailRef, Jails, Vnets};
+    let mut c = Checks::new("vnet jail: SIOCSIFVNET, a rename inside, SIOCSIFRVNET");
+    let (mut st, h, mut k) = fresh("vmove");
+    let jid = jail_both(&mut c, &st, &h, "www");
+    let want = Some(JailInfo { jid, name: "www".into(), vnet: true, dying: false });
+    both!(c, st, k, "jail_get name=www", |x| x.jail(&JailRef::Name("www".into())).unwrap(), want.clone());
+    both!(c, st, k, "jail_get jid", |x| x.jail(&JailRef::Jid(jid)).unwrap(), want.clone());
+    both!(c, st, k, "jail_get lastjid=0", |x| x.jails().unwrap(), vec![want.clone().unwrap()]);
+    // vnet_loif_init (if_loop.c): a new vnet has lo0, down until its rc raises it.
+    let lo0 = ("lo0".to_string(), iff::LOOPBACK | iff::MULTICAST, 16384, vec![]);
+    both!(c, st, k, "a new vnet's interfaces", |x| jexec(x, jid, listed), vec![lo0.clone()]);
+    create_both(&mut st, &mut k, "epair");
+    both!(c, st, k, "SIOCSIFVNET epair0b", |x| x.if_move_to_jail("epair0b", jid), Ok("epair0b".to_string()));
+    both!(c, st, k, "epair0b gone from the host", |x| x.if_flags("epair0b"), Err(Errno::ENXIO));
+    both!(c, st, k, "SIOCSIFVNET of a name not on the host", |x| x.if_move_to_jail("epair0b", jid), Err(Errno::ENXIO));
+    both!(c, st, k, "SIOCSIFVNET to no jail", |x| x.if_move_to_jail("epair0a", 77), Err(Errno::ENXIO));
+    both!(c, st, k, "inside after the move", |x| jexec(x, jid, listed).len(), 2);
+    both!(c, st, k, "rename inside", |x| jexec(x, jid, |y| y.if_rename("epair0b", "vnet0")), Ok(()));
+    both!(c, st, k, "SIOCSIFRVNET by the old name", |x| x.if_reclaim("epair0b", jid), Err(Errno::ENXIO));
+    both!(c, st, k, "SIOCSIFRVNET vnet0", |x| x.if_reclaim("vnet0", jid), Ok("vnet0".to_string()));
+    both!(c, st, k, "SIOCSIFRVNET again", |x| x.if_reclaim("vnet0", jid), Err(Errno::ENXIO));
+    both!(c, st, k, "vnet0 on the host", |x| x.if_flags("vnet0").is_ok(), true);
+    both!(c, st, k, "inside after", |x| jexec(x, jid, listed), vec![lo0.clone()]);
+    c.same_listed("host after", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
+    c.finish();
+}
+
+/// `jail -r`: jail_remove(2) on both; no socket holds the stack's jail, so its vnet goes at
+/// once (the sim: no linger).
+fn remove_both(st: &Stack, h: &Host, name: &str, jid: i32) {
+    st.jail_remove(jid).unwrap();
+    h.ok("jnet-sim", &["jail", "remove", name]);
+}
+
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn vnet_jail_removed_what_was_lent_comes_home() {
+    use jnet::kernel::{JailRef, Jails, Vnets};
+    let mut c = Checks::new("vnet jail removed: vnet_if_return");
+    let (mut st, h, mut k) = fresh("vreturn");
+    let jid = jail_both(&mut c, &st, &h, "www");
+    create_both(&mut st, &mut k, "epair");
+    create_both(&mut st, &mut k, "epair");
+    for end in ["epair0b", "epair1b"] {
+        both!(c, st, k, format!("SIOCSIFVNET {end}"), |x| x.if_move_to_jail(end, jid), Ok(end.to_string()));
+    }
+    // Inside, as the jail's rc would: a rename, up, addresses.
+    both!(c, st, k, "rename epair0b vnet0 inside", |x| jexec(x, jid, |y| y.if_rename("epair0b", "vnet0")), Ok(()));
+    both!(
+        c,
+        st,
+        k,
+        "up inside",
+        |x| jexec(x, jid, |y| {
+            prepare_one(y, "vnet0", true);
+            y.if_flags("vnet0")
+        }),
+        Ok(iff::UP | iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST)
+    );
+    both!(
+        c,
+        st,
+        k,
+        "10.1.0.2/24 inside",
+        |x| jexec(x, jid, |y| y.if_add_addr("vnet0", cidr("10.1.0.2/24"), 0)),
+        Ok(())
+    );
+    both!(
+        c,
+        st,
+        k,
+        "2001:db8:9::2/64 inside",
+        |x| jexec(x, jid, |y| y.if_add_addr("vnet0", cidr("2001:db8:9::2/64"), 0)),
+        Ok(())
+    );
+    // A name the host has: free inside the jail's vnet.
+    both!(c, st, k, "rename epair1b epair0a inside", |x| jexec(x, jid, |y| y.if_rename("epair1b", "epair0a")), Ok(()));
+    let inside = |x: Vec<_>| but_link_local(x);
+    c.same_listed(
+        "inside before the removal",
+        inside(jexec(&mut st.k, jid, listed)),
+        inside(jexec(&mut k, jid, listed)),
+    );
+    remove_both(&st, &h, "www", jid);
+    both!(c, st, k, "jail_get after", |x| x.jail(&JailRef::Jid(jid)).unwrap(), None);
+    // vnet_if_return (if.c): every interface whose home is the host goes back under the name
+    // it had inside, even one the host has (13.0 and 14 check no name: two epair0a), and
+    // if_vmove takes its addresses: VNET_IS_SHUTTING_DOWN is false at SI_SUB_VNET_DONE.
+    c.same_listed("host after the removal", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
+    c.finish();
+}
+
+/// The same program on both hosts, then what each shows inside jail `jid` as well.
+#[allow(clippy::too_many_arguments)]
+fn hook_jail(
+    c: &mut Checks,
+    st: &mut Stack,
+    h: &Host,
+    k: &mut jnet::sim::Sim,
+    prog: &str,
+    args: &[&str],
+    want: i32,
+    jid: i32,
+) {
+    hook(c, st, h, k, prog, args, want);
+    let what = format!("inside jail {jid} after {prog} {}", args.join(" "));
+    let inside = |x: Vec<_>| but_link_local(x);
+    c.same_listed(&what, inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+}
+
+/// Recipe 8 for two jails (exec.created: the epair made, its jail end moved in, renamed,
+/// addressed and routed from inside), jnet-ip6wait for each, then packets across the bridge:
+/// ICMP and ICMPv6 echoes and TCP from a jail to the host's bridge address and to the other
+/// jail, through FreeBSD's if_epair, if_bridge, IPv4, IPv6, ND and TCP code; then jail -r and
+/// exec.poststop.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_8_two_jails_on_a_bridge_and_packets_between_them() {
+    use stack::traffic::{ping, tcp_exchange, v4, v6};
+    let mut c = Checks::new("programs: recipe 8 (two VNET jails on jails0), packets across");
+    let (mut st, h, mut k) = hosts("recipe8");
+    let jails = [("www", 10u16), ("db", 11)];
+    let mut jids = vec![];
+    for (name, host) in jails {
+        let jid = jail_both(&mut c, &st, &h, name);
+        let addr4 = format!("10.8.0.{host}/24");
+        let addr6 = format!("2001:db8:8::{host}/64");
+        let args = [
+            "-b",
+            "jails0",
+            "--bridge-addr",
+            "10.8.0.1/24",
+            "--bridge-addr",
+            "2001:db8:8::1/64",
+            "--ifname",
+            "vnet0",
+            "--addr",
+            &addr4,
+            "--addr",
+            &addr6,
+            "--gateway",
+            "10.8.0.1",
+            "--",
+            name,
+        ];
+        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, 0, jid);
+        hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-t", "10", "--", name], 0);
+        jids.push(jid);
+    }
+    let sock = st.sock.clone();
+    let ctl = || jnet::freebsd::stackhost::StackHost::connect(&sock).unwrap();
+    let mut www = st.ctl().attached(jids[0]).unwrap();
+    let mut db = st.ctl().attached(jids[1]).unwrap();
+    c.stack_only("ping 10.8.0.1 (the host's jails0) from www", ping(&mut www, v4(8, 1), 1), true);
+    c.stack_only("ping6 2001:db8:8::1 from www", ping(&mut www, v6(8, 1), 2), true);
+    c.stack_only("ping 10.8.0.11 (db) from www", ping(&mut www, v4(8, 11), 3), true);
+    c.stack_only("ping6 2001:db8:8::11 (db) from www", ping(&mut www, v6(8, 11), 4), true);
+    c.stack_only("ping 10.8.0.10 (www) from the host", ping(&mut ctl(), v4(8, 10), 5), true);
+    c.stack_only("TCP www -> 10.8.0.1:7", tcp_exchange(&mut www, &mut ctl(), v4(8, 1), 7), true);
+    c.stack_only("TCP www -> [2001:db8:8::11]:8 (db)", tcp_exchange(&mut www, &mut db, v6(8, 11), 8), true);
+    c.stack_only("no answer from 10.8.0.99", ping(&mut db, v4(8, 99), 6), false);
+    drop((www, db));
+    for ((name, _), jid) in jails.iter().zip(&jids) {
+        remove_both(&st, &h, name, *jid);
+        hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--prune", "--", name], 0);
+    }
+    c.finish();
+}
+
+/// The seed article's case on FreeBSD's code: a NIC lent to a VNET jail (recipe 7), a TCP
+/// connection the jail closed first (its TIME_WAIT keeps the jail's cred, so `jail -r` leaves
+/// the jail dying, its vnet and the NIC in it), and exec.poststop's jnet-release taking the NIC
+/// home at once from the dying jail; the jail and its vnet go when TIME_WAIT ends (2 MSL; the
+/// sim lingers as long).
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_7_a_nic_reclaimed_at_once_from_a_jail_kept_dying_by_time_wait() {
+    use jnet::kernel::{JailInfo, JailRef, Jails, Vnets};
+    use stack::traffic::{tcp_exchange, v4};
+    let mut c = Checks::new("programs: recipe 7 (a NIC lent), the jail dying in TIME_WAIT");
+    let (mut st, h, mut k) = hosts("recipe7");
+    // net.inet.tcp.msl (tcp_timer.c, milliseconds, one for all vnets): TIME_WAIT lasts 2 MSL.
+    let msl_ms = 1500u32;
+    let mut ctl = st.ctl();
+    let mib = jnet::freebsd::sys::Syscalls::sysctl_mib(&mut ctl, "net.inet.tcp.msl").unwrap();
+    ctl.sysctl(&mib, 4, &msl_ms.to_ne_bytes()).unwrap();
+    // exec.prestart: before the jail exists.
+    hook(&mut c, &mut st, &h, &mut k, "jnet-nic", &["--iface", "igb0", "--", "www"], 0);
+    let jid = jail_both(&mut c, &st, &h, "www");
+    // vnet.interface = "igb0": jail(8) moves it after exec.created.
+    let p2p = ["--host-addr", "10.9.0.1/30", "--addr", "10.9.0.2/30", "--", "www"];
+    hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &p2p, 0, jid);
+    both!(c, st, k, "SIOCSIFVNET igb0 (vnet.interface)", |x| x.if_move_to_jail("igb0", jid), Ok("igb0".to_string()));
+    let mut www = st.ctl().attached(jid).unwrap();
+    c.stack_only("TCP www -> 10.9.0.1:7, closed by www", tcp_exchange(&mut www, &mut st.ctl(), v4(9, 1), 7), true);
+    drop(www);
+    st.jail_remove(jid).unwrap();
+    h.ok("jnet-sim", &["jail", "remove", "www", "--linger", &format!("{}", 2 * msl_ms / 1000 + 1)]);
+    let dying = Some(JailInfo { jid, name: "www".into(), vnet: true, dying: true });
+    both!(c, st, k, "jail -r: dying, held by TIME_WAIT", |x| x.jail(&JailRef::Name("www".into())).unwrap(), dying);
+    both!(c, st, k, "igb0 still in the dying jail", |x| x.if_flags("igb0").is_ok(), false);
+    hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--iface", "igb0", "--wait", "30", "--", "www"], 0);
+    both!(c, st, k, "igb0 home at once", |x| x.if_flags("igb0").is_ok(), true);
+    // TIME_WAIT ends (the stack's tcp_tw_2msl_scan; the sim's linger): the jail goes.
+    let gone = |x: &mut dyn Jails| poll(|| x.jail(&JailRef::Jid(jid)).unwrap().is_none().then_some(())).is_some();
+    both!(c, st, k, "the jail gone after 2 MSL", |x| gone(x), true);
+    c.same_seen("the host at the end", seen(&mut st.k), seen(&mut k));
     c.finish();
 }

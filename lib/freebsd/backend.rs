@@ -60,8 +60,8 @@ impl FreeBsd {
         FreeBsd::over(Box::new(super::libc_sys::LibcSys), "/var/run/jnet".into())
     }
 
-    /// FreeBSD 13.0's network stack served by `jnet-stackhost` at `socket`: no jails, every
-    /// module compiled in. That host's /var/run/jnet is `run-jnet` beside its socket.
+    /// FreeBSD 13.0's network stack served by `jnet-stackhost` at `socket`: VIMAGE, its own
+    /// jails (fbsd-stack/jnet_prison.c), every module compiled in. That host's /var/run/jnet is `run-jnet` beside its socket.
     pub fn over_stack(socket: &Path) -> Result<FreeBsd, Error> {
         let host = StackHost::connect(socket)
             .map_err(|e| Error::new(Kind::Unavailable, format!("use the FreeBSD stack host: {e}")))?;
@@ -394,6 +394,14 @@ impl Vnets for FreeBsd {
         if !self.sys.has_jails() {
             let _ = (deadline, step);
             return Err(Error::new(Kind::Unavailable, format!("enter jail {jid}: this kernel has no jails")));
+        }
+        if let Some(inside) = self.sys.enter_jail(jid) {
+            // The stack host: a connection attached to the jail is its process. Nothing in
+            // the jail runs there to stall it, so the deadline has nothing to bound.
+            let _ = deadline;
+            let sys = inside.map_err(|e| Error::kernel(format!("attach to jail {jid}"), e))?;
+            let mut inside = FreeBsd::over(sys, self.state.clone())?;
+            return step(&mut inside);
         }
         #[cfg(target_os = "freebsd")]
         {

@@ -17,6 +17,16 @@ const OP_SYSCTL: u32 = 4;
 const OP_SENDTO: u32 = 5;
 const OP_RECV: u32 = 6;
 const OP_COUNT: u32 = 7;
+const OP_JAIL_CREATE: u32 = 8;
+const OP_JAIL_REMOVE: u32 = 9;
+const OP_JAIL_GET: u32 = 10;
+const OP_JAIL_ATTACH: u32 = 11;
+const OP_BIND: u32 = 12;
+const OP_CONNECT: u32 = 13;
+const OP_LISTEN: u32 = 14;
+const OP_ACCEPT: u32 = 15;
+/// stackhost.c's OP_JAIL_GET name answer: 256 bytes, NUL-padded (MAXHOSTNAMELEN).
+const JAIL_NAME_LEN: usize = 256;
 /// stackhost.c MAX_FRAME and MAX_BUFS.
 const MAX_FRAME: usize = 1 << 20;
 const MAX_BUFS: usize = 8;
@@ -136,6 +146,71 @@ pub fn encode_recv(fd: i32, cap: usize) -> Vec<u8> {
     b
 }
 
+/// OP_JAIL_CREATE body: own vnet (JAIL_SYS_NEW 1) or the host's (JAIL_SYS_INHERIT 2), name.
+pub fn encode_jail_create(name: &str, vnet: bool) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + name.len());
+    put32(&mut b, OP_JAIL_CREATE);
+    put32(&mut b, if vnet { 1 } else { 2 });
+    b.extend_from_slice(name.as_bytes());
+    b
+}
+
+/// OP_BIND or OP_CONNECT body: the fd, a FreeBSD sockaddr.
+fn encode_fd_addr(op: u32, fd: i32, addr: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + addr.len());
+    put32(&mut b, op);
+    put32(&mut b, fd as u32);
+    b.extend_from_slice(addr);
+    b
+}
+
+/// OP_JAIL_REMOVE or OP_JAIL_ATTACH body: the jid.
+fn encode_jid_op(op: u32, jid: i32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8);
+    put32(&mut b, op);
+    put32(&mut b, jid as u32);
+    b
+}
+
+/// How OP_JAIL_GET finds its jail, in kern_jail_get's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JailKey {
+    /// The first jail whose jid is greater ("lastjid").
+    After(i32),
+    /// By jid.
+    Jid(i32),
+    /// By name.
+    Name(String),
+}
+
+/// OP_JAIL_GET body: the jail_get(2) flags, how (0 lastjid, 1 jid, 2 name), the jid, the name.
+pub fn encode_jail_get(key: &JailKey, flags: i32) -> Vec<u8> {
+    let (by, jid, name) = match key {
+        JailKey::After(j) => (0, *j, ""),
+        JailKey::Jid(j) => (1, *j, ""),
+        JailKey::Name(n) => (2, 0, n.as_str()),
+    };
+    let mut b = Vec::with_capacity(16 + name.len());
+    for v in [OP_JAIL_GET, flags as u32, by, jid as u32] {
+        put32(&mut b, v);
+    }
+    b.extend_from_slice(name.as_bytes());
+    b
+}
+
+/// A jail as OP_JAIL_GET answers: jid, name, own vnet, dying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackJail {
+    /// jid
+    pub jid: i32,
+    /// name
+    pub name: String,
+    /// "vnet": JAIL_SYS_NEW (1) or JAIL_SYS_INHERIT (2)
+    pub vnet: i32,
+    /// "dying"
+    pub dying: bool,
+}
+
 /// A reply: the return value, then the FreeBSD errno when it is negative, and the payload.
 fn decode_reply(body: &[u8]) -> StackResult<(i32, &[u8])> {
     if body.len() < 8 {
@@ -152,6 +227,8 @@ fn decode_reply(body: &[u8]) -> StackResult<(i32, &[u8])> {
 #[derive(Debug)]
 pub struct StackHost {
     stream: UnixStream,
+    /// Where the host serves: a step inside a jail is another connection, attached to it.
+    path: std::path::PathBuf,
 }
 
 impl StackHost {
@@ -161,7 +238,7 @@ impl StackHost {
             .map_err(|e| StackError::Transport(format!("connect to {}: {e}", path.display())))?;
         // The host serves one request per turn of its loop: seconds mean it is gone.
         stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-        Ok(StackHost { stream })
+        Ok(StackHost { stream, path: path.to_path_buf() })
     }
 
     fn call(&mut self, body: &[u8]) -> StackResult<Vec<u8>> {
@@ -258,6 +335,74 @@ impl StackHost {
         let count: [u8; 8] =
             payload.try_into().map_err(|_| StackError::Transport(format!("a {}-byte count", payload.len())))?;
         Ok(u64::from_ne_bytes(count))
+    }
+
+    /// jail -c name=NAME persist (vnet=new when `vnet`): the jid.
+    pub fn jail_create(&mut self, name: &str, vnet: bool) -> StackResult<i32> {
+        let reply = self.call(&encode_jail_create(name, vnet))?;
+        Ok(decode_reply(&reply)?.0)
+    }
+
+    /// jail_remove(2): the jail dies; its processes (connections attached to it) are killed;
+    /// it goes, with its vnet, when the last reference (a socket's cred) goes.
+    pub fn jail_remove(&mut self, jid: i32) -> StackResult<()> {
+        let reply = self.call(&encode_jid_op(OP_JAIL_REMOVE, jid))?;
+        decode_reply(&reply).map(|_| ())
+    }
+
+    /// jail_attach(2) for this connection: its next sockets act in the jail's vnet.
+    pub fn jail_attach(&mut self, jid: i32) -> StackResult<()> {
+        let reply = self.call(&encode_jid_op(OP_JAIL_ATTACH, jid))?;
+        decode_reply(&reply).map(|_| ())
+    }
+
+    /// jail_get(2)'s lookup (JAIL_DYING in `flags` finds dying jails too).
+    pub fn jail_lookup(&mut self, key: &JailKey, flags: i32) -> StackResult<StackJail> {
+        let reply = self.call(&encode_jail_get(key, flags))?;
+        let (jid, payload) = decode_reply(&reply)?;
+        if payload.len() != 8 + JAIL_NAME_LEN {
+            return Err(StackError::Transport(format!("a {}-byte jail answer", payload.len())));
+        }
+        let end = payload[8..].iter().position(|&b| b == 0).unwrap_or(JAIL_NAME_LEN);
+        Ok(StackJail {
+            jid,
+            name: String::from_utf8_lossy(&payload[8..8 + end]).into_owned(),
+            vnet: get32(payload, 0) as i32,
+            dying: get32(payload, 4) != 0,
+        })
+    }
+
+    /// bind(2) to a FreeBSD sockaddr.
+    pub fn bind(&mut self, fd: i32, addr: &[u8]) -> StackResult<()> {
+        let reply = self.call(&encode_fd_addr(OP_BIND, fd, addr))?;
+        decode_reply(&reply).map(|_| ())
+    }
+
+    /// connect(2) to a FreeBSD sockaddr (EINPROGRESS on a non-blocking TCP socket).
+    pub fn connect_to(&mut self, fd: i32, addr: &[u8]) -> StackResult<()> {
+        let reply = self.call(&encode_fd_addr(OP_CONNECT, fd, addr))?;
+        decode_reply(&reply).map(|_| ())
+    }
+
+    /// listen(2).
+    pub fn listen(&mut self, fd: i32, backlog: i32) -> StackResult<()> {
+        let mut b = encode_fd_addr(OP_LISTEN, fd, &[]);
+        put32(&mut b, backlog as u32);
+        let reply = self.call(&b)?;
+        decode_reply(&reply).map(|_| ())
+    }
+
+    /// accept(2) that never waits (EAGAIN while no connection is queued): the new socket.
+    pub fn accept(&mut self, fd: i32) -> StackResult<i32> {
+        let reply = self.call(&encode_jid_op(OP_ACCEPT, fd))?;
+        Ok(decode_reply(&reply)?.0)
+    }
+
+    /// Another connection to the same host, attached to jail `jid`: a process in the jail.
+    pub fn attached(&self, jid: i32) -> StackResult<StackHost> {
+        let mut inside = StackHost::connect(&self.path)?;
+        inside.jail_attach(jid)?;
+        Ok(inside)
     }
 
     /// sysctl(3) by MIB with no old buffer: how many bytes the value has now.
@@ -371,16 +516,140 @@ impl super::sys::Syscalls for StackHost {
     }
 
     fn has_jails(&self) -> bool {
-        false
+        true
     }
 
     fn rtm_pid(&self) -> Option<i32> {
         None
     }
 
-    fn jail_get(&mut self, _iov: &mut [(usize, usize)], _flags: i32) -> crate::kernel::KResult<i32> {
-        // No jails: every lookup finds none, as jail_get(2) says of a jail that is not there.
-        Err(Errno::ENOENT)
+    fn jail_get(&mut self, iov: &mut [(usize, usize)], flags: i32) -> crate::kernel::KResult<i32> {
+        // SAFETY: the iovecs are the caller's, built by abi::JailGet/JailGetIp6 over buffers
+        // it holds for the call, as jail_get(2) requires of its caller.
+        let params = unsafe { jailget::Params::read(iov) }?;
+        let found = seam(self.jail_lookup(&params.key()?, flags));
+        // SAFETY: as above; the answers go into the same buffers, within their lengths.
+        unsafe { params.answer(iov, found) }
+    }
+
+    fn enter_jail(&self, jid: i32) -> Option<crate::kernel::KResult<Box<dyn super::sys::Syscalls>>> {
+        Some(seam(self.attached(jid)).map(|h| Box::new(h) as Box<dyn super::sys::Syscalls>))
+    }
+}
+
+/// jail_get(2)'s parameters (name, value iovec pairs), read and answered as kern_jail_get
+/// does for those jnet asks: lastjid, jid, name (key or answer), vnet, dying, ip6.addr (a
+/// VNET jail's is empty: the stack host's jails have no address list), errmsg.
+mod jailget {
+    use super::{JailKey, StackJail};
+    use crate::errno::Errno;
+    use crate::kernel::KResult;
+
+    /// Each parameter's name and the value as given.
+    pub struct Params {
+        names: Vec<String>,
+        values: Vec<Vec<u8>>,
+    }
+
+    fn int(v: &[u8]) -> KResult<i32> {
+        // vfs_copyopt: a value of another size is EINVAL.
+        Ok(i32::from_ne_bytes(v.try_into().map_err(|_| Errno::EINVAL)?))
+    }
+
+    impl Params {
+        /// # Safety
+        /// Every (address, length) must be readable memory of that length.
+        pub unsafe fn read(iov: &[(usize, usize)]) -> KResult<Params> {
+            if iov.len() % 2 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let bytes = |&(a, l): &(usize, usize)| -> Vec<u8> {
+                if l == 0 {
+                    vec![]
+                } else {
+                    std::slice::from_raw_parts(a as *const u8, l).to_vec()
+                }
+            };
+            let mut names = vec![];
+            let mut values = vec![];
+            for pair in iov.chunks(2) {
+                let n = bytes(&pair[0]);
+                // A parameter name is a C string (vfs_buildopts: EINVAL otherwise).
+                if n.last() != Some(&0) {
+                    return Err(Errno::EINVAL);
+                }
+                names.push(String::from_utf8_lossy(&n[..n.len() - 1]).into_owned());
+                values.push(bytes(&pair[1]));
+            }
+            Ok(Params { names, values })
+        }
+
+        fn value(&self, name: &str) -> Option<&[u8]> {
+            self.names.iter().position(|n| n == name).map(|k| self.values[k].as_slice())
+        }
+
+        /// kern_jail_get's order: lastjid, then a jid other than 0, then name.
+        pub fn key(&self) -> KResult<JailKey> {
+            if let Some(v) = self.value("lastjid") {
+                return Ok(JailKey::After(int(v)?));
+            }
+            if let Some(v) = self.value("jid") {
+                let jid = int(v)?;
+                if jid != 0 {
+                    return Ok(JailKey::Jid(jid));
+                }
+            }
+            match self.value("name") {
+                Some(v) if v.last() == Some(&0) => Ok(JailKey::Name(String::from_utf8_lossy(&v[..v.len() - 1]).into())),
+                Some(_) => Err(Errno::EINVAL),
+                None => Err(Errno::ENOENT),
+            }
+        }
+
+        /// Write the answers into the caller's buffers (lengths as the kernel sets them).
+        ///
+        /// # Safety
+        /// As `read`, and the value buffers must be writable.
+        pub unsafe fn answer(&self, iov: &mut [(usize, usize)], found: KResult<StackJail>) -> KResult<i32> {
+            let put = |slot: &mut (usize, usize), data: &[u8]| -> KResult<()> {
+                if slot.1 < data.len() {
+                    return Err(Errno::EINVAL);
+                }
+                std::ptr::copy_nonoverlapping(data.as_ptr(), slot.0 as *mut u8, data.len());
+                Ok(())
+            };
+            let j = match found {
+                Ok(j) => j,
+                Err(e) => {
+                    if let Some(k) = self.names.iter().position(|n| n == "errmsg") {
+                        let msg = b"jail not found\0";
+                        let slot = &mut iov[2 * k + 1];
+                        let n = msg.len().min(slot.1);
+                        std::ptr::copy_nonoverlapping(msg.as_ptr(), slot.0 as *mut u8, n);
+                    }
+                    return Err(e);
+                }
+            };
+            for (k, name) in self.names.iter().enumerate() {
+                let slot = &mut iov[2 * k + 1];
+                match name.as_str() {
+                    "jid" => put(slot, &j.jid.to_ne_bytes())?,
+                    "vnet" => put(slot, &j.vnet.to_ne_bytes())?,
+                    "dying" => put(slot, &(j.dying as i32).to_ne_bytes())?,
+                    "name" => {
+                        let mut n = j.name.clone().into_bytes();
+                        n.push(0);
+                        put(slot, &n)?;
+                    }
+                    // pr_ip6s addresses: none.
+                    "ip6.addr" => slot.1 = 0,
+                    "lastjid" | "errmsg" => {}
+                    // vfs_getopt in kern_jail_get: a parameter it does not know.
+                    _ => return Err(Errno::ENOENT),
+                }
+            }
+            Ok(j.jid)
+        }
     }
 }
 
@@ -458,5 +727,53 @@ mod tests {
         ok.extend_from_slice(&[0, 0, 0, 0, 9, 9]);
         assert_eq!(decode_reply(&ok).unwrap(), (3, &[9u8, 9][..]));
         assert!(matches!(decode_reply(&[1, 2]), Err(StackError::Transport(_))));
+    }
+
+    #[test]
+    fn jail_frames() {
+        assert_eq!(words(&encode_jail_create("www", true)[..8]), [OP_JAIL_CREATE, 1]);
+        assert_eq!(&encode_jail_create("www", false)[4..], &[2, 0, 0, 0, b'w', b'w', b'w']);
+        assert_eq!(words(&encode_jid_op(OP_JAIL_ATTACH, 7)), [OP_JAIL_ATTACH, 7]);
+        assert_eq!(words(&encode_fd_addr(OP_CONNECT, 3, &[16, 2, 0, 80])), [OP_CONNECT, 3, 0x5000_0210]);
+        assert_eq!(words(&encode_jail_get(&JailKey::After(3), 8)), [OP_JAIL_GET, 8, 0, 3]);
+        assert_eq!(words(&encode_jail_get(&JailKey::Jid(4), 0)), [OP_JAIL_GET, 0, 1, 4]);
+        let by_name = encode_jail_get(&JailKey::Name("db".into()), 8);
+        assert_eq!(words(&by_name[..16]), [OP_JAIL_GET, 8, 2, 0]);
+        assert_eq!(&by_name[16..], b"db");
+    }
+
+    /// jail_get(2)'s iovecs as abi::JailGet builds them: the key in kern_jail_get's order,
+    /// the answers written back where the kernel writes them.
+    #[test]
+    fn jail_get_parameters_are_read_and_answered_as_the_kernel_does() {
+        use crate::freebsd::abi::JailGet;
+        let mut q = JailGet::by_name("www");
+        let mut iov = q.iovecs();
+        // SAFETY: iovecs over q's own buffers, alive for the calls.
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(p.key().unwrap(), JailKey::Name("www".into()));
+        let j = StackJail { jid: 5, name: "www".into(), vnet: 1, dying: true };
+        assert_eq!(unsafe { p.answer(&mut iov, Ok(j)) }, Ok(5));
+        drop(iov);
+        assert_eq!((q.jid, q.has_vnet(), q.dying), (5, true, 1));
+
+        let mut q = JailGet::by_jid(2, true);
+        let iov = q.iovecs();
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(p.key().unwrap(), JailKey::After(2));
+        let mut q = JailGet::by_jid(9, false);
+        let mut iov = q.iovecs();
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(p.key().unwrap(), JailKey::Jid(9));
+        let j = StackJail { jid: 9, name: "db".into(), vnet: 2, dying: false };
+        assert_eq!(unsafe { p.answer(&mut iov, Ok(j)) }, Ok(9));
+        drop(iov);
+        assert_eq!((q.jail_name(), q.has_vnet(), q.dying), ("db".to_string(), false, 0));
+        // Not found: the kernel's errno, a message in errmsg.
+        let mut iov = q.iovecs();
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(unsafe { p.answer(&mut iov, Err(Errno::ENOENT)) }, Err(Errno::ENOENT));
+        drop(iov);
+        assert!(q.errmsg.starts_with(b"jail not found\0"));
     }
 }

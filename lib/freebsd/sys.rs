@@ -60,7 +60,7 @@ pub trait Syscalls: std::fmt::Debug {
     fn recv(&mut self, fd: Fd, buf: &mut [u8], wait: Duration) -> KResult<usize>;
     /// kldload(2); a module already there (or compiled in) is not an error.
     fn kldload(&mut self, module: &str) -> KResult<()>;
-    /// Whether this kernel has jails (the stack host has none: no jail_get, no jail_attach).
+    /// Whether this kernel has jails.
     fn has_jails(&self) -> bool;
     /// The pid the kernel writes into this process's routing messages: route_output puts
     /// the sender's (`rtm->rtm_pid = curproc->p_pid`, rtsock.c fill_addrinfo), so a reply
@@ -70,6 +70,12 @@ pub trait Syscalls: std::fmt::Debug {
     /// jail_get(2) over iovecs given as (address, length); lengths come back as the kernel
     /// set them. Returns the jid.
     fn jail_get(&mut self, iov: &mut [(usize, usize)], flags: i32) -> KResult<i32>;
+    /// The seam of a process inside jail `jid`, where the seam makes one itself (the stack
+    /// host: another connection, attached with jail_attach); None where jnet forks a child
+    /// that attaches (FreeBSD).
+    fn enter_jail(&self, _jid: i32) -> Option<KResult<Box<dyn Syscalls>>> {
+        None
+    }
 }
 
 /// Write each buffer's address into its parent (the arg, or an earlier buffer), as the

@@ -591,7 +591,7 @@ impl Host {
                     self.destroy_index(index);
                 } else {
                     let home = ifp.home;
-                    self.vmove(index, home, false);
+                    self.vmove(index, home, true);
                 }
             }
             self.units.retain(|k, _| !k.starts_with(&format!("{jid}/")));
@@ -1300,10 +1300,12 @@ impl Host {
 
     /// `if_vmove`: detach (leave the bridge, lose groups but "all" and the cloner's, go down,
     /// lose addresses and ND6 state) and attach in `to`. Name, description and MAC stay.
-    /// `purge`: an explicit move (SIOCSIFVNET/SIOCSIFRVNET) purges addresses and per-AF
-    /// state; `vnet_if_return`, when a dying vnet sends interfaces home, moves them in
-    /// shutdown mode and skips `if_purgeaddrs`/`in6_ifdetach` (if.c): they keep the
-    /// addresses the jail gave them.
+    /// `purge`: every move (SIOCSIFVNET, SIOCSIFRVNET and `vnet_if_return` when a dying vnet
+    /// sends interfaces home) purges addresses and per-AF state. if_detach_internal skips
+    /// `if_purgeaddrs`/`in6_ifdetach` only while VNET_IS_SHUTTING_DOWN, which if.c defines
+    /// as `vnet_shutdown && vnet_state < SI_SUB_VNET_DONE`: vnet_if_return is the
+    /// VNET_SYSUNINIT at SI_SUB_VNET_DONE itself, so it purges (13.0 and 14 alike; the
+    /// stack shows it, test fbsd_stack "vnet jail removed").
     fn vmove(&mut self, index: u32, to: VnetId, purge: bool) {
         self.bridge_detach(index);
         let Some(kind) = self.by_index(index).map(|i| i.kind.clone()) else {
