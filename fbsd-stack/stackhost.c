@@ -97,6 +97,8 @@ void *jnet_cred_current(void);
 void *jnet_cred_enter(void *cred);
 void jnet_cred_leave(void *saved);
 int jnet_prison_reap(void);
+/* fbsd-stack/jnet_ng_defer.inc, appended to F-Stack's ff_ng_base.c. */
+void jnet_ng_run_deferred(void);
 
 /* cred: the process's, NULL for the host's; killed: its jail was removed. */
 struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; void *cred; int killed; };
@@ -416,10 +418,12 @@ static void accept_clients(void) {
   }
 }
 
-/* One request per ready client per turn; the stack runs its timers in between, and the
-   jails whose last reference went are completed (taskqueue_thread's prison_complete). */
+/* One request per ready client per turn; the stack runs its timers in between, the
+   netgraph items FreeBSD would have queued run (ngthread's work), and the jails whose last
+   reference went are completed (taskqueue_thread's prison_complete). */
 static int turn(void *unused) {
   (void)unused;
+  jnet_ng_run_deferred();
   jnet_prison_reap();
   accept_clients();
   for (int i = 0; i < nclients; i++) {

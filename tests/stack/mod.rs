@@ -66,6 +66,11 @@ impl Stack {
         self.ctl().jail_create(name, true).unwrap()
     }
 
+    /// `jail -c name=NAME persist`, sharing the host's vnet: the jid.
+    pub fn jail_create_shared(&self, name: &str) -> i32 {
+        self.ctl().jail_create(name, false).unwrap()
+    }
+
     /// jail_remove(2) of `jid`.
     pub fn jail_remove(&self, jid: i32) -> Result<(), jnet::errno::Errno> {
         self.ctl().jail_remove(jid).map_err(|e| match e {
@@ -181,8 +186,8 @@ pub mod traffic {
 
     /// A TCP connection from process `client` to `server` listening on `addr`:`port`,
     /// "hello" sent each way, then closed by the client first (which keeps TIME_WAIT).
-    /// Whether every step happened within 5 s.
-    pub fn tcp_exchange(client: &mut StackHost, server: &mut StackHost, addr: IpAddr, port: u16) -> bool {
+    /// Ok when every step happened within 5 s, else the step that did not.
+    pub fn tcp_exchange(client: &mut StackHost, server: &mut StackHost, addr: IpAddr, port: u16) -> Result<(), String> {
         let domain = if addr.is_ipv4() { PF_INET } else { PF_INET6 };
         let l = server.socket(domain, SOCK_STREAM, 0).unwrap();
         server.bind(l, &sockaddr(addr, port)).unwrap();
@@ -196,18 +201,20 @@ pub mod traffic {
             Err(StackError::Kernel(jnet::errno::Errno(36))) => {}
             Err(e) => panic!("connect: {e}"),
         }
-        let ok = (|| {
-            let a = within(5, || server.accept(l).ok())?;
-            within(5, || client.sendto(s, b"hello", &[]).ok())?;
+        let steps = (|| {
+            let a = within(5, || server.accept(l).ok()).ok_or("accept")?;
+            within(5, || client.sendto(s, b"hello", &[]).ok()).ok_or("send from the client")?;
             let mut buf = [0u8; 16];
-            within(5, || server.recv(a, &mut buf).ok().filter(|&n| &buf[..n] == b"hello"))?;
-            server.sendto(a, b"hello", &[]).ok()?;
-            within(5, || client.recv(s, &mut buf).ok().filter(|&n| &buf[..n] == b"hello"))?;
-            client.close(s).ok()?;
-            server.close(a).ok()
+            within(5, || server.recv(a, &mut buf).ok().filter(|&n| &buf[..n] == b"hello"))
+                .ok_or("the server's recv")?;
+            server.sendto(a, b"hello", &[]).map_err(|_| "send from the server")?;
+            within(5, || client.recv(s, &mut buf).ok().filter(|&n| &buf[..n] == b"hello"))
+                .ok_or("the client's recv")?;
+            client.close(s).map_err(|_| "close by the client")?;
+            server.close(a).map_err(|_| "close by the server")
         })();
         let _ = server.close(l);
-        ok.is_some()
+        steps.map_err(|step| format!("{step} did not happen"))
     }
 
     /// The IPv4 address of a unit-numbered test network: 10.N.0.H.
