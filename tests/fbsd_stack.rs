@@ -634,8 +634,8 @@ fn netgraph_eiface_ether_and_bridge() {
     c.finish();
 }
 
-/// One interface as `ifconfig` shows it after a hook. The NIC (the stack's DPDK port, the
-/// sim's igb0) and lo0 are only named: their own flags, addresses and MTU are each host's.
+/// One interface as `ifconfig` shows it after a hook. The NIC's addresses (the stack's DPDK
+/// port, the sim's igb0) are each host's own and left out.
 #[derive(Debug, Default, PartialEq)]
 struct IfSeen {
     name: String,
@@ -663,8 +663,13 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
     let mut list = k.if_list().unwrap();
     list.sort_by(|a, b| a.name.cmp(&b.name));
     for i in list {
-        if i.name == "lo0" || i.name == "igb0" {
-            ifaces.push(IfSeen { name: i.name, ..IfSeen::default() });
+        // The NIC's addresses are each host's own (the stack's port has f-stack.ini's IPv4
+        // address and no link-local, the sim's igb0 the other way round); the rest of it, and
+        // all of lo0, is compared.
+        if i.name == "igb0" {
+            let descr = k.if_description(&i.name).unwrap();
+            let groups = k.if_groups(&i.name).unwrap();
+            ifaces.push(IfSeen { name: i.name, flags: i.flags, mtu: i.mtu, descr, groups, ..IfSeen::default() });
             continue;
         }
         let bridge = k.bridge_members(&i.name).ok();
@@ -1527,5 +1532,272 @@ fn eight_jails_started_into_their_vnets_at_once() {
         vec![Some(0); 8],
     );
     c.same_seen("the host at the end", seen(&mut st.k), seen(&mut k));
+    c.finish();
+}
+
+/// What the driver does with an address given to an interface that is down: in_aifaddr_ioctl
+/// and (for the interface's only IPv6 address) in6_notify_ifa send it SIOCSIFADDR, and
+/// ether_ioctl sets IFF_UP and runs if_init; in6_control then clears IFDISABLED, and the
+/// interface being up, its link-local address is attached.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn an_address_on_a_down_interface_brings_it_up() {
+    let mut c = Checks::new("addresses on a down interface");
+    let (mut st, _h, mut k) = fresh("downaddr");
+    create_both(&mut st, &mut k, "epair");
+    create_both(&mut st, &mut k, "epair");
+    let down = iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST;
+    both!(c, st, k, "a new end is down", |x| x.if_flags("epair0a"), Ok(down));
+    both!(c, st, k, "add 10.0.0.1/24 to it", |x| x.if_add_addr("epair0a", cidr("10.0.0.1/24"), 0), Ok(()));
+    both!(c, st, k, "up after the IPv4 address", |x| x.if_flags("epair0a"), Ok(down | iff::UP));
+    both!(
+        c,
+        st,
+        k,
+        "add 2001:db8::1/64 to a down, IFDISABLED end",
+        |x| x.if_add_addr("epair1a", cidr("2001:db8::1/64"), 0),
+        Ok(())
+    );
+    both!(c, st, k, "up after its first IPv6 address", |x| x.if_flags("epair1a"), Ok(down | iff::UP));
+    both!(
+        c,
+        st,
+        k,
+        "IFDISABLED cleared",
+        |x| x.if_nd6("epair1a").unwrap().flags,
+        nd6f::PERFORMNUD | nd6f::AUTO_LINKLOCAL
+    );
+    let ll = |x: &mut dyn Interfaces| {
+        x.if_list()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name == "epair1a")
+            .unwrap()
+            .addrs
+            .iter()
+            .filter(|a| matches!(a.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80))
+            .count()
+    };
+    both!(c, st, k, "a link-local address attached", |x| ll(x), 1);
+    both!(
+        c,
+        st,
+        k,
+        "the address itself: no DAD (decided while IFDISABLED)",
+        |x| x.if_addr6_flags("epair1a", v6("2001:db8::1")),
+        Ok(0)
+    );
+    // A second IPv6 address is not the interface's only one: no SIOCSIFADDR, it stays down.
+    both!(c, st, k, "down again", |x| x.if_set_flags("epair1a", 0), Ok(()));
+    both!(c, st, k, "add 2001:db8::2/64 while down", |x| x.if_add_addr("epair1a", cidr("2001:db8::2/64"), 0), Ok(()));
+    both!(c, st, k, "still down", |x| x.if_flags("epair1a").map(|f| f & iff::UP), Ok(0));
+    both!(
+        c,
+        st,
+        k,
+        "tentative, waiting for the interface",
+        |x| x.if_addr6_flags("epair1a", v6("2001:db8::2")),
+        Ok(in6f::TENTATIVE)
+    );
+    c.finish();
+}
+
+/// in6_update_ifa on an address the interface has: the flags given replace the old ones, no
+/// DAD starts again, and another prefix length is EINVAL. The per-address IN6_IFF_NODAD is
+/// kept but nd6.c never reads it: DAD runs.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn ipv6_addresses_re_added_with_another_prefix_and_no_dad() {
+    let mut c = Checks::new("IPv6 addresses: re-added, another prefix, the no-DAD flag");
+    let (mut st, _h, mut k) = fresh("readd");
+    create_both(&mut st, &mut k, "epair");
+    prepare(&mut st, &mut k, "epair0a", true);
+    let a = v6("2001:db8:3::5");
+    both!(c, st, k, "add 2001:db8:3::5/64", |x| x.if_add_addr("epair0a", cidr("2001:db8:3::5/64"), 0), Ok(()));
+    both!(c, st, k, "settled", |x| settled(|| x.if_addr6_flags("epair0a", a).unwrap()), 0);
+    both!(c, st, k, "add it again", |x| x.if_add_addr("epair0a", cidr("2001:db8:3::5/64"), 0), Ok(()));
+    both!(c, st, k, "no DAD the second time", |x| x.if_addr6_flags("epair0a", a), Ok(0));
+    both!(c, st, k, "add it as /48", |x| x.if_add_addr("epair0a", cidr("2001:db8:3::5/48"), 0), Err(Errno::EINVAL));
+    both!(
+        c,
+        st,
+        k,
+        "still /64",
+        |x| x
+            .if_list()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name == "epair0a")
+            .unwrap()
+            .addrs
+            .into_iter()
+            .find(|c| c.addr == IpAddr::V6(a))
+            .map(|c| c.prefixlen),
+        Some(64)
+    );
+    let b = v6("2001:db8:4::5");
+    both!(
+        c,
+        st,
+        k,
+        "add 2001:db8:4::5/64 with IN6_IFF_NODAD",
+        |x| x.if_add_addr("epair0a", cidr("2001:db8:4::5/64"), in6f::NODAD),
+        Ok(())
+    );
+    both!(c, st, k, "tentative all the same", |x| x.if_addr6_flags("epair0a", b), Ok(in6f::NODAD | in6f::TENTATIVE));
+    both!(c, st, k, "after DAD", |x| settled(|| x.if_addr6_flags("epair0a", b).unwrap()), in6f::NODAD);
+    c.finish();
+}
+
+/// SIOCSIFCAP by driver: epair_ioctl, bridge_ioctl (13.0) and ng_eiface_ioctl leave it to
+/// ether_ioctl, which answers EINVAL, even for the capabilities the interface has.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn capabilities_are_refused_by_epairs_bridges_and_eifaces() {
+    let mut c = Checks::new("SIOCSIFCAP by driver");
+    let (mut st, _h, mut k) = hosts("caps");
+    create_both(&mut st, &mut k, "epair");
+    create_both(&mut st, &mut k, "bridge");
+    both!(
+        c,
+        st,
+        k,
+        "an epair's own capabilities",
+        |x| x.if_set_capenable("epair0a", ifcap::VLAN_MTU),
+        Err(Errno::EINVAL)
+    );
+    both!(c, st, k, "none on an epair", |x| x.if_set_capenable("epair0a", 0), Err(Errno::EINVAL));
+    both!(c, st, k, "a bridge's", |x| x.if_set_capenable("bridge0", 0), Err(Errno::EINVAL));
+    both!(c, st, k, "an eiface", |x| x.ng_mkpeer(".", "eiface", "e", "ether"), Ok(()));
+    both!(c, st, k, "an eiface's", |x| x.if_set_capenable("ngeth0", 0), Err(Errno::EINVAL));
+    both!(c, st, k, "the epair's are unchanged", |x| x.if_capenable("epair0a"), Ok(ifcap::VLAN_MTU));
+    c.finish();
+}
+
+/// NGM_NAME: ng_name_node refuses any name a node has, the node's own included, and names
+/// that are too long or carry '.', ':', '[' or ']' (ng_base.c).
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn netgraph_names() {
+    let mut c = Checks::new("netgraph names");
+    let (mut st, _h, mut k) = hosts("ngnames");
+    both!(c, st, k, "an eiface", |x| x.ng_mkpeer(".", "eiface", "e", "ether"), Ok(()));
+    both!(c, st, k, "name it jnet-x", |x| x.ng_name("ngeth0:", "jnet-x"), Ok(()));
+    both!(c, st, k, "its own name again", |x| x.ng_name("jnet-x:", "jnet-x"), Err(Errno::EADDRINUSE));
+    both!(c, st, k, "igb0's name", |x| x.ng_name("jnet-x:", "igb0"), Err(Errno::EADDRINUSE));
+    both!(c, st, k, "a dot", |x| x.ng_name("jnet-x:", "a.b"), Err(Errno::EINVAL));
+    both!(c, st, k, "a colon", |x| x.ng_name("jnet-x:", "a:b"), Err(Errno::EINVAL));
+    // struct ngm_name holds NG_NODESIZ (32) bytes with the NUL: the backend refuses more
+    // rather than name another node than asked.
+    both!(c, st, k, "32 characters", |x| x.ng_name("jnet-x:", &"n".repeat(32)), Err(Errno::ENAMETOOLONG));
+    // A destination path is at most 31 characters (ngabi SENDTO_PATH_MAX): a 30-character
+    // name and its colon.
+    both!(c, st, k, "30 characters", |x| x.ng_name("jnet-x:", &"n".repeat(30)), Ok(()));
+    both!(
+        c,
+        st,
+        k,
+        "found by it",
+        |x| x.ng_node(&format!("{}:", "n".repeat(30))).map(|n| n.node_type),
+        Ok("eiface".to_string())
+    );
+    c.finish();
+}
+
+/// vlans of the NIC (NIC.TAG): RUNNING from creation (vlan_config), tags 1 to 4094, no unit.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn vlans_of_the_nic_tags_and_flags() {
+    let mut c = Checks::new("vlans: tags and flags");
+    let (mut st, _h, mut k) = hosts("vlantags");
+    k.kld_load("if_vlan").unwrap();
+    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
+    k.if_set_capenable("igb0", caps).unwrap();
+    both!(c, st, k, "igb0.30", |x| x.if_create("igb0.30"), Ok("igb0.30".to_string()));
+    let running = iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST;
+    both!(c, st, k, "RUNNING from creation, down", |x| x.if_flags("igb0.30"), Ok(running));
+    both!(c, st, k, "up", |x| x.if_set_flags("igb0.30", iff::UP), Ok(()));
+    both!(
+        c,
+        st,
+        k,
+        "down again: still RUNNING",
+        |x| {
+            x.if_set_flags("igb0.30", 0).unwrap();
+            x.if_flags("igb0.30")
+        },
+        Ok(running)
+    );
+    both!(c, st, k, "tag 4094", |x| x.if_create("igb0.4094"), Ok("igb0.4094".to_string()));
+    both!(c, st, k, "tag 4095", |x| x.if_create("igb0.4095"), Err(Errno::EINVAL));
+    both!(c, st, k, "tag 0", |x| x.if_create("igb0.0"), Err(Errno::EINVAL));
+    both!(c, st, k, "tag 30 again", |x| x.if_create("igb0.30"), Err(Errno::EEXIST));
+    both!(c, st, k, "a parent that is not there", |x| x.if_create("igb9.30"), Err(Errno::EINVAL));
+    c.finish();
+}
+
+/// Descriptions, MTUs and group names at their bounds.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn descriptions_mtus_and_group_names_at_their_bounds() {
+    let mut c = Checks::new("bounds: descriptions, MTU, group names");
+    let (mut st, _h, mut k) = fresh("bounds");
+    create_both(&mut st, &mut k, "epair");
+    // ifdescr_maxlen 1024 (if.c): the description with its NUL.
+    let long = "d".repeat(1023);
+    both!(c, st, k, "a 1023-byte description", |x| x.if_set_description("epair0a", Some(&long)), Ok(()));
+    both!(c, st, k, "read back", |x| x.if_description("epair0a").map(|d| d.map(|d| d.len())), Ok(Some(1023)));
+    let longer = "d".repeat(1024);
+    both!(
+        c,
+        st,
+        k,
+        "a 1024-byte description",
+        |x| x.if_set_description("epair0a", Some(&longer)),
+        Err(Errno::ENAMETOOLONG)
+    );
+    // ifhwioctl SIOCSIFMTU: IF_MINMTU 72 to IF_MAXMTU 65535 (if.c, if_var.h); epair_ioctl
+    // then takes any ("We basically allow all kinds of MTUs", if_epair.c).
+    for mtu in [72u32, 1500, 9000, 65535] {
+        both!(c, st, k, format!("MTU {mtu}"), |x| x.if_set_mtu("epair0a", mtu), Ok(()));
+    }
+    both!(c, st, k, "MTU 71", |x| x.if_set_mtu("epair0a", 71), Err(Errno::EINVAL));
+    both!(c, st, k, "MTU 65536", |x| x.if_set_mtu("epair0a", 65536), Err(Errno::EINVAL));
+    both!(c, st, k, "MTU 1500 again", |x| x.if_set_mtu("epair0a", 1500), Ok(()));
+    // if_addgroup: a group name may not end in a digit; IFNAMSIZ bounds it.
+    both!(c, st, k, "group jnet", |x| x.if_add_group("epair0a", "jnet"), Ok(()));
+    both!(c, st, k, "group jnet again", |x| x.if_add_group("epair0a", "jnet"), Err(Errno::EEXIST));
+    both!(c, st, k, "group ending in a digit", |x| x.if_add_group("epair0a", "jail1"), Err(Errno::EINVAL));
+    both!(c, st, k, "a 15-byte group", |x| x.if_add_group("epair0a", "abcdefghijklmno"), Ok(()));
+    c.finish();
+}
+
+/// Promiscuous references (ifpromisc): a bridge member holds one, ng_ether's
+/// NGM_ETHER_SET_PROMISC another, a vlan on a bridge one on its NIC; IFF_PROMISC shows while
+/// any is held.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn promiscuous_references() {
+    let mut c = Checks::new("promiscuous references");
+    let (mut st, _h, mut k) = hosts("promisc");
+    k.kld_load("if_vlan").unwrap();
+    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
+    k.if_set_capenable("igb0", caps).unwrap();
+    let promisc = |x: &mut dyn Interfaces, n: &str| x.if_flags(n).unwrap() & iff::PROMISC != 0;
+    create_both(&mut st, &mut k, "bridge");
+    create_both(&mut st, &mut k, "bridge");
+    both!(c, st, k, "igb0 not promiscuous", |x| promisc(x, "igb0"), false);
+    both!(c, st, k, "igb0 into bridge0", |x| x.bridge_add("bridge0", "igb0"), Ok(()));
+    both!(c, st, k, "promiscuous as a member", |x| promisc(x, "igb0"), true);
+    both!(c, st, k, "ng_ether promisc on", |x| x.ng_ether_set_promisc("igb0:", true), Ok(()));
+    both!(c, st, k, "out of bridge0", |x| x.bridge_del("bridge0", "igb0"), Ok(()));
+    both!(c, st, k, "still promiscuous: ng_ether's reference", |x| promisc(x, "igb0"), true);
+    both!(c, st, k, "ng_ether promisc off", |x| x.ng_ether_set_promisc("igb0:", false), Ok(()));
+    both!(c, st, k, "not promiscuous", |x| promisc(x, "igb0"), false);
+    both!(c, st, k, "igb0.40", |x| x.if_create("igb0.40"), Ok("igb0.40".to_string()));
+    both!(c, st, k, "igb0.40 into bridge1", |x| x.bridge_add("bridge1", "igb0.40"), Ok(()));
+    both!(c, st, k, "the vlan's NIC promiscuous (vlan_setflags)", |x| promisc(x, "igb0"), true);
+    both!(c, st, k, "igb0.40 out of bridge1", |x| x.bridge_del("bridge1", "igb0.40"), Ok(()));
+    both!(c, st, k, "and no longer", |x| promisc(x, "igb0"), false);
     c.finish();
 }

@@ -168,11 +168,20 @@ fn timeouts_list_what_is_tentative_or_missing() {
 fn addresses_without_dad_return_at_once() {
     let h = Host::new("nodad", "igb0,igb1", 30_000);
     let mut k = h.kernel();
-    // NO_DAD on the address.
+    // no_dad on the interface (ND6_IFF_NO_DAD: nd6_dad_start clears TENTATIVE). The
+    // address's own IN6_IFF_NODAD is not enough: FreeBSD runs DAD all the same.
+    let nd = k.if_nd6("igb0").unwrap().flags;
+    k.if_set_nd6_flags("igb0", nd | nd6f::NO_DAD).unwrap();
     let a: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
-    k.if_add_addr("igb0", Cidr { addr: a.into(), prefixlen: 64 }, in6f::NODAD).unwrap();
+    k.if_add_addr("igb0", Cidr { addr: a.into(), prefixlen: 64 }, 0).unwrap();
     let o = h.wait(&["-i", "igb0", "-t", "0.5"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let b: std::net::Ipv6Addr = "2001:db8::3".parse().unwrap();
+    let nd1 = k.if_nd6("igb1").unwrap().flags;
+    k.if_set_nd6_flags("igb1", nd1 & !nd6f::IFDISABLED).unwrap();
+    k.if_add_addr("igb1", Cidr { addr: b.into(), prefixlen: 64 }, in6f::NODAD).unwrap();
+    let o = h.wait(&["-i", "igb1", "-a", "2001:db8::3", "-t", "0.2"]);
+    assert_eq!(code(&o), Some(75), "{}", stderr(&o));
     // Loopback never does DAD.
     assert_eq!(code(&h.wait(&["-i", "lo0", "-t", "0.5"])), Some(0));
     // dad_count 0: DAD is off host-wide.

@@ -565,6 +565,11 @@ impl Netgraph for FreeBsd {
         .map(|_| ())
     }
     fn ng_name(&mut self, path: &str, name: &str) -> KResult<()> {
+        // struct ngm_name has NG_NODESIZ bytes, NUL included: a longer name would be cut,
+        // and another node named than the one asked for.
+        if name.len() >= ngabi::NAMESIZ {
+            return Err(Errno::ENAMETOOLONG);
+        }
         self.ng_send(path, ngabi::generic::COOKIE, ngabi::generic::NAME, &ngabi::name32(name)).map(|_| ())
     }
     fn ng_rmhook(&mut self, path: &str, hook: &str) -> KResult<()> {

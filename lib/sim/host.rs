@@ -140,6 +140,10 @@ pub struct SimIf {
     /// of its clock, so that a move within a second is seen (see `Host::clock_ms`).
     #[serde(default)]
     pub epoch_ms: u64,
+    /// if_pcount: references on promiscuous mode (ifpromisc: a bridge's for its member,
+    /// ng_ether's NGM_ETHER_SET_PROMISC, a promiscuous vlan's for its parent).
+    #[serde(default)]
+    pub pcount: u32,
 }
 
 pub use crate::kernel::ifcap::VLAN_MTU as IFCAP_VLAN_MTU;
@@ -342,6 +346,7 @@ impl Host {
         let mut nd6 = self.nd6_defaults(&kind);
         nd6.flags &= !nd6f::IFDISABLED;
         self.ifaces.push(SimIf {
+            pcount: 0,
             index,
             epoch_ms: self.clock_ms,
             name: name.to_string(),
@@ -412,6 +417,7 @@ impl Host {
             nd6.flags &= !nd6f::IFDISABLED;
             let ll = link_local(Mac(mac));
             h.ifaces.push(SimIf {
+                pcount: 0,
                 index,
                 epoch_ms: h.clock_ms,
                 name: name.clone(),
@@ -475,6 +481,7 @@ impl Host {
         self.units.entry(unit_key(vnet, "lo")).or_default().insert(0);
         let nd6 = self.nd6_defaults(&IfKind::Loopback { unit: 0 });
         self.ifaces.push(SimIf {
+            pcount: 0,
             index,
             epoch_ms: self.clock_ms,
             name: "lo0".into(),
@@ -630,6 +637,7 @@ impl Host {
         let kind = IfKind::Vlan { unit, parent: Some(p.index), tag: Some(tag) };
         let nd6 = self.nd6_defaults(&kind);
         self.ifaces.push(SimIf {
+            pcount: 0,
             index,
             epoch_ms: self.clock_ms,
             name: req.to_string(),
@@ -640,7 +648,9 @@ impl Host {
             driver: "vlan".into(),
             descr: None,
             groups: vec!["all".into(), "vlan".into()],
-            flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST,
+            // vlan_config: "We are ready for operation now" (IFF_DRV_RUNNING, if_vlan.c; a
+            // vlan is RUNNING from creation on FreeBSD 13.0 through F-Stack).
+            flags: iff::BROADCAST | iff::SIMPLEX | iff::MULTICAST | iff::RUNNING,
             mac: p.mac,
             // if_vlan.c vlan_config: the parent's MTU, less the tag (ifv_mtufudge) when the
             // parent cannot carry VLAN-sized frames.
@@ -698,6 +708,7 @@ impl Host {
                     let nd6 = self.nd6_defaults(&kind);
                     let u = unit.to_be_bytes();
                     self.ifaces.push(SimIf {
+                        pcount: 0,
                         index,
                         epoch_ms: self.clock_ms,
                         name,
@@ -736,6 +747,7 @@ impl Host {
                 let nd6 = self.nd6_defaults(&kind);
                 let group = base.to_string();
                 self.ifaces.push(SimIf {
+                    pcount: 0,
                     index,
                     epoch_ms: self.clock_ms,
                     name: name.clone(),
@@ -823,9 +835,7 @@ impl Host {
             }
         }
         for m in released {
-            if let Some(ifp) = self.by_index_mut(m) {
-                ifp.flags &= !iff::PROMISC;
-            }
+            self.promisc(m, false);
         }
     }
 
@@ -909,12 +919,21 @@ impl Host {
         let ifp = &mut self.ifaces[p];
         let was_up = ifp.flags & iff::UP != 0;
         ifp.flags = (ifp.flags & !changeable) | (flags & changeable);
+        // ifhwioctl: PPROMISC holds PROMISC; without it PROMISC stays while references do.
+        if ifp.flags & iff::PPROMISC != 0 || ifp.pcount > 0 {
+            ifp.flags |= iff::PROMISC;
+        } else {
+            ifp.flags &= !iff::PROMISC;
+        }
         let up = ifp.flags & iff::UP != 0;
         // Drivers whose if_init/ioctl start and stop with UP (bridge_init/bridge_stop,
-        // ng_eiface, NICs); an epair stays RUNNING whatever its UP flag.
-        let running_follows_up = !matches!(ifp.kind, IfKind::Epair { .. });
+        // ng_eiface, NICs); an epair stays RUNNING whatever its UP flag, and a vlan is
+        // RUNNING while it has a parent (vlan_config/vlan_unconfig_locked, if_vlan.c).
+        let running_follows_up = !matches!(ifp.kind, IfKind::Epair { .. } | IfKind::Vlan { .. });
         if up {
-            ifp.flags |= iff::RUNNING;
+            if running_follows_up {
+                ifp.flags |= iff::RUNNING;
+            }
         } else {
             if running_follows_up {
                 ifp.flags &= !iff::RUNNING;
@@ -929,6 +948,33 @@ impl Host {
             self.in6_if_up(p, now_ms);
         }
         Ok(())
+    }
+
+    /// ifpromisc(9): take or drop a reference on promiscuous mode. IFF_PROMISC shows while
+    /// any is held or the admin set PPROMISC (if.c if_setflag, ifhwioctl); a vlan whose
+    /// promiscuity changes passes it to its parent (vlan_setflags, if_vlan.c: a vlan on a
+    /// bridge makes its NIC promiscuous, as FreeBSD 13.0 through F-Stack shows).
+    pub fn promisc(&mut self, index: u32, on: bool) {
+        let Some(ifp) = self.by_index_mut(index) else { return };
+        let before = ifp.pcount;
+        ifp.pcount = if on { before + 1 } else { before.saturating_sub(1) };
+        let held = ifp.pcount > 0 || ifp.flags & iff::PPROMISC != 0;
+        ifp.flags = if held { ifp.flags | iff::PROMISC } else { ifp.flags & !iff::PROMISC };
+        let parent = match ifp.kind {
+            IfKind::Vlan { parent: Some(p), .. } if (before == 0) != (ifp.pcount == 0) => Some(p),
+            _ => None,
+        };
+        if let Some(p) = parent {
+            self.promisc(p, on);
+        }
+    }
+
+    /// SIOCSIFADDR to the driver, which in6_notify_ifa and in_aifaddr_ioctl send: ether_ioctl
+    /// (epair, if_bridge, ng_eiface, NICs), vlan_ioctl and loioctl set IFF_UP and start the
+    /// interface (if_init: RUNNING). The flag is set directly, not through if_up(), so no
+    /// in6_if_up follows.
+    fn driver_sifaddr(&mut self, p: usize) {
+        self.ifaces[p].flags |= iff::UP | iff::RUNNING;
     }
 
     /// `in6_if_up`: add the automatic link-local address if wanted, start DAD on every
@@ -985,6 +1031,12 @@ impl Host {
     /// of a capability it lacks. A vlan made before keeps its MTU (if_vlan.c sets it once).
     pub fn set_capenable(&mut self, vnet: VnetId, name: &str, caps: u32) -> KResult<()> {
         let pos = self.pos(vnet, name)?;
+        // epair_ioctl, bridge_ioctl (13.0) and ng_eiface_ioctl leave SIOCSIFCAP to
+        // ether_ioctl, whose answer to it is EINVAL (if_ethersubr.c); NICs, vlan, lagg and lo
+        // take it (FreeBSD 13.0 through F-Stack: an epair refuses even its own capabilities).
+        if matches!(self.ifaces[pos].kind, IfKind::Epair { .. } | IfKind::Bridge { .. } | IfKind::Eiface { .. }) {
+            return Err(Errno::EINVAL);
+        }
         let offered = default_capenable(&self.ifaces[pos].kind);
         if caps & !offered != 0 {
             return Err(Errno::EINVAL);
@@ -1033,25 +1085,63 @@ impl Host {
                 return Err(Errno::EEXIST);
             }
         }
-        let ifp = &mut self.ifaces[p];
-        ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
+        let existing = self.ifaces[p].addrs.iter().find(|a| a.cidr.addr == cidr.addr).map(|a| a.cidr.prefixlen);
         match cidr.addr {
-            IpAddr::V4(_) => ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None }),
+            IpAddr::V4(_) => {
+                let ifp = &mut self.ifaces[p];
+                ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
+                ifp.addrs.push(SimAddr { cidr, flags6: 0, dad_start_ms: None });
+                // in_aifaddr_ioctl hands every address to the driver (SIOCSIFADDR, in.c).
+                self.driver_sifaddr(p);
+            }
             IpAddr::V6(_) => {
-                // in6_update_ifa decides TENTATIVE (in6if_do_dad) while IFDISABLED is still
-                // set: an address added to a new interface gets no DAD at all. Only then does
-                // in6_control clear IFDISABLED (sys/netinet6/in6.c; FreeBSD 13's in6.c run
-                // through F-Stack shows flags 0x0, and 0x2 once IFDISABLED was cleared first).
-                let dad = do_dad(ifp) && flags6 & (in6f::NODAD | in6f::ANYCAST) == 0;
-                ifp.nd6.flags &= !nd6f::IFDISABLED;
-                let running = ifp.flags & iff::UP != 0;
+                // in6_update_ifa keeps an address's prefix length: another is EINVAL (in6.c).
+                if existing.is_some_and(|len| len != cidr.prefixlen) {
+                    return Err(Errno::EINVAL);
+                }
+                let host_is_new = existing.is_none();
+                let ifp = &mut self.ifaces[p];
+                // in6_update_ifa_internal: the flags given (IN6_IFF_NODAD among them: nd6.c
+                // never reads it), TENTATIVE for a new address when in6if_do_dad says so,
+                // decided while IFDISABLED is still set (an address added to a new interface
+                // gets no DAD; in6_control clears IFDISABLED only after). A re-added address
+                // keeps no TENTATIVE and starts no DAD (FreeBSD 13.0 through F-Stack, test
+                // fbsd_stack "addresses: re-adding, prefix, no-DAD flag").
+                let tentative = do_dad(ifp) && host_is_new;
+                ifp.addrs.retain(|a| a.cidr.addr != cidr.addr);
+                let given = flags6 & (in6f::NODAD | in6f::ANYCAST);
                 ifp.addrs.push(SimAddr {
                     cidr,
-                    flags6: (flags6 & (in6f::NODAD | in6f::ANYCAST)) | if dad { in6f::TENTATIVE } else { 0 },
-                    // Added on an interface that is already up: DAD starts at once.
-                    dad_start_ms: (dad && running).then_some(now_ms),
+                    flags6: given | if tentative { in6f::TENTATIVE } else { 0 },
+                    dad_start_ms: None,
                 });
-                if running {
+                // in6_notify_ifa: the interface's only IPv6 address (or one re-added) goes to
+                // the driver (SIOCSIFADDR).
+                let v6_count = ifp.addrs.iter().filter(|a| a.cidr.addr.is_ipv6()).count();
+                if !host_is_new || v6_count <= 1 {
+                    self.driver_sifaddr(p);
+                }
+                // in6_broadcast_ifa -> nd6_dad_start: no DAD for anycast, or with dad_count 0
+                // or NO_DAD on the interface; on an interface up and running it starts now,
+                // else at in6_if_up.
+                let dad_count = self.sysctl("net.inet6.ip6.dad_count");
+                let ifp = &mut self.ifaces[p];
+                let ready = ifp.flags & (iff::UP | iff::RUNNING) == iff::UP | iff::RUNNING
+                    && ifp.nd6.flags & nd6f::IFDISABLED == 0;
+                let no_dad = dad_count <= 0 || ifp.nd6.flags & nd6f::NO_DAD != 0;
+                if let Some(a) = ifp.addrs.iter_mut().find(|a| a.cidr.addr == cidr.addr) {
+                    if a.flags6 & in6f::TENTATIVE != 0 {
+                        if a.flags6 & in6f::ANYCAST != 0 || no_dad {
+                            a.flags6 &= !in6f::TENTATIVE;
+                        } else if ready {
+                            a.dad_start_ms = Some(now_ms);
+                        }
+                    }
+                }
+                // in6_control, after a successful add: IFDISABLED is cleared (nd6_ioctl),
+                // which on an interface that is up attaches its link-local address.
+                ifp.nd6.flags &= !nd6f::IFDISABLED;
+                if ifp.flags & iff::UP != 0 {
                     self.in6_if_up(p, now_ms);
                 }
             }
@@ -1168,7 +1258,7 @@ impl Host {
             // Current if_bridge forces a later member to the bridge's MTU.
             self.ifaces[mp].mtu = self.ifaces[bp].mtu;
         }
-        self.ifaces[mp].flags |= iff::PROMISC;
+        self.promisc(mindex, true);
         if let IfKind::Bridge { members, .. } = &mut self.ifaces[bp].kind {
             members.push(mindex);
         }
@@ -1184,9 +1274,7 @@ impl Host {
             return Err(Errno::ENOENT);
         }
         members.retain(|m| *m != mindex);
-        if let Some(m) = self.by_index_mut(mindex) {
-            m.flags &= !iff::PROMISC;
-        }
+        self.promisc(mindex, false);
         Ok(())
     }
 
@@ -1318,7 +1406,12 @@ impl Host {
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
         // if_detach_internal's if_down clears UP; the driver's RUNNING is the driver's
         // (an epair keeps it).
+        // Its bridge and ng_ether references went with the detach; none is carried over.
+        ifp.pcount = 0;
         ifp.flags &= !(iff::UP | iff::PROMISC);
+        if ifp.flags & iff::PPROMISC != 0 {
+            ifp.flags |= iff::PROMISC;
+        }
         if !matches!(kind, IfKind::Epair { .. }) {
             ifp.flags &= !iff::RUNNING;
         }

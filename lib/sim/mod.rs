@@ -658,10 +658,12 @@ impl Netgraph for Sim {
         )
     }
     fn ng_ether_set_promisc(&mut self, path: &str, on: bool) -> KResult<()> {
-        self.ng_set("NGM_ETHER_SET_PROMISC", path, on, |k| match k {
-            netgraph::NgKind::Ether { promisc, .. } => Some(promisc),
-            _ => None,
-        })
+        self.ng_op(
+            path,
+            "NGM_ETHER_SET_PROMISC",
+            || format!("{path} {}", on as u8),
+            |h, v, me, _| h.ng_ether_promisc(v, me, path, on),
+        )
     }
     fn ng_ether_set_autosrc(&mut self, path: &str, on: bool) -> KResult<()> {
         self.ng_set("NGM_ETHER_SET_AUTOSRC", path, on, |k| match k {

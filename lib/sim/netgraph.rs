@@ -175,14 +175,33 @@ impl Host {
     /// An ifnet left its vnet (moved or destroyed): its ng_ether node detaches with it, and
     /// attaches again in the new vnet.
     pub fn ng_ifnet_detached(&mut self, ifindex: u32) {
-        if let Some(id) = self
-            .netgraph
-            .iter()
-            .find(|n| matches!(n.kind, NgKind::Ether { ifindex: x, .. } if x == ifindex))
-            .map(|n| n.id)
-        {
+        if let Some((id, promisc)) = self.netgraph.iter().find_map(|n| match n.kind {
+            NgKind::Ether { ifindex: x, promisc, .. } if x == ifindex => Some((n.id, promisc)),
+            _ => None,
+        }) {
             self.ng_remove(id);
+            if promisc {
+                self.promisc(ifindex, false);
+            }
         }
+    }
+
+    /// NGM_ETHER_SET_PROMISC: ng_ether takes or gives back a promiscuous reference on its
+    /// interface when the setting changes (ng_ether.c).
+    pub fn ng_ether_promisc(&mut self, vnet: VnetId, me: u32, path: &str, on: bool) -> KResult<()> {
+        let x = self.ng_resolve(vnet, me, path)?;
+        let changed = match self.ng_mut(x).map(|n| &mut n.kind) {
+            Some(NgKind::Ether { ifindex, promisc, .. }) => {
+                let changed = (*promisc != on).then_some(*ifindex);
+                *promisc = on;
+                changed
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        if let Some(ifindex) = changed {
+            self.promisc(ifindex, on);
+        }
+        Ok(())
     }
 
     /// Remove a node and its hooks; peers react as their types do.
@@ -283,6 +302,7 @@ impl Host {
         let kind = IfKind::Eiface { unit, node: id };
         let nd6 = self.nd6_defaults(&kind);
         self.ifaces.push(SimIf {
+            pcount: 0,
             index,
             epoch_ms: self.clock_ms,
             name: name.clone(),
@@ -381,10 +401,16 @@ impl Host {
     /// NGM_NAME.
     pub fn ng_name(&mut self, vnet: VnetId, me: u32, path: &str, name: &str) -> KResult<()> {
         let x = self.ng_resolve(vnet, me, path)?;
+        // The FreeBSD backend refuses a name that does not fit struct ngm_name.
+        if name.len() >= 32 {
+            return Err(Errno::ENAMETOOLONG);
+        }
         if !node_name_ok(name) {
             return Err(Errno::EINVAL);
         }
-        if self.netgraph.iter().any(|n| n.vnet == vnet && n.id != x && n.name.as_deref() == Some(name)) {
+        // ng_name_node: any node with the name, the node itself included (FreeBSD 13.0 through
+        // F-Stack refuses a node its own name).
+        if self.netgraph.iter().any(|n| n.vnet == vnet && n.name.as_deref() == Some(name)) {
             return Err(Errno::EADDRINUSE);
         }
         self.ng_mut(x).expect("resolved").name = Some(name.to_string());
@@ -404,13 +430,17 @@ impl Host {
     pub fn ng_shutdown(&mut self, vnet: VnetId, me: u32, path: &str, now_ms: u64) -> KResult<()> {
         let x = self.ng_resolve(vnet, me, path)?;
         let node = self.ng(x).cloned().expect("resolved");
-        if let NgKind::Ether { ifindex, .. } = node.kind {
+        if let NgKind::Ether { ifindex, promisc, .. } = node.kind {
             for h in node.hooks {
                 self.ng_unhook(h.peer, &h.peer_hook);
             }
             if let Some(n) = self.ng_mut(x) {
                 n.hooks.clear();
                 n.kind = NgKind::Ether { ifindex, promisc: false, autosrc: true };
+            }
+            // ng_ether_shutdown gives back its promiscuous reference.
+            if promisc {
+                self.promisc(ifindex, false);
             }
             return Ok(());
         }

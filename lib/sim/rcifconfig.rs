@@ -303,6 +303,8 @@ mod tests {
         let mac = h.find(v, "e0b_www").unwrap().mac.unwrap();
         let ll = link_local(mac).segments();
         let want = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, ll[4], ll[5], ll[6], ll[7]);
-        assert_eq!(addrs(&h, v, "e0b_www"), [format!("{want}/64")]);
+        // The first IPv6 address brings the interface up (in6_notify_ifa's SIOCSIFADDR) and
+        // in6_control then clears IFDISABLED: the link-local address follows.
+        assert_eq!(addrs(&h, v, "e0b_www"), [format!("{want}/64"), format!("{}/64", link_local(mac))]);
     }
 }
