@@ -10,7 +10,7 @@
 use jnet::freebsd::abi::{self, IfReq};
 use jnet::freebsd::stackhost::StackHost;
 use jnet::freebsd::FreeBsd;
-use jnet::kernel::{Interfaces, System};
+use jnet::kernel::{Interfaces, System, Vnets};
 use jnet::sim::stackprocess::StackProcess;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -85,6 +85,107 @@ fn hooks(jails: usize, stack: Option<&Path>, sim: &Path) -> Vec<HookFigures> {
     out
 }
 
+/// A program run as a hook on the stack; the wall time and the kernel requests it made.
+fn counted(counter: &mut StackHost, prog: &str, args: &[&str], sock: &Path, sim: &Path) -> (Duration, u64) {
+    let before = counter.served().unwrap();
+    let took = hook(prog, args, Some(sock), sim);
+    (took, counter.served().unwrap() - before)
+}
+
+/// The figures with jails, on the stack alone (each a row: what, per operation).
+fn with_jails(sock: &Path, sim: &Path) -> Vec<(String, String)> {
+    use jnet::sim::stacktraffic::{ping, tcp_exchange};
+    let mut rows = vec![];
+    let mut ctl = StackHost::connect(sock).unwrap();
+    let mut k = FreeBsd::over_stack(sock).unwrap();
+    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+
+    // vnet_alloc (every VNET_SYSINIT) and, at the next turn, vnet_destroy.
+    let n = 50;
+    let t = Instant::now();
+    for i in 0..n {
+        let jid = ctl.jail_create(&format!("v{i}"), true).unwrap();
+        ctl.jail_remove(jid).unwrap();
+    }
+    rows.push((format!("a VNET jail made and removed (vnet_alloc, vnet_destroy), {n} times"), ms(t.elapsed() / n)));
+
+    // SIOCSIFVNET + SIOCSIFRVNET of an epair end.
+    let jid = ctl.jail_create("mover", true).unwrap();
+    let end = k.if_create("epair").unwrap().trim_end_matches('a').to_string() + "b";
+    let moves = 200;
+    let t = Instant::now();
+    for _ in 0..moves {
+        k.if_move_to_jail(&end, jid).unwrap();
+        k.if_reclaim(&end, jid).unwrap();
+    }
+    rows.push((
+        format!("SIOCSIFVNET + SIOCSIFRVNET of an epair end (if_vmove twice), {moves} times"),
+        per_op(t.elapsed(), moves),
+    ));
+    ctl.jail_remove(jid).unwrap();
+
+    // Recipe 8's hooks for jails one after the other: the epair made, the jail end moved in and
+    // configured from inside (an attached connection, as jail_attach on FreeBSD).
+    let jails = 10;
+    let (mut start, mut stop) = (vec![], vec![]);
+    for i in 0..jails {
+        let name = format!("r{i}");
+        let jid = ctl.jail_create(&name, true).unwrap();
+        let addr = format!("10.8.0.{}/24", i + 10);
+        let args = [
+            "-b",
+            "jails0",
+            "--bridge-addr",
+            "10.8.0.1/24",
+            "--ifname",
+            "vnet0",
+            "--addr",
+            &addr,
+            "--gateway",
+            "10.8.0.1",
+            "--",
+            &name,
+        ];
+        start.push(counted(&mut ctl, "jnet-epair", &args, sock, sim));
+        ctl.jail_remove(jid).unwrap();
+        stop.push(counted(&mut ctl, "jnet-release", &["--prune", "--", &name], sock, sim));
+    }
+    let mean = |v: &[(Duration, u64)]| {
+        let t: Duration = v.iter().map(|x| x.0).sum::<Duration>() / v.len() as u32;
+        let r = v.iter().map(|x| x.1).sum::<u64>() as f64 / v.len() as f64;
+        format!("{} ({r:.0} kernel requests)", ms(t))
+    };
+    rows.push((format!("jnet-epair in exec.created, recipe 8 (in-jail steps included), {jails} jails"), mean(&start)));
+    rows.push((format!("jnet-release --prune after jail -r, recipe 8, {jails} jails"), mean(&stop)));
+
+    // From nothing to an answer: the jail made, recipe 8's hook, the first echo answered.
+    let t = Instant::now();
+    let jid = ctl.jail_create("first", true).unwrap();
+    let args =
+        ["-b", "jails0", "--bridge-addr", "10.8.0.1/24", "--ifname", "vnet0", "--addr", "10.8.0.99/24", "--", "first"];
+    hook("jnet-epair", &args, Some(sock), sim);
+    let mut inside = StackHost::connect(sock).unwrap().attached(jid).unwrap();
+    assert!(ping(&mut inside, "10.8.0.1".parse().unwrap(), 9), "no echo from the host's jails0");
+    rows.push(("jail start to traffic: jail made, jnet-epair, first ICMP echo answered".into(), ms(t.elapsed())));
+
+    // The seed article's case: a TCP connection the jail closed first keeps it dying after
+    // jail -r (TIME_WAIT holds its cred); the NIC-like end is taken back from it at once.
+    let end = {
+        let l = k.if_list().unwrap();
+        l.into_iter().map(|i| i.name).find(|n| n.starts_with("epair") && n.ends_with('b')).unwrap()
+    };
+    k.if_move_to_jail(&end, jid).unwrap();
+    tcp_exchange(&mut inside, &mut StackHost::connect(sock).unwrap(), "10.8.0.1".parse().unwrap(), 7).unwrap();
+    drop(inside);
+    ctl.jail_remove(jid).unwrap();
+    let dying = ctl.jail_lookup(&jnet::freebsd::stackhost::JailKey::Jid(jid), 8).unwrap().dying;
+    assert!(dying, "the jail should be dying in TIME_WAIT");
+    let t = Instant::now();
+    k.if_reclaim(&end, jid).unwrap();
+    rows.push(("SIOCSIFRVNET from a jail dying in TIME_WAIT (the seed article's reclaim)".into(), ms(t.elapsed())));
+    rows
+}
+
 fn main() {
     let dir = jnet::sim::ScratchDir::new("stack-bench");
     let started = Instant::now();
@@ -125,6 +226,13 @@ fn main() {
     let jails = 20;
     let on_stack = hooks(jails, Some(&sock), &host);
     let on_sim = hooks(jails, None, &host);
+    // A stack of their own: the figures above leave bridges and netgraph nodes behind, and
+    // with them a later vnet_destroy faulted in F-Stack's UMA sysctl teardown (zone_dtor,
+    // sysctl_remove_oid on the tcpcb zone); on a fresh stack it does not.
+    let jail_dir = jnet::sim::ScratchDir::new("stack-bench-jails");
+    let (_jail_process, jail_sock) =
+        StackProcess::start_in(jail_dir.path(), "benchj", "6a6e6574-0000-4000-8000-0000000000b2").unwrap();
+    let jailed = with_jails(&jail_sock, &host);
 
     println!("# jnet on FreeBSD 13.0's network stack\n");
     println!(
@@ -159,5 +267,14 @@ fn main() {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     for ((what, s1, s2, requests), (_, m1, m2, _)) in on_stack.iter().zip(&on_sim) {
         println!("| {what} | {requests:.0} | {} | {} | {} | {} |", ms(*s1), ms(*s2), ms(*m1), ms(*m2));
+    }
+    println!("\n## With jails and vnets\n");
+    println!("On the stack alone: VIMAGE, the stack host's jails (fbsd-stack/jnet_prison.c), requests inside a");
+    println!("jail on a connection attached to it. Kernel requests are counted by the stack host, the steps");
+    println!("inside the jail included.\n");
+    println!("| what | per operation |");
+    println!("|---|---|");
+    for (what, v) in jailed {
+        println!("| {what} | {v} |");
     }
 }

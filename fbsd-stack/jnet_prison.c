@@ -130,11 +130,11 @@ prison_hold(struct prison *pr)
 	refcount_acquire(&pr->pr_ref);
 }
 
+/* As kern_jail.c's: the caller still holds, and unlocks, the prison's mutex. */
 void
 prison_hold_locked(struct prison *pr)
 {
 	prison_hold(pr);
-	mtx_unlock(&pr->pr_mtx);
 }
 
 static void

@@ -1801,3 +1801,37 @@ fn promiscuous_references() {
     both!(c, st, k, "and no longer", |x| promisc(x, "igb0"), false);
     c.finish();
 }
+
+/// Recipe 3 for two jails: jnet-epair in exec.created on bridge0 with igb0 as its uplink, the
+/// jail end renamed vnet0 and addressed from inside, jnet-ip6wait; packets between the jails
+/// and from a jail to the host's address on igb0.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_3_two_jails_configured_from_the_host_and_packets() {
+    use stack::traffic::{ping, tcp_exchange, v6 as a6};
+    let mut c = Checks::new("programs: recipe 3 (two jails configured from the host), packets");
+    let (mut st, h, mut k) = hosts("recipe3");
+    k.if_add_addr("igb0", cidr("192.0.2.2/24"), 0).unwrap();
+    let mut jails = vec![];
+    for (name, host) in [("www", 5u8), ("db", 6)] {
+        let jid = jail_both(&mut c, &st, &h, name);
+        let a6_ = format!("2001:db8:3::{host}/64");
+        let a4 = format!("192.0.2.{host}/24");
+        let args =
+            ["-b", "bridge0", "--uplink", "igb0", "--ifname", "vnet0", "--addr", &a6_, "--addr", &a4, "--", name];
+        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, 0, jid);
+        hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-t", "10", "--", name], 0);
+        jails.push((name, jid));
+    }
+    let mut www = st.ctl().attached(jails[0].1).unwrap();
+    let mut db = st.ctl().attached(jails[1].1).unwrap();
+    let nic: IpAddr = "192.0.2.2".parse().unwrap();
+    c.stack_only("ping 192.0.2.2 (igb0) from www", ping(&mut www, nic, 1), true);
+    c.stack_only("ping6 2001:db8:3::6 (db) from www", ping(&mut www, a6(3, 6), 2), true);
+    c.stack_only("TCP www -> [2001:db8:3::6]:443 (db)", tcp_exchange(&mut www, &mut db, a6(3, 6), 443), Ok(()));
+    let db4: IpAddr = "192.0.2.6".parse().unwrap();
+    c.stack_only("TCP www -> 192.0.2.6:80 (db)", tcp_exchange(&mut www, &mut db, db4, 80), Ok(()));
+    drop((www, db));
+    stop_all(&mut c, &mut st, &h, &mut k, &jails, &[]);
+    c.finish();
+}

@@ -23,6 +23,7 @@ pub mod rcroute;
 pub mod show;
 pub mod slaac;
 pub mod stackprocess;
+pub mod stacktraffic;
 
 use crate::errno::Errno;
 use crate::error::{Error, Kind};

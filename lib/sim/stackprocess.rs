@@ -41,7 +41,10 @@ impl StackProcess {
     /// says it serves. `prefix` names its DPDK runtime files, so stacks can run side by side;
     /// `hostuuid` is written to its kern.hostuuid at start.
     pub fn start(bin: &Path, ini: &Path, sock: &Path, prefix: &str, hostuuid: &str) -> StackResult<StackProcess> {
-        let eal = format!("--vdev=net_null0 --no-pci --no-shconf --file-prefix={prefix}");
+        // no-rx: DPDK's null port otherwise receives a stream of made-up zero frames
+        // (rte_eth_null.c eth_null_rx), which a bridge with the NIC as a member floods to
+        // every jail; the stack's NIC is on a quiet link instead.
+        let eal = format!("--vdev=net_null0,no-rx=1 --no-pci --no-shconf --file-prefix={prefix}");
         let mut child = Command::new(bin)
             .arg("--conf")
             .arg(ini)
