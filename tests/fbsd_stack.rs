@@ -1835,4 +1835,3 @@ fn recipe_3_two_jails_configured_from_the_host_and_packets() {
     stop_all(&mut c, &mut st, &h, &mut k, &jails, &[]);
     c.finish();
 }
-

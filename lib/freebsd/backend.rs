@@ -61,7 +61,8 @@ impl FreeBsd {
     }
 
     /// FreeBSD 13.0's network stack served by `jnet-stackhost` at `socket`: VIMAGE, its own
-    /// jails (fbsd-stack/jnet_prison.c), every module compiled in. That host's /var/run/jnet is `run-jnet` beside its socket.
+    /// jails (fbsd-stack/jnet_prison.c), every module compiled in. That host's /var/run/jnet
+    /// is `run-jnet` beside its socket.
     pub fn over_stack(socket: &Path) -> Result<FreeBsd, Error> {
         let host = StackHost::connect(socket)
             .map_err(|e| Error::new(Kind::Unavailable, format!("use the FreeBSD stack host: {e}")))?;
