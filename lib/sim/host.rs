@@ -1045,15 +1045,27 @@ impl Host {
         Ok(())
     }
 
-    /// SIOCSIFMTU (a bridge member's MTU belongs to the bridge: EOPNOTSUPP).
+    /// SIOCSIFMTU, as FreeBSD 14 has it (13.0 differs, test fbsd_stack "bridge MTUs"):
+    /// ifhwioctl's bounds (72..65535), a bridge member's MTU belongs to the bridge
+    /// (EOPNOTSUPP), and a bridge's (576 at least) is set on every member (if_bridge.c).
     pub fn set_mtu(&mut self, vnet: VnetId, name: &str, mtu: u32) -> KResult<()> {
         let p = self.pos(vnet, name)?;
         let index = self.ifaces[p].index;
+        if !(72..=65535).contains(&mtu) {
+            return Err(Errno::EINVAL);
+        }
         if self.bridge_of(index).is_some() {
             return Err(Errno::EOPNOTSUPP);
         }
-        if !(72..=65535).contains(&mtu) {
-            return Err(Errno::EINVAL);
+        if let IfKind::Bridge { members, .. } = &self.ifaces[p].kind {
+            if mtu < 576 {
+                return Err(Errno::EINVAL);
+            }
+            for m in members.clone() {
+                if let Some(ifp) = self.by_index_mut(m) {
+                    ifp.mtu = mtu;
+                }
+            }
         }
         self.ifaces[p].mtu = mtu;
         Ok(())
