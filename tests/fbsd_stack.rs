@@ -1103,6 +1103,31 @@ fn hook_jail(
     c.same_listed(&what, inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
 }
 
+/// `hook_jail`, then the same hook again (a hook run twice): it must succeed and change
+/// nothing on either host, inside the jail or out.
+#[allow(clippy::too_many_arguments)]
+fn hook_jail_twice(
+    c: &mut Checks,
+    st: &mut Stack,
+    h: &Host,
+    k: &mut jnet::sim::Sim,
+    prog: &str,
+    args: &[&str],
+    jid: i32,
+) {
+    hook_jail(c, st, h, k, prog, args, 0, jid);
+    let inside = |x: Vec<_>| but_link_local(x);
+    let once = (seen(&mut st.k), seen(k), inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+    hook_jail(c, st, h, k, prog, args, 0, jid);
+    let again = (seen(&mut st.k), seen(k), inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+    c.same(
+        &format!("{prog} {} a second time changed nothing", args.join(" ")),
+        (again.0 == once.0, again.2 == once.2),
+        (again.1 == once.1, again.3 == once.3),
+        (true, true),
+    );
+}
+
 /// Recipe 8 for two jails (exec.created: the epair made, its jail end moved in, renamed,
 /// addressed and routed from inside), jnet-ip6wait for each, then packets across the bridge:
 /// ICMP and ICMPv6 echoes and TCP from a jail to the host's bridge address and to the other
@@ -1138,7 +1163,7 @@ fn recipe_8_two_jails_on_a_bridge_and_packets_between_them() {
             "--",
             name,
         ];
-        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, 0, jid);
+        hook_jail_twice(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, jid);
         hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-t", "10", "--", name], 0);
         jids.push(jid);
     }
@@ -1273,7 +1298,7 @@ fn recipe_4_point_to_point_into_a_jail_and_packets_both_ways() {
         "--",
         "www",
     ];
-    hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, 0, jid);
+    hook_jail_twice(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, jid);
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-t", "10", "--", "www"], 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "e0a_www", "-a", "2001:db8:4::1", "-t", "10"], 0);
     let mut www = st.ctl().attached(jid).unwrap();
@@ -1324,7 +1349,7 @@ fn recipe_6_two_jails_on_a_virtual_ng_bridge_and_packets_between_them() {
         let jid = jail_both(&mut c, &st, &h, name);
         let addr = format!("10.7.0.{host}/24");
         let args = ["--virtual", "-b", "vbr0", "--ifname", "vnet0", "--addr", &addr, "--", name];
-        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-ngattach", &args, 0, jid);
+        hook_jail_twice(&mut c, &mut st, &h, &mut k, "jnet-ngattach", &args, jid);
         jails.push((name, jid));
     }
     let mut www = st.ctl().attached(jails[0].1).unwrap();
@@ -1819,7 +1844,7 @@ fn recipe_3_two_jails_configured_from_the_host_and_packets() {
         let a4 = format!("192.0.2.{host}/24");
         let args =
             ["-b", "bridge0", "--uplink", "igb0", "--ifname", "vnet0", "--addr", &a6_, "--addr", &a4, "--", name];
-        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, 0, jid);
+        hook_jail_twice(&mut c, &mut st, &h, &mut k, "jnet-epair", &args, jid);
         hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-t", "10", "--", name], 0);
         jails.push((name, jid));
     }
