@@ -918,13 +918,12 @@ impl Host {
         let changeable = iff::UP | iff::PPROMISC;
         let ifp = &mut self.ifaces[p];
         let was_up = ifp.flags & iff::UP != 0;
+        let was_promisc = ifp.flags & iff::PROMISC != 0;
         ifp.flags = (ifp.flags & !changeable) | (flags & changeable);
         // ifhwioctl: PPROMISC holds PROMISC; without it PROMISC stays while references do.
-        if ifp.flags & iff::PPROMISC != 0 || ifp.pcount > 0 {
-            ifp.flags |= iff::PROMISC;
-        } else {
-            ifp.flags &= !iff::PROMISC;
-        }
+        let index = ifp.index;
+        self.promisc_shown(index, was_promisc);
+        let ifp = &mut self.ifaces[p];
         let up = ifp.flags & iff::UP != 0;
         // Drivers whose if_init/ioctl start and stop with UP (bridge_init/bridge_stop,
         // ng_eiface, NICs); an epair stays RUNNING whatever its UP flag, and a vlan is
@@ -956,16 +955,22 @@ impl Host {
     /// bridge makes its NIC promiscuous, as FreeBSD 13.0 through F-Stack shows).
     pub fn promisc(&mut self, index: u32, on: bool) {
         let Some(ifp) = self.by_index_mut(index) else { return };
-        let before = ifp.pcount;
-        ifp.pcount = if on { before + 1 } else { before.saturating_sub(1) };
+        let was = ifp.flags & iff::PROMISC != 0;
+        ifp.pcount = if on { ifp.pcount + 1 } else { ifp.pcount.saturating_sub(1) };
+        self.promisc_shown(index, was);
+    }
+
+    /// IFF_PROMISC from the references and PPROMISC; a vlan whose flag changed takes or
+    /// drops its reference on its parent (vlan_setflags compares IFF_PROMISC, so the admin's
+    /// `ifconfig vlan promisc` counts too).
+    fn promisc_shown(&mut self, index: u32, was: bool) {
+        let Some(ifp) = self.by_index_mut(index) else { return };
         let held = ifp.pcount > 0 || ifp.flags & iff::PPROMISC != 0;
         ifp.flags = if held { ifp.flags | iff::PROMISC } else { ifp.flags & !iff::PROMISC };
-        let parent = match ifp.kind {
-            IfKind::Vlan { parent: Some(p), .. } if (before == 0) != (ifp.pcount == 0) => Some(p),
-            _ => None,
-        };
-        if let Some(p) = parent {
-            self.promisc(p, on);
+        if let IfKind::Vlan { parent: Some(p), .. } = ifp.kind {
+            if held != was {
+                self.promisc(p, held);
+            }
         }
     }
 
@@ -974,7 +979,12 @@ impl Host {
     /// interface (if_init: RUNNING). The flag is set directly, not through if_up(), so no
     /// in6_if_up follows.
     fn driver_sifaddr(&mut self, p: usize) {
-        self.ifaces[p].flags |= iff::UP | iff::RUNNING;
+        let ifp = &mut self.ifaces[p];
+        ifp.flags |= iff::UP;
+        // A vlan runs while it has a parent (vlan_config), whatever its flags.
+        if !matches!(ifp.kind, IfKind::Vlan { parent: None, .. }) {
+            ifp.flags |= iff::RUNNING;
+        }
     }
 
     /// `in6_if_up`: add the automatic link-local address if wanted, start DAD on every

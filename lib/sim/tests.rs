@@ -630,3 +630,32 @@ fn a_vlans_mtu_follows_its_parents_vlan_mtu_capability() {
     assert_eq!(k.if_set_capenable("lo0", crate::kernel::ifcap::VLAN_MTU), Err(Errno::EINVAL));
     assert_eq!(k.if_capenable("nonesuch0"), Err(Errno::ENXIO));
 }
+
+#[test]
+fn promiscuous_references_and_a_vlans_parent() {
+    let mut k = loaded(&["igb0"]);
+    for m in ["if_vlan", "ng_socket", "ng_ether"] {
+        k.kld_load(m).unwrap();
+    }
+    k.if_create("igb0.40").unwrap();
+    let promisc = |k: &Sim, n: &str| state(k).find(None, n).unwrap().flags & iff::PROMISC != 0;
+    // The admin's `ifconfig igb0.40 promisc` (PPROMISC) makes the vlan promiscuous, and
+    // vlan_setflags passes that on to its parent.
+    k.if_set_flags("igb0.40", iff::PPROMISC).unwrap();
+    assert!(promisc(&k, "igb0.40") && promisc(&k, "igb0"));
+    k.if_set_flags("igb0.40", 0).unwrap();
+    assert!(!promisc(&k, "igb0.40") && !promisc(&k, "igb0"));
+    // Two references on the NIC: a bridge's and ng_ether's; PROMISC until both are gone.
+    k.if_create("bridge").unwrap();
+    k.bridge_add("bridge0", "igb0").unwrap();
+    k.ng_ether_set_promisc("igb0:", true).unwrap();
+    k.bridge_del("bridge0", "igb0").unwrap();
+    assert!(promisc(&k, "igb0"));
+    k.ng_ether_set_promisc("igb0:", false).unwrap();
+    assert!(!promisc(&k, "igb0"));
+    // The admin's PPROMISC holds it whatever the references.
+    k.if_set_flags("igb0", iff::UP | iff::PPROMISC).unwrap();
+    k.bridge_add("bridge0", "igb0").unwrap();
+    k.bridge_del("bridge0", "igb0").unwrap();
+    assert!(promisc(&k, "igb0"));
+}
