@@ -30,17 +30,7 @@
 #include <sys/ucred.h>
 #include <net/vnet.h>
 
-int jnet_jail_create(void *cred, const char *name, int vnet, int *jidp);
-int jnet_jail_remove(void *cred, int jid);
-int jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *jidp,
-    char *namebuf, size_t namelen, int *vnetp, int *dyingp);
-int jnet_jail_attach(void **credp, int jid);
-int jnet_cred_jid(void *cred);
-void jnet_cred_free(void *cred);
-void *jnet_cred_current(void);
-void *jnet_cred_enter(void *cred);
-void jnet_cred_leave(void *saved);
-int jnet_prison_reap(void);
+#include "jnet_prison.h"
 
 static MALLOC_DEFINE(M_JNET_PRISON, "jnet_prison", "stack host jails");
 

@@ -67,6 +67,7 @@
 
 #include "ff_api.h"
 #include "ff_errno.h"
+#include "jnet_prison.h"
 
 enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, OP_RECV = 6, OP_COUNT = 7,
        OP_JAIL_CREATE = 8, OP_JAIL_REMOVE = 9, OP_JAIL_GET = 10, OP_JAIL_ATTACH = 11,
@@ -85,20 +86,6 @@ struct sendto_slots { int64_t s; const void *buf; size_t len; int64_t flags; con
 struct recvfrom_slots { int64_t s; void *buf; size_t len; int64_t flags; void *from; void *fromlen; };
 struct sockaddr_slots { int64_t s; const void *name; int64_t namelen; };
 
-/* fbsd-stack/jnet_prison.c, in libfstack.a. */
-int jnet_jail_create(void *cred, const char *name, int vnet, int *jidp);
-int jnet_jail_remove(void *cred, int jid);
-int jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *jidp,
-    char *namebuf, size_t namelen, int *vnetp, int *dyingp);
-int jnet_jail_attach(void **credp, int jid);
-int jnet_cred_jid(void *cred);
-void jnet_cred_free(void *cred);
-void *jnet_cred_current(void);
-void *jnet_cred_enter(void *cred);
-void jnet_cred_leave(void *saved);
-int jnet_prison_reap(void);
-/* fbsd-stack/jnet_ng_defer.inc, appended to F-Stack's ff_ng_base.c. */
-void jnet_ng_run_deferred(void);
 
 /* cred: the process's, NULL for the host's; killed: its jail was removed. */
 struct client { int fd; int nfds; int fds[MAX_FDS]; char via_ngctl[MAX_FDS]; void *cred; int killed; };
