@@ -143,7 +143,7 @@ impl Checks {
 
     /// What the admin sees on each host, which has no expectation of its own: only the sim
     /// against the stack.
-    fn same_seen(&mut self, what: &str, stack: Seen, sim: Seen) {
+    fn same_seen<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, stack: T, sim: T) {
         self.count += 1;
         if stack != sim {
             self.differences.push(format!("{what}: stack {stack:#?}\nsim {sim:#?}"));
@@ -163,19 +163,6 @@ impl Checks {
         assert_eq!(stack, want_13, "{what}: FreeBSD 13.0's code answers otherwise than its sources say");
         if sim != want_14 {
             self.differences.push(format!("{what}: sim {sim:?}, FreeBSD 14's sources {want_14:?}"));
-        }
-    }
-
-    /// Two interface lists, which have no expectation of their own.
-    fn same_listed(
-        &mut self,
-        what: &str,
-        stack: Vec<(String, u32, u32, Vec<Cidr>)>,
-        sim: Vec<(String, u32, u32, Vec<Cidr>)>,
-    ) {
-        self.count += 1;
-        if stack != sim {
-            self.differences.push(format!("{what}: stack {stack:?}, sim {sim:?}"));
         }
     }
 
@@ -749,6 +736,14 @@ fn hook(c: &mut Checks, st: &mut Stack, h: &Host, k: &mut jnet::sim::Sim, prog: 
     c.same_seen(&format!("after {what}"), seen(&mut st.k), seen(k));
 }
 
+/// The sim's igb0 given the stack's IFCAP_VLAN_MTU: the stack's DPDK port cannot carry
+/// VLAN-sized frames, so vlans on it are 4 bytes smaller. Returns that capability bit.
+fn nic_vlan_mtu_as_the_stacks(st: &mut Stack, k: &mut jnet::sim::Sim) -> u32 {
+    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
+    k.if_set_capenable("igb0", caps).unwrap();
+    caps
+}
+
 /// A stack whose port is named igb0, and a sim with igb0, both with the modules jnet loads.
 fn hosts(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
     let (mut st, h, mut k) = fresh(tag);
@@ -932,10 +927,8 @@ fn a_duplicate_found_by_dad_fails_jnet_ip6wait_at_once() {
 fn recipe_9_a_vlan_of_the_nic() {
     let mut c = Checks::new("programs: recipe 9 (a VLAN of the NIC)");
     let (mut st, h, mut k) = hosts("vlan");
-    // The stack's DPDK port cannot carry VLAN-sized frames (no IFCAP_VLAN_MTU), so a vlan on
-    // it is 4 bytes smaller and so is the bridge; the sim's NIC is set the same way.
-    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
-    k.if_set_capenable("igb0", caps).unwrap();
+    // A vlan on a NIC without IFCAP_VLAN_MTU is 4 bytes smaller, and so is its bridge.
+    let caps = nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", "www"], 0);
     let want = if caps == 0 { 1496 } else { 1500 };
     both!(
@@ -963,6 +956,14 @@ where
     R: serde::Serialize + serde::de::DeserializeOwned,
 {
     k.in_jail_within(jid, Duration::from_secs(10), |x| Ok(f(x))).unwrap()
+}
+
+/// What `jexec JID ifconfig -a` shows on either host, link-local addresses left out.
+fn listed_inside<K>(k: &mut K, jid: i32) -> Vec<(String, u32, u32, Vec<Cidr>)>
+where
+    K: Interfaces + jnet::kernel::Vnets,
+{
+    but_link_local(jexec(k, jid, listed))
 }
 
 /// A list without IPv6 link-local addresses: they follow the MAC, which the kernel chose
@@ -1016,7 +1017,7 @@ fn vnet_jail_an_interface_moved_in_renamed_and_taken_back() {
     both!(c, st, k, "SIOCSIFRVNET again", |x| x.if_reclaim("vnet0", jid), Err(Errno::ENXIO));
     both!(c, st, k, "vnet0 on the host", |x| x.if_flags("vnet0").is_ok(), true);
     both!(c, st, k, "inside after", |x| jexec(x, jid, listed), vec![lo0.clone()]);
-    c.same_listed("host after", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
+    c.same_seen("host after", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
     c.finish();
 }
 
@@ -1070,18 +1071,13 @@ fn vnet_jail_removed_what_was_lent_comes_home() {
     );
     // A name the host has: free inside the jail's vnet.
     both!(c, st, k, "rename epair1b epair0a inside", |x| jexec(x, jid, |y| y.if_rename("epair1b", "epair0a")), Ok(()));
-    let inside = |x: Vec<_>| but_link_local(x);
-    c.same_listed(
-        "inside before the removal",
-        inside(jexec(&mut st.k, jid, listed)),
-        inside(jexec(&mut k, jid, listed)),
-    );
+    c.same_seen("inside before the removal", listed_inside(&mut st.k, jid), listed_inside(&mut k, jid));
     remove_both(&st, &h, "www", jid);
     both!(c, st, k, "jail_get after", |x| x.jail(&JailRef::Jid(jid)).unwrap(), None);
     // vnet_if_return (if.c): every interface whose home is the host goes back under the name
     // it had inside, even one the host has (13.0 and 14 check no name: two epair0a), and
     // if_vmove takes its addresses: VNET_IS_SHUTTING_DOWN is false at SI_SUB_VNET_DONE.
-    c.same_listed("host after the removal", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
+    c.same_seen("host after the removal", but_nic(listed(&mut st.k)), but_nic(listed(&mut k)));
     c.finish();
 }
 
@@ -1099,8 +1095,7 @@ fn hook_jail(
 ) {
     hook(c, st, h, k, prog, args, want);
     let what = format!("inside jail {jid} after {prog} {}", args.join(" "));
-    let inside = |x: Vec<_>| but_link_local(x);
-    c.same_listed(&what, inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+    c.same_seen(&what, listed_inside(&mut st.k, jid), listed_inside(k, jid));
 }
 
 /// `hook_jail`, then the same hook again (a hook run twice): it must succeed and change
@@ -1116,10 +1111,9 @@ fn hook_jail_twice(
     jid: i32,
 ) {
     hook_jail(c, st, h, k, prog, args, 0, jid);
-    let inside = |x: Vec<_>| but_link_local(x);
-    let once = (seen(&mut st.k), seen(k), inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+    let once = (seen(&mut st.k), seen(k), listed_inside(&mut st.k, jid), listed_inside(k, jid));
     hook_jail(c, st, h, k, prog, args, 0, jid);
-    let again = (seen(&mut st.k), seen(k), inside(jexec(&mut st.k, jid, listed)), inside(jexec(k, jid, listed)));
+    let again = (seen(&mut st.k), seen(k), listed_inside(&mut st.k, jid), listed_inside(k, jid));
     c.same(
         &format!("{prog} {} a second time changed nothing", args.join(" ")),
         (again.0 == once.0, again.2 == once.2),
@@ -1370,8 +1364,7 @@ fn recipe_9_two_jails_on_a_vlan_bridge_and_packets_between_them() {
     use stack::traffic::{ping, v4};
     let mut c = Checks::new("programs: recipe 9 (two jails on VLAN 20's bridge), packets between");
     let (mut st, h, mut k) = hosts("recipe9j");
-    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
-    k.if_set_capenable("igb0", caps).unwrap();
+    nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
     let mut jails = vec![];
     for (name, host) in [("www", 2u8), ("db", 3)] {
         hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-u", "igb0", "--vlan", "20", "--", name], 0);
@@ -1435,13 +1428,8 @@ fn moves_between_two_jails_and_their_errnos() {
         |x| x.if_reclaim("epair0a", a),
         Ok("epair0a".to_string())
     );
-    c.same_listed(
-        "the host after",
-        but_link_local(but_nic(listed(&mut st.k))),
-        but_link_local(but_nic(listed(&mut k))),
-    );
-    let inside = |x: Vec<_>| but_link_local(x);
-    c.same_listed("inside a after", inside(jexec(&mut st.k, a, listed)), inside(jexec(&mut k, a, listed)));
+    c.same_seen("the host after", but_link_local(but_nic(listed(&mut st.k))), but_link_local(but_nic(listed(&mut k))));
+    c.same_seen("inside a after", listed_inside(&mut st.k, a), listed_inside(&mut k, a));
     c.finish();
 }
 
@@ -1538,12 +1526,7 @@ fn eight_jails_started_into_their_vnets_at_once() {
     };
     c.same_seen("the host after", unordered(seen(&mut st.k)), unordered(seen(&mut k)));
     for jid in &jids {
-        let inside = |x: Vec<_>| but_link_local(x);
-        c.same_listed(
-            &format!("inside jail {jid}"),
-            inside(jexec(&mut st.k, *jid, listed)),
-            inside(jexec(&mut k, *jid, listed)),
-        );
+        c.same_seen(&format!("inside jail {jid}"), listed_inside(&mut st.k, *jid), listed_inside(&mut k, *jid));
     }
     for (n, jid) in names.iter().zip(&jids) {
         remove_both(&st, &h, n, *jid);
@@ -1736,8 +1719,7 @@ fn vlans_of_the_nic_tags_and_flags() {
     let mut c = Checks::new("vlans: tags and flags");
     let (mut st, _h, mut k) = hosts("vlantags");
     k.kld_load("if_vlan").unwrap();
-    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
-    k.if_set_capenable("igb0", caps).unwrap();
+    nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
     both!(c, st, k, "igb0.30", |x| x.if_create("igb0.30"), Ok("igb0.30".to_string()));
     let running = iff::BROADCAST | iff::RUNNING | iff::SIMPLEX | iff::MULTICAST;
     both!(c, st, k, "RUNNING from creation, down", |x| x.if_flags("igb0.30"), Ok(running));
@@ -1806,8 +1788,7 @@ fn promiscuous_references() {
     let mut c = Checks::new("promiscuous references");
     let (mut st, _h, mut k) = hosts("promisc");
     k.kld_load("if_vlan").unwrap();
-    let caps = st.k.if_capenable("igb0").unwrap() & ifcap::VLAN_MTU;
-    k.if_set_capenable("igb0", caps).unwrap();
+    nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
     let promisc = |x: &mut dyn Interfaces, n: &str| x.if_flags(n).unwrap() & iff::PROMISC != 0;
     create_both(&mut st, &mut k, "bridge");
     create_both(&mut st, &mut k, "bridge");

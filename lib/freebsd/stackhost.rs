@@ -83,10 +83,7 @@ pub fn encode_socket(domain: i32, ty: i32, protocol: i32) -> Vec<u8> {
 
 /// OP_CLOSE body.
 pub fn encode_close(fd: i32) -> Vec<u8> {
-    let mut b = Vec::with_capacity(8);
-    put32(&mut b, OP_CLOSE);
-    put32(&mut b, fd as u32);
-    b
+    encode_one_int(OP_CLOSE, fd)
 }
 
 /// OP_IOCTL body: fd, a zero word, the request (u64), the arg length, the buffer table
@@ -164,11 +161,11 @@ fn encode_fd_addr(op: u32, fd: i32, addr: &[u8]) -> Vec<u8> {
     b
 }
 
-/// OP_JAIL_REMOVE or OP_JAIL_ATTACH body: the jid.
-fn encode_jid_op(op: u32, jid: i32) -> Vec<u8> {
+/// A body of one int after the op: OP_JAIL_REMOVE and OP_JAIL_ATTACH (a jid), OP_ACCEPT (an fd).
+fn encode_one_int(op: u32, v: i32) -> Vec<u8> {
     let mut b = Vec::with_capacity(8);
     put32(&mut b, op);
-    put32(&mut b, jid as u32);
+    put32(&mut b, v as u32);
     b
 }
 
@@ -346,13 +343,13 @@ impl StackHost {
     /// jail_remove(2): the jail dies; its processes (connections attached to it) are killed;
     /// it goes, with its vnet, when the last reference (a socket's cred) goes.
     pub fn jail_remove(&mut self, jid: i32) -> StackResult<()> {
-        let reply = self.call(&encode_jid_op(OP_JAIL_REMOVE, jid))?;
+        let reply = self.call(&encode_one_int(OP_JAIL_REMOVE, jid))?;
         decode_reply(&reply).map(|_| ())
     }
 
     /// jail_attach(2) for this connection: its next sockets act in the jail's vnet.
     pub fn jail_attach(&mut self, jid: i32) -> StackResult<()> {
-        let reply = self.call(&encode_jid_op(OP_JAIL_ATTACH, jid))?;
+        let reply = self.call(&encode_one_int(OP_JAIL_ATTACH, jid))?;
         decode_reply(&reply).map(|_| ())
     }
 
@@ -394,7 +391,7 @@ impl StackHost {
 
     /// accept(2) that never waits (EAGAIN while no connection is queued): the new socket.
     pub fn accept(&mut self, fd: i32) -> StackResult<i32> {
-        let reply = self.call(&encode_jid_op(OP_ACCEPT, fd))?;
+        let reply = self.call(&encode_one_int(OP_ACCEPT, fd))?;
         Ok(decode_reply(&reply)?.0)
     }
 
@@ -733,7 +730,7 @@ mod tests {
     fn jail_frames() {
         assert_eq!(words(&encode_jail_create("www", true)[..8]), [OP_JAIL_CREATE, 1]);
         assert_eq!(&encode_jail_create("www", false)[4..], &[2, 0, 0, 0, b'w', b'w', b'w']);
-        assert_eq!(words(&encode_jid_op(OP_JAIL_ATTACH, 7)), [OP_JAIL_ATTACH, 7]);
+        assert_eq!(words(&encode_one_int(OP_JAIL_ATTACH, 7)), [OP_JAIL_ATTACH, 7]);
         assert_eq!(words(&encode_fd_addr(OP_CONNECT, 3, &[16, 2, 0, 80])), [OP_CONNECT, 3, 0x5000_0210]);
         assert_eq!(words(&encode_jail_get(&JailKey::After(3), 8)), [OP_JAIL_GET, 8, 0, 3]);
         assert_eq!(words(&encode_jail_get(&JailKey::Jid(4), 0)), [OP_JAIL_GET, 0, 1, 4]);

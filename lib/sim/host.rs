@@ -1427,13 +1427,11 @@ impl Host {
         let cloner = kind.cloner();
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
         // if_detach_internal's if_down clears UP; the driver's RUNNING is the driver's
-        // (an epair keeps it).
-        // Its bridge and ng_ether references went with the detach; none is carried over.
+        // (an epair keeps it). Its bridge and ng_ether references went with the detach;
+        // none is carried over (PROMISC is shown again below from what is left).
+        let was_promisc = ifp.flags & iff::PROMISC != 0;
         ifp.pcount = 0;
-        ifp.flags &= !(iff::UP | iff::PROMISC);
-        if ifp.flags & iff::PPROMISC != 0 {
-            ifp.flags |= iff::PROMISC;
-        }
+        ifp.flags &= !iff::UP;
         if !matches!(kind, IfKind::Epair { .. }) {
             ifp.flags &= !iff::RUNNING;
         }
@@ -1446,6 +1444,7 @@ impl Host {
         let p = self.ifaces.iter().position(|i| i.index == index).expect("present");
         let moved = self.ifaces.remove(p);
         self.ifaces.push(moved);
+        self.promisc_shown(index, was_promisc);
         // if_detach/if_attach: an ng_ether node goes and is made anew in the new vnet.
         self.ng_ifnet_detached(index);
         self.ng_ether_attach(index);
