@@ -20,7 +20,12 @@ use std::time::{Duration, Instant};
 
 /// A simulated host with DAD as FreeBSD's defaults give it (one probe, 1 s).
 fn sim(tag: &str) -> (Host, jnet::sim::Sim) {
-    let h = Host::init(tag, &["--phys", "igb0", "--dad-ms", "1000", "--hostuuid", stack::HOSTUUID]);
+    sim_with(tag, "igb0")
+}
+
+/// The same with the NICs `phys` (comma-separated).
+fn sim_with(tag: &str, phys: &str) -> (Host, jnet::sim::Sim) {
+    let h = Host::init(tag, &["--phys", phys, "--dad-ms", "1000", "--hostuuid", stack::HOSTUUID]);
     let mut k = h.kernel();
     // F-Stack has if_epair and if_bridge compiled in; the sim loads them as jnet would.
     for m in ["if_epair", "if_bridge"] {
@@ -83,7 +88,7 @@ fn prepare(st: &mut Stack, k: &mut jnet::sim::Sim, end: &str, enable: bool) {
 
 /// What `ifconfig -a` shows of one interface but its MAC (an epair's is random on FreeBSD
 /// and chosen by the sim; jnet sets its own where it matters): name, flags, MTU, addresses.
-fn listed(k: &mut impl Interfaces) -> Vec<(String, u32, u32, Vec<Cidr>)> {
+fn listed<K: Interfaces + ?Sized>(k: &mut K) -> Vec<(String, u32, u32, Vec<Cidr>)> {
     let mut l: Vec<IfInfo> = k.if_list().unwrap();
     l.sort_by(|a, b| a.name.cmp(&b.name));
     l.into_iter().map(|i| (i.name, i.flags, i.mtu, i.addrs)).collect()
@@ -755,6 +760,22 @@ fn hosts(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
     (st, h, k)
 }
 
+/// `hosts` with two more NICs, igb1 and igb2, cabled to each other: on the stack DPDK ports
+/// that pass frames across (fbsd-stack/jnet_wire.inc), each with the IPv4 address F-Stack
+/// gives it at start (WIRE_NICS); the sim's get the same addresses.
+fn hosts_wired(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
+    let (h, mut k) = sim_with(&format!("stack-{tag}"), "igb0,igb1,igb2");
+    let mut st = Stack::start_wired(tag);
+    st.k.if_rename("f-stack-0", "igb0").unwrap();
+    for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket"] {
+        k.kld_load(m).unwrap();
+    }
+    for (nic, addr, len) in jnet::sim::stackprocess::WIRE_NICS {
+        k.if_add_addr(nic, cidr(&format!("{addr}/{len}")), 0).unwrap();
+    }
+    (st, h, k)
+}
+
 #[test]
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn recipe_2_prestart_and_poststop_on_an_if_bridge() {
@@ -1219,6 +1240,82 @@ fn recipe_7_a_nic_reclaimed_at_once_from_a_jail_kept_dying_by_time_wait() {
     let gone = |x: &mut dyn Jails| poll(|| x.jail(&JailRef::Jid(jid)).unwrap().is_none().then_some(())).is_some();
     both!(c, st, k, "the jail gone after 2 MSL", |x| gone(x), true);
     c.same_seen("the host at the end", seen(&mut st.k), seen(&mut k));
+    c.finish();
+}
+
+/// Recipe 7 start to stop, twice, with packets over the lent NIC: jnet-nic records igb2,
+/// jail(8) moves it in (vnet.interface), the jail's rc renames it lan0 and addresses it,
+/// ICMP, ICMPv6 and TCP cross the cable between igb2 in the jail's vnet and igb1 on the host
+/// (both ways: the host's daemon reached from the jail, the jail's from the host), jnet-nic
+/// --track notes the name inside, jail -r, and jnet-release takes igb2 home under its own
+/// name. The second round finds the host as the first left it and ends the same.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_7_whole_twice_with_packets_over_the_lent_nic() {
+    use jnet::kernel::Vnets;
+    use stack::traffic::{ping, tcp_exchange};
+    let mut c = Checks::new("programs: recipe 7 whole twice (igb2 lent, renamed inside), packets over the cable");
+    let (mut st, h, mut k) = hosts_wired("recipe7w");
+    both!(c, st, k, "igb1's IPv6 address", |x| x.if_add_addr("igb1", cidr("2001:db8:7::1/64"), 0), Ok(()));
+    both!(
+        c,
+        st,
+        k,
+        "igb1's IPv6 address past DAD",
+        |x| settled(|| x.if_addr6_flags("igb1", v6("2001:db8:7::1")).unwrap()),
+        0
+    );
+    let host_v4: IpAddr = "198.51.100.1".parse().unwrap();
+    let host_v6 = IpAddr::V6(v6("2001:db8:7::1"));
+    let (jail_v4, jail_v6): (IpAddr, IpAddr) = ("198.51.100.20".parse().unwrap(), IpAddr::V6(v6("2001:db8:7::20")));
+    let mut at_start = None;
+    for round in 1..=2 {
+        hook(&mut c, &mut st, &h, &mut k, "jnet-nic", &["--iface", "igb2", "--", "dmz"], 0);
+        let jid = jail_both(&mut c, &st, &h, "dmz");
+        both!(
+            c,
+            st,
+            k,
+            format!("round {round}: SIOCSIFVNET igb2"),
+            |x| x.if_move_to_jail("igb2", jid),
+            Ok("igb2".into())
+        );
+        // The jail's rc.conf: ifconfig_igb2_name="lan0", ifconfig_lan0="inet 198.51.100.20/24",
+        // ifconfig_lan0_ipv6="inet6 2001:db8:7::20/64".
+        both!(c, st, k, "rename igb2 lan0 inside", |x| jexec(x, jid, |y| y.if_rename("igb2", "lan0")), Ok(()));
+        configure_inside(&mut c, &mut st, &mut k, jid, "lan0", &["198.51.100.20/24", "2001:db8:7::20/64"]);
+        c.same_seen("inside after the jail's rc", listed_inside(&mut st.k, jid), listed_inside(&mut k, jid));
+        // A tentative address is no source (in6_selectsrc: EADDRNOTAVAIL): what runs next waits.
+        let past_dad = |y: &mut dyn Interfaces| settled(|| y.if_addr6_flags("lan0", v6("2001:db8:7::20")).unwrap());
+        both!(c, st, k, "2001:db8:7::20 past DAD inside", |x| jexec(x, jid, |y| past_dad(y)), 0);
+        let mut dmz = st.ctl().attached(jid).unwrap();
+        let mut host = st.ctl();
+        for (from_jail, dst) in [(true, host_v4), (true, host_v6), (false, jail_v4), (false, jail_v6)] {
+            let (who, got) =
+                if from_jail { ("dmz", ping(&mut dmz, dst, 7)) } else { ("the host", ping(&mut host, dst, 7)) };
+            c.stack_only(&format!("round {round}: ping {dst} from {who} over the cable"), got, true);
+        }
+        // The host's client closes first: TIME_WAIT stays on the host, not in the jail.
+        c.stack_only("TCP dmz -> 198.51.100.1:7", tcp_exchange(&mut dmz, &mut host, host_v4, 7), Ok(()));
+        c.stack_only("TCP the host -> [2001:db8:7::20]:22", tcp_exchange(&mut host, &mut dmz, jail_v6, 22), Ok(()));
+        drop(dmz);
+        hook_jail(&mut c, &mut st, &h, &mut k, "jnet-nic", &["--track", "--iface", "igb2", "--", "dmz"], 0, jid);
+        remove_both(&st, &h, "dmz", jid);
+        hook(&mut c, &mut st, &h, &mut k, "jnet-release", &["--iface", "igb2", "--wait", "30", "--", "dmz"], 0);
+        let bare = |x: &mut dyn Interfaces| {
+            let l = but_link_local(listed(x));
+            l.into_iter().find(|i| i.0 == "igb2").map(|i| i.3)
+        };
+        both!(c, st, k, "igb2 home, bare", |x| bare(x), Some(vec![]));
+        let host_seen = (seen(&mut st.k), seen(&mut k));
+        c.same_seen(&format!("round {round}: the host at the end"), &host_seen.0, &host_seen.1);
+        match &at_start {
+            None => at_start = Some(host_seen),
+            Some(first) => {
+                c.same("the second round ended as the first", host_seen.0 == first.0, host_seen.1 == first.1, true)
+            }
+        }
+    }
     c.finish();
 }
 

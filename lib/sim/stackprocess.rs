@@ -22,18 +22,67 @@ impl Drop for StackProcess {
     }
 }
 
+/// The NICs cabled back to back and the IPv4 address F-Stack gives each at start (every
+/// port of f-stack.ini needs one): (name, address, prefix length).
+pub const WIRE_NICS: [(&str, &str, u8); 2] = [("igb1", "198.51.100.1", 24), ("igb2", "203.0.113.2", 24)];
+
+fn project_ini() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini")
+}
+
+/// The project's f-stack.ini with DPDK ports 1 and 2 listed and configured as `WIRE_NICS`.
+/// `if_name` names each interface at attach (ff_veth.c if_initname with IF_DUNIT_NONE), so its
+/// driver name (net.link.generic.ifdata.N.drivername) is that name too, as a NIC's "igb2" is.
+fn wired_ini(base: &str) -> StackResult<String> {
+    if !base.lines().any(|l| l == "port_list=0") {
+        return Err(StackError::Transport("f-stack.ini: no line port_list=0 to extend".into()));
+    }
+    let mut ini: String = base
+        .lines()
+        .map(|l| if l == "port_list=0" { "port_list=0,1,2\n".to_string() } else { format!("{l}\n") })
+        .collect();
+    for (port, (name, addr, len)) in WIRE_NICS.iter().enumerate() {
+        let a: std::net::Ipv4Addr = addr.parse().expect("WIRE_NICS holds IPv4 addresses");
+        let mask = u32::MAX << (32 - len);
+        let net = u32::from(a) & mask;
+        let [m, b, g] = [mask, net | !mask, net | 0xfe].map(std::net::Ipv4Addr::from);
+        // The gateway goes to FIB `port` (ff_veth.c ff_veth_set_gateway), which a one-FIB
+        // stack refuses; F-Stack says so and goes on.
+        ini.push_str(&format!(
+            "[port{}]\nif_name={name}\naddr={addr}\nnetmask={m}\nbroadcast={b}\ngateway={g}\n",
+            port + 1
+        ));
+    }
+    Ok(ini)
+}
+
 impl StackProcess {
     /// Start the stack host `JNET_STACKHOST` names, with the project's `fbsd-stack/f-stack.ini`,
     /// serving `stack.sock` in `dir`; `tag` and this process's id name its DPDK runtime files.
     /// Returns the process and the socket.
     pub fn start_in(dir: &Path, tag: &str, hostuuid: &str) -> StackResult<(StackProcess, PathBuf)> {
+        Self::start_with(dir, tag, hostuuid, &project_ini())
+    }
+
+    /// The same with the two NICs cabled back to back (`fbsd-stack/jnet_wire.inc`, DPDK ports 1
+    /// and 2) attached too, as igb1 (`WIRE_NICS`' addresses) and igb2: what one sends the other
+    /// receives.
+    pub fn start_wired_in(dir: &Path, tag: &str, hostuuid: &str) -> StackResult<(StackProcess, PathBuf)> {
+        let base = std::fs::read_to_string(project_ini())
+            .map_err(|e| StackError::Transport(format!("read {}: {e}", project_ini().display())))?;
+        let ini = dir.join("f-stack-wired.ini");
+        std::fs::write(&ini, wired_ini(&base)?)
+            .map_err(|e| StackError::Transport(format!("write {}: {e}", ini.display())))?;
+        Self::start_with(dir, tag, hostuuid, &ini)
+    }
+
+    fn start_with(dir: &Path, tag: &str, hostuuid: &str, ini: &Path) -> StackResult<(StackProcess, PathBuf)> {
         let bin = std::env::var_os(BIN_ENV).ok_or_else(|| {
             StackError::Transport(format!("{BIN_ENV} must name the built jnet-stackhost (see .ci/fbsd-stack)"))
         })?;
-        let ini = Path::new(env!("CARGO_MANIFEST_DIR")).join("fbsd-stack/f-stack.ini");
         let sock = dir.join("stack.sock");
         let prefix = format!("jnet-{tag}-{}", std::process::id());
-        let process = StackProcess::start(Path::new(&bin), &ini, &sock, &prefix, hostuuid)?;
+        let process = StackProcess::start(Path::new(&bin), ini, &sock, &prefix, hostuuid)?;
         Ok((process, sock))
     }
 

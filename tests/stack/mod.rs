@@ -26,6 +26,15 @@ impl Stack {
         let k = FreeBsd::over_stack(&sock).unwrap();
         Stack { k, sock, _process: process, _dir: dir }
     }
+
+    /// The same with two more NICs, igb1 and igb2, cabled to each other
+    /// (`StackProcess::start_wired_in`).
+    pub fn start_wired(tag: &str) -> Stack {
+        let dir = jnet::sim::ScratchDir::new(tag);
+        let (process, sock) = StackProcess::start_wired_in(dir.path(), tag, HOSTUUID).unwrap();
+        let k = FreeBsd::over_stack(&sock).unwrap();
+        Stack { k, sock, _process: process, _dir: dir }
+    }
 }
 
 /// Another host on the link holding `target`: it answers with an unsolicited Neighbor
