@@ -16,6 +16,12 @@
  * (do_jail_attach). The last reference's completion, a taskqueue_thread task on FreeBSD
  * (prison_free_locked, prison_proc_free), runs at the stack host's next turn. Privileges are
  * not checked (the stack host's clients are root), and every jail is a child of prison0.
+ *
+ * An IP-sharing jail (no vnet of its own) gets its address lists as kern_jail_set gives them
+ * (ip6.addr; no ip4.addr here, so IPv4 is disabled in it, as kern_jail_set's default for a
+ * new jail), and what restricts its sockets to them is FreeBSD's own: netinet/in_jail.c and
+ * netinet6/in6_jail.c are compiled in, with kern_jail.c's prison_flag, prison_check_af,
+ * prison_if and jailed_without_vnet here, in place of F-Stack's stubs that let everything by.
  */
 #include <sys/param.h>
 #include <sys/systm.h>
@@ -28,11 +34,20 @@
 #include <sys/sx.h>
 #include <sys/jail.h>
 #include <sys/ucred.h>
+#include <sys/socket.h>
 #include <net/vnet.h>
+#include <netinet/in.h>
 
 #include "jnet_prison.h"
 
 static MALLOC_DEFINE(M_JNET_PRISON, "jnet_prison", "stack host jails");
+/* kern_jail.c's: in_jail.c and in6_jail.c allocate address lists with it. */
+MALLOC_DEFINE(M_PRISON, "prison", "Prison structures");
+
+/* kern_jail.c's _PR_IP_SADDRSEL with INET and INET6: source address selection is on. */
+#define JNET_PR_IP_SADDRSEL (PR_IP4_SADDRSEL | PR_IP6_SADDRSEL)
+/* kern_jail.c's security.jail.jail_max_af_ips default. */
+static int jail_max_af_ips = 255;
 
 extern struct sx allprison_lock;
 extern struct prisonlist allprison;
@@ -53,7 +68,7 @@ jnet_prison_init(void *unused __unused)
 	mtx_init(&prison0.pr_mtx, "jail mutex", NULL, MTX_DEF);
 	prison0.pr_ref = 1;
 	prison0.pr_uref = 1;
-	prison0.pr_flags |= PR_HOST | PR_VNET;
+	prison0.pr_flags |= PR_HOST | PR_VNET | JNET_PR_IP_SADDRSEL;
 	strlcpy(prison0.pr_name, "0", sizeof(prison0.pr_name));
 }
 SYSINIT(jnet_prison_init, SI_SUB_INTRINSIC, SI_ORDER_ANY, jnet_prison_init, NULL);
@@ -75,6 +90,65 @@ int
 prison_owns_vnet(struct ucred *cred)
 {
 	return (cred->cr_prison->pr_flags & PR_VNET ? 1 : 0);
+}
+
+/* kern_jail.c's, as 13.0 has them (F-Stack's stubs answered "not jailed, allowed"). */
+int
+prison_flag(struct ucred *cred, unsigned flag)
+{
+	return (cred->cr_prison->pr_flags & flag);
+}
+
+int
+jailed_without_vnet(struct ucred *cred)
+{
+	return (jailed(cred) && !prison_owns_vnet(cred));
+}
+
+int
+prison_check_af(struct ucred *cred, int af)
+{
+	struct prison *pr = cred->cr_prison;
+	int error = 0;
+
+	if (prison_owns_vnet(cred))
+		return (0);
+	switch (af) {
+	case AF_INET:
+		mtx_lock(&pr->pr_mtx);
+		if ((pr->pr_flags & PR_IP4) && pr->pr_ip4 == NULL)
+			error = EAFNOSUPPORT;
+		mtx_unlock(&pr->pr_mtx);
+		break;
+	case AF_INET6:
+		mtx_lock(&pr->pr_mtx);
+		if ((pr->pr_flags & PR_IP6) && pr->pr_ip6 == NULL)
+			error = EAFNOSUPPORT;
+		mtx_unlock(&pr->pr_mtx);
+		break;
+	case AF_LOCAL:
+	case AF_ROUTE:
+		break;
+	default:
+		if (!(pr->pr_allow & PR_ALLOW_SOCKET_AF))
+			error = EAFNOSUPPORT;
+	}
+	return (error);
+}
+
+int
+prison_if(struct ucred *cred, const struct sockaddr *sa)
+{
+	if (prison_owns_vnet(cred))
+		return (0);
+	switch (sa->sa_family) {
+	case AF_INET:
+		return (prison_check_ip4(cred, &((const struct sockaddr_in *)sa)->sin_addr));
+	case AF_INET6:
+		return (prison_check_ip6(cred, &((const struct sockaddr_in6 *)sa)->sin6_addr));
+	default:
+		return (cred->cr_prison->pr_allow & PR_ALLOW_SOCKET_AF ? 0 : EAFNOSUPPORT);
+	}
 }
 
 /* Every jail is prison0's child; a jail's processes find no children. */
@@ -193,6 +267,8 @@ prison_deref(struct prison *pr, int flags)
 	sx_xunlock(&allprison_lock);
 	if (pr->pr_vnet != prison0.pr_vnet)
 		vnet_destroy(pr->pr_vnet);
+	free(pr->pr_ip4, M_PRISON);
+	free(pr->pr_ip6, M_PRISON);
 	mtx_destroy(&pr->pr_mtx);
 	free(pr, M_JNET_PRISON);
 }
@@ -233,17 +309,51 @@ next_prid(struct prison **insprp)
 }
 
 /*
+ * kern_jail_set's checks of an ip6.addr list, which it sorts but for the first address (the
+ * jail's primary): no unspecified address, none twice (EINVAL); and no address another
+ * IP-sharing jail has, unless each has only one (EADDRINUSE, "IPv6 addresses clash").
+ */
+static int
+check_ip6(struct in6_addr *ip6, int ip6s)
+{
+	struct prison *tpr;
+
+	if (ip6s > 1)
+		qsort(ip6 + 1, ip6s - 1, sizeof(*ip6), prison_qcmp_v6);
+	for (int i = 0; i < ip6s; i++) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&ip6[i]))
+			return (EINVAL);
+		if (i + 1 < ip6s && (IN6_ARE_ADDR_EQUAL(&ip6[0], &ip6[i + 1]) ||
+		    IN6_ARE_ADDR_EQUAL(&ip6[i], &ip6[i + 1])))
+			return (EINVAL);
+	}
+	TAILQ_FOREACH(tpr, &allprison, pr_list) {
+		if ((tpr->pr_flags & PR_VNET) || refcount_load(&tpr->pr_uref) == 0 ||
+		    !(tpr->pr_flags & PR_IP6_USER) || tpr->pr_ip6 == NULL ||
+		    (ip6s == 1 && tpr->pr_ip6s == 1))
+			continue;
+		for (int i = 0; i < ip6s; i++)
+			if (prison_check_ip6_locked(tpr, &ip6[i]) == 0)
+				return (EADDRINUSE);
+	}
+	return (0);
+}
+
+/*
  * jail_set(2) with JAIL_CREATE, name, persist and vnet (JAIL_SYS_NEW: its own vnet, made by
- * vnet_alloc; JAIL_SYS_INHERIT: prison0's). As kern_jail_set: a name must not be a number
- * (none is the jid here) and no live jail may have it (EEXIST); a dying one may. A jail's
- * process may not (children.max is 0: EPERM).
+ * vnet_alloc; JAIL_SYS_INHERIT: prison0's) and, for a jail without its own vnet, ip6.addr
+ * (`ip6s` addresses at `ip6`). As kern_jail_set: a name must not be a number (none is the
+ * jid here) and no live jail may have it (EEXIST); a dying one may. A VNET jail takes no
+ * address list (EINVAL, "vnet jails cannot have IP address restrictions"). A jail's process
+ * may not create one (children.max is 0: EPERM).
  */
 int
-jnet_jail_create(void *cred, const char *name, int vnet, int *jidp)
+jnet_jail_create(void *cred, const char *name, int vnet, const void *ip6, int ip6s, int *jidp)
 {
 	struct prison *pr, *inspr;
+	struct in6_addr *list = NULL;
 	const char *c;
-	int jid;
+	int error, jid;
 
 	if (((struct ucred *)cred)->cr_prison != &prison0)
 		return (EPERM);
@@ -255,16 +365,24 @@ jnet_jail_create(void *cred, const char *name, int vnet, int *jidp)
 		return (EINVAL);
 	if (vnet != JAIL_SYS_NEW && vnet != JAIL_SYS_INHERIT)
 		return (EINVAL);
-	sx_xlock(&allprison_lock);
-	pr = prison_find_name(&prison0, name);
-	if (pr != NULL && prison_isalive(pr)) {
-		sx_xunlock(&allprison_lock);
-		return (EEXIST);
+	if (ip6s < 0 || ip6s > jail_max_af_ips || (vnet == JAIL_SYS_NEW && ip6s > 0))
+		return (EINVAL);
+	if (ip6s > 0) {
+		list = malloc(ip6s * sizeof(*list), M_PRISON, M_WAITOK);
+		bcopy(ip6, list, ip6s * sizeof(*list));
 	}
-	jid = next_prid(&inspr);
-	if (jid == 0) {
+	sx_xlock(&allprison_lock);
+	error = check_ip6(list, ip6s);
+	pr = prison_find_name(&prison0, name);
+	if (error == 0 && pr != NULL && prison_isalive(pr))
+		error = EEXIST;
+	jid = error == 0 ? next_prid(&inspr) : 0;
+	if (error == 0 && jid == 0)
+		error = EAGAIN;
+	if (error != 0) {
 		sx_xunlock(&allprison_lock);
-		return (EAGAIN);
+		free(list, M_PRISON);
+		return (error);
 	}
 	pr = malloc(sizeof(*pr), M_JNET_PRISON, M_WAITOK | M_ZERO);
 	pr->pr_id = jid;
@@ -275,7 +393,17 @@ jnet_jail_create(void *cred, const char *name, int vnet, int *jidp)
 	/* persist: one reference and one user reference, both dropped by jail_remove. */
 	pr->pr_ref = 1;
 	pr->pr_uref = 1;
-	pr->pr_flags = PR_PERSIST | (vnet == JAIL_SYS_NEW ? PR_VNET : 0);
+	pr->pr_flags = PR_PERSIST | JNET_PR_IP_SADDRSEL;
+	if (vnet == JAIL_SYS_NEW)
+		pr->pr_flags |= PR_VNET;
+	else {
+		/* No ip4.addr or ip4 given: "new" with no address, IPv4 disabled. ip6.addr given
+		   (even empty) or not: "new" with that list. */
+		pr->pr_flags |= PR_IP4 | PR_IP4_USER | PR_IP6 | PR_IP6_USER;
+		pr->pr_ip6 = list;
+		pr->pr_ip6s = ip6s;
+	}
+	pr->pr_allow = prison0.pr_allow;
 	if (inspr != NULL)
 		TAILQ_INSERT_BEFORE(inspr, pr, pr_list);
 	else
@@ -312,11 +440,13 @@ jnet_jail_remove(void *cred, int jid)
 
 /*
  * kern_jail_get's lookup: by lastjid (by 0: the first jail after jid), by jid (1) or by name
- * (2); a dying jail only with JAIL_DYING. Answers the jid, the name, "vnet" and "dying".
+ * (2); a dying jail only with JAIL_DYING. Answers the jid, the name, "vnet", "dying" and
+ * ip6.addr (how many; at most `ip6max` copied).
  */
 int
 jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *jidp,
-    char *namebuf, size_t namelen, int *vnetp, int *dyingp)
+    char *namebuf, size_t namelen, int *vnetp, int *dyingp, void *ip6buf, int ip6max,
+    int *ip6sp)
 {
 	struct prison *mypr = ((struct ucred *)cred)->cr_prison, *pr = NULL;
 
@@ -339,6 +469,9 @@ jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *
 	strlcpy(namebuf, pr->pr_name, namelen);
 	*vnetp = pr->pr_flags & PR_VNET ? JAIL_SYS_NEW : JAIL_SYS_INHERIT;
 	*dyingp = !prison_isalive(pr);
+	*ip6sp = pr->pr_ip6s;
+	if (pr->pr_ip6s > 0)
+		bcopy(pr->pr_ip6, ip6buf, MIN(pr->pr_ip6s, ip6max) * sizeof(struct in6_addr));
 	return (0);
 }
 

@@ -7,10 +7,11 @@
 #ifndef JNET_PRISON_H
 #define JNET_PRISON_H
 
-int jnet_jail_create(void *cred, const char *name, int vnet, int *jidp);
+int jnet_jail_create(void *cred, const char *name, int vnet, const void *ip6, int ip6s, int *jidp);
 int jnet_jail_remove(void *cred, int jid);
 int jnet_jail_lookup(void *cred, int flags, int by, int jid, const char *name, int *jidp,
-    char *namebuf, size_t namelen, int *vnetp, int *dyingp);
+    char *namebuf, size_t namelen, int *vnetp, int *dyingp, void *ip6buf, int ip6max,
+    int *ip6sp);
 int jnet_jail_attach(void **credp, int jid);
 int jnet_cred_jid(void *cred);
 void jnet_cred_free(void *cred);

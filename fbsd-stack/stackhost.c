@@ -22,8 +22,9 @@
  *     OP_SENDTO  i32 fd, u32 addrlen, u32 len, addr bytes, data bytes
  *     OP_RECV    i32 fd, u32 cap            (never waits: EAGAIN when nothing is queued)
  *     OP_COUNT   nothing: how many requests (but these) the host has served, all clients
- *     OP_JAIL_CREATE  i32 vnet (JAIL_SYS_NEW 1: its own, JAIL_SYS_INHERIT 2), name bytes:
- *                a persistent jail (jail -c persist), as jail_set(2) JAIL_CREATE makes it
+ *     OP_JAIL_CREATE  i32 vnet (JAIL_SYS_NEW 1: its own, JAIL_SYS_INHERIT 2), u32 n,
+ *                n x 16 bytes (ip6.addr), name bytes: a persistent jail (jail -c persist),
+ *                as jail_set(2) JAIL_CREATE makes it
  *     OP_JAIL_REMOVE  i32 jid: jail_remove(2); the connections attached to it are dropped,
  *                as prison_remove_one kills the jail's processes
  *     OP_JAIL_GET     i32 flags, i32 by (0 lastjid, 1 jid, 2 name), i32 jid, name bytes:
@@ -40,7 +41,8 @@
  *     OP_SYSCTL  u32 oldlen, then oldlen bytes (none when oldcap was 0xffffffff)
  *     OP_RECV    rc bytes
  *     OP_COUNT   u64 count
- *     OP_JAIL_GET     i32 vnet, i32 dying, then the name (256 bytes, NUL-padded); rc the jid
+ *     OP_JAIL_GET     i32 vnet, i32 dying, the name (256 bytes, NUL-padded), u32 n, then
+ *                n x 16 bytes (ip6.addr, at most JAIL_IP6_MAX); rc the jid
  *
  * Netgraph (PF_NETGRAPH) and routing (PF_ROUTE) sockets, sendto and recvfrom go through
  * ff_ngctl, F-Stack's way into sys_socket/sys_sendto/sys_recvfrom with FreeBSD's own
@@ -73,6 +75,8 @@ enum { OP_SOCKET = 1, OP_IOCTL = 2, OP_CLOSE = 3, OP_SYSCTL = 4, OP_SENDTO = 5, 
        OP_JAIL_CREATE = 8, OP_JAIL_REMOVE = 9, OP_JAIL_GET = 10, OP_JAIL_ATTACH = 11,
        OP_BIND = 12, OP_CONNECT = 13, OP_LISTEN = 14, OP_ACCEPT = 15 };
 enum { MAX_CLIENTS = 256, MAX_FDS = 64, MAX_FRAME = 1 << 20, MAX_BUFS = 8 };
+/* kern_jail.c's security.jail.jail_max_af_ips default: the most addresses a jail has. */
+enum { JAIL_IP6_MAX = 255 };
 /* FreeBSD sys/sys/socket.h: SOCK_CLOEXEC 0x10000000, SOCK_NONBLOCK 0x20000000,
    PF_ROUTE 17, MSG_DONTWAIT 0x80; sys/netgraph/ng_socket.h: PF_NETGRAPH 32 */
 #define FBSD_SOCK_TYPE_MASK 0x0fffffff
@@ -337,13 +341,17 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     break;
   }
   case OP_JAIL_CREATE: {
-    if (len < 9 || len - 8 > 255) return -1;
+    if (len < 12) return -1;
+    uint32_t n = get32(req + 8);
+    if (n > JAIL_IP6_MAX || len < 12 + 16 * n + 1 || len - 12 - 16 * n > 255) return -1;
+    const uint8_t *at = req + 12 + 16 * n;
+    size_t namelen = len - 12 - 16 * n;
     char name[256];
-    memcpy(name, req + 8, len - 8);
-    name[len - 8] = 0;
-    if (memchr(req + 8, 0, len - 8) != NULL) { err = ff_EINVAL; break; }
+    memcpy(name, at, namelen);
+    name[namelen] = 0;
+    if (memchr(at, 0, namelen) != NULL) { err = ff_EINVAL; break; }
     int jid = 0;
-    err = jnet_jail_create(jnet_cred_current(), name, (int32_t)get32(req + 4), &jid);
+    err = jnet_jail_create(jnet_cred_current(), name, (int32_t)get32(req + 4), req + 12, (int)n, &jid);
     rc = err ? -1 : jid;
     if (err) err = freebsd_errno(err);
     break;
@@ -363,16 +371,20 @@ static long serve(struct client *c, const uint8_t *req, uint32_t len) {
     char key[256], name[256];
     memcpy(key, req + 16, len - 16);
     key[len - 16] = 0;
-    int jid = 0, vnet = 0, dying = 0;
+    int jid = 0, vnet = 0, dying = 0, ip6s = 0;
     memset(name, 0, sizeof name);
+    uint8_t *ip6 = reply + 16 + sizeof name + 4;
     err = jnet_jail_lookup(jnet_cred_current(), (int32_t)get32(req + 4), (int32_t)get32(req + 8),
-                           (int32_t)get32(req + 12), key, &jid, name, sizeof name, &vnet, &dying);
+                           (int32_t)get32(req + 12), key, &jid, name, sizeof name, &vnet, &dying,
+                           ip6, JAIL_IP6_MAX, &ip6s);
     rc = err ? -1 : jid;
     if (err) { err = freebsd_errno(err); break; }
+    if (ip6s > JAIL_IP6_MAX) { rc = -1; err = ff_EINVAL; break; }
     put32(reply + 8, (uint32_t)vnet);
     put32(reply + 12, (uint32_t)dying);
     memcpy(reply + 16, name, sizeof name);
-    out = 16 + (long)sizeof name;
+    put32(reply + 16 + sizeof name, (uint32_t)ip6s);
+    out = 16 + (long)sizeof name + 4 + 16 * ip6s;
     break;
   }
   case OP_JAIL_ATTACH: {

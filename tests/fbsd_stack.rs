@@ -772,6 +772,13 @@ fn hosts_wired(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
     }
     for (nic, addr, len) in jnet::sim::stackprocess::WIRE_NICS {
         k.if_add_addr(nic, cidr(&format!("{addr}/{len}")), 0).unwrap();
+        // The host's rc.conf enables IPv6 on its NICs (ifconfig_igbN_ipv6="inet6
+        // -ifdisabled"; nd6.c nd6_ifattach starts every NIC IFDISABLED), as the sim's are.
+        let nd = st.k.if_nd6(nic).unwrap().flags & !nd6f::IFDISABLED;
+        st.k.if_set_nd6_flags(nic, nd).unwrap();
+    }
+    for (nic, _, _) in jnet::sim::stackprocess::WIRE_NICS {
+        settled_link_local(&mut st.k, nic);
     }
     (st, h, k)
 }
@@ -1316,6 +1323,99 @@ fn recipe_7_whole_twice_with_packets_over_the_lent_nic() {
             }
         }
     }
+    c.finish();
+}
+
+/// Recipe 1 on FreeBSD's code: jail(8) adds the jail's ip6.addr to igb1 (DAD starts) and
+/// makes an IP-sharing jail with it; exec.created's jnet-ip6wait waits for DAD, after which
+/// the jail's daemon can bind the address, and another host on igb1's link (a VNET jail
+/// holding igb2, cabled to igb1) reaches it over the cable; the jail's own connection leaves
+/// from its address. in6_jail.c and in_jail.c restrict the jail's sockets: no IPv4 (none
+/// given), no address but its own. jail -r takes the address off igb1.
+#[test]
+#[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
+fn recipe_1_an_ip_sharing_jail_its_daemon_bound_after_dad_and_reached() {
+    use jnet::kernel::{JailRef, Jails};
+    use stack::traffic::{ping, tcp_bind, tcp_exchange};
+    let mut c = Checks::new("programs: recipe 1 (an IP-sharing jail on igb1), bound after DAD, reached over the cable");
+    let (mut st, h, mut k) = hosts_wired("recipe1");
+    // web's own connection leaves TIME_WAIT in web (net.inet.tcp.msl, ms; 2 MSL): short, so
+    // that jail -r sees web go within the poll.
+    let mut ctl = st.ctl();
+    let mib = jnet::freebsd::sys::Syscalls::sysctl_mib(&mut ctl, "net.inet.tcp.msl").unwrap();
+    ctl.sysctl(&mib, 4, &1500u32.to_ne_bytes()).unwrap();
+    let (web_ip, nbr_ip) = (v6("2001:db8::80"), v6("2001:db8::99"));
+    // Another host on igb1's link: a VNET jail with igb2 and 2001:db8::99.
+    let nbr = jail_both(&mut c, &st, &h, "nbr");
+    both!(
+        c,
+        st,
+        k,
+        "SIOCSIFVNET igb2 to nbr",
+        |x| jnet::kernel::Vnets::if_move_to_jail(x, "igb2", nbr),
+        Ok("igb2".into())
+    );
+    configure_inside(&mut c, &mut st, &mut k, nbr, "igb2", &["2001:db8::99/64"]);
+    let past_dad = |y: &mut dyn Interfaces| settled(|| y.if_addr6_flags("igb2", nbr_ip).unwrap());
+    both!(c, st, k, "2001:db8::99 past DAD in nbr", |x| jexec(x, nbr, |y| past_dad(y)), 0);
+    // jail(8): ip6.addr = "igb1|2001:db8::80/64" (ifconfig igb1 inet6 2001:db8::80/64 alias),
+    // then the jail; the sim's jail create does both.
+    st.k.if_add_addr("igb1", cidr("2001:db8::80/64"), 0).unwrap();
+    let web = st.jail_create_sharing("web", &[web_ip]);
+    let mut daemon = st.ctl().attached(web).unwrap();
+    // Why exec.created waits: a tentative address cannot be bound (in6_pcbbind). DAD lasts
+    // at least a second (nd6_dad_start, one probe at net.inet6.ip6.retrans).
+    c.stack_only(
+        "web's daemon binds [2001:db8::80]:80 during DAD",
+        tcp_bind(&mut daemon, web_ip.into(), 80),
+        Err(Errno::EADDRNOTAVAIL),
+    );
+    let sim: i32 =
+        h.ok("jnet-sim", &["jail", "create", "web", "--ip6", "igb1|2001:db8::80/64"]).trim().parse().unwrap();
+    c.same("jid of jail web", web, sim, web);
+    c.same_seen("after jail -c web", seen(&mut st.k), seen(&mut k));
+    both!(c, st, k, "web's ip6.addr (jail_get)", |x| x.jail_ip6(web), Ok(vec![web_ip]));
+    hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["--", "web"], 0);
+    both!(c, st, k, "2001:db8::80 past DAD on igb1", |x| x.if_addr6_flags("igb1", web_ip), Ok(0));
+    c.stack_only(
+        "web's daemon binds [2001:db8::80]:80 after jnet-ip6wait",
+        tcp_bind(&mut daemon, web_ip.into(), 80),
+        Ok(()),
+    );
+    // The jail's restrictions: no IPv4 socket (uipc_socket.c socreate: prison_check_af
+    // refuses, EPROTONOSUPPORT), no address but its own (prison_local_ip6).
+    let host_v4: IpAddr = "198.51.100.1".parse().unwrap();
+    c.stack_only(
+        "web opens an IPv4 socket (no ip4.addr)",
+        tcp_bind(&mut daemon, host_v4, 80),
+        Err(Errno::EPROTONOSUPPORT),
+    );
+    let other = IpAddr::V6(v6("2001:db8::81"));
+    st.k.if_add_addr("igb1", cidr("2001:db8::81/64"), in6f::NODAD).unwrap();
+    c.stack_only("web binds the host's 2001:db8::81", tcp_bind(&mut daemon, other, 80), Err(Errno::EADDRNOTAVAIL));
+    st.k.if_del_addr("igb1", other).unwrap();
+    // Over the cable: nbr (igb2) to web's address on igb1, and web's own connection out.
+    let mut nbr_host = st.ctl().attached(nbr).unwrap();
+    c.stack_only("ping 2001:db8::80 from nbr over the cable", ping(&mut nbr_host, web_ip.into(), 1), true);
+    c.stack_only(
+        "TCP nbr -> [2001:db8::80]:80 (web's daemon)",
+        tcp_exchange(&mut nbr_host, &mut daemon, web_ip.into(), 80),
+        Ok(()),
+    );
+    c.stack_only(
+        "TCP web -> [2001:db8::99]:7 (nbr)",
+        tcp_exchange(&mut daemon, &mut nbr_host, nbr_ip.into(), 7),
+        Ok(()),
+    );
+    drop((daemon, nbr_host));
+    // jail -r web: the jail goes, then jail(8) takes the address off igb1.
+    st.jail_remove(web).unwrap();
+    st.k.if_del_addr("igb1", web_ip.into()).unwrap();
+    h.ok("jnet-sim", &["jail", "remove", "web"]);
+    let gone = |x: &mut dyn Jails| poll(|| x.jail(&JailRef::Jid(web)).unwrap().is_none().then_some(())).is_some();
+    both!(c, st, k, "web gone", |x| gone(x), true);
+    remove_both(&st, &h, "nbr", nbr);
+    c.same_seen("the host at the end (igb2 home)", seen(&mut st.k), seen(&mut k));
     c.finish();
 }
 

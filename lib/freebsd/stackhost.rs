@@ -143,11 +143,16 @@ pub fn encode_recv(fd: i32, cap: usize) -> Vec<u8> {
     b
 }
 
-/// OP_JAIL_CREATE body: own vnet (JAIL_SYS_NEW 1) or the host's (JAIL_SYS_INHERIT 2), name.
-pub fn encode_jail_create(name: &str, vnet: bool) -> Vec<u8> {
-    let mut b = Vec::with_capacity(8 + name.len());
+/// OP_JAIL_CREATE body: own vnet (JAIL_SYS_NEW 1) or the host's (JAIL_SYS_INHERIT 2), the
+/// ip6.addr list (count, then each address's 16 bytes), name.
+pub fn encode_jail_create(name: &str, vnet: bool, ip6: &[std::net::Ipv6Addr]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(12 + 16 * ip6.len() + name.len());
     put32(&mut b, OP_JAIL_CREATE);
     put32(&mut b, if vnet { 1 } else { 2 });
+    put32(&mut b, ip6.len() as u32);
+    for a in ip6 {
+        b.extend_from_slice(&a.octets());
+    }
     b.extend_from_slice(name.as_bytes());
     b
 }
@@ -206,6 +211,8 @@ pub struct StackJail {
     pub vnet: i32,
     /// "dying"
     pub dying: bool,
+    /// "ip6.addr": an IP-sharing jail's addresses, the first its primary
+    pub ip6: Vec<std::net::Ipv6Addr>,
 }
 
 /// A reply: the return value, then the FreeBSD errno when it is negative, and the payload.
@@ -334,9 +341,17 @@ impl StackHost {
         Ok(u64::from_ne_bytes(count))
     }
 
-    /// jail -c name=NAME persist (vnet=new when `vnet`): the jid.
+    /// jail -c name=NAME persist (vnet=new when `vnet`): the jid. A jail without its own
+    /// vnet and without ip6.addr has IPv4 and IPv6 disabled (kern_jail_set).
     pub fn jail_create(&mut self, name: &str, vnet: bool) -> StackResult<i32> {
-        let reply = self.call(&encode_jail_create(name, vnet))?;
+        let reply = self.call(&encode_jail_create(name, vnet, &[]))?;
+        Ok(decode_reply(&reply)?.0)
+    }
+
+    /// jail -c name=NAME ip6.addr=... persist: an IP-sharing jail whose sockets may use only
+    /// these IPv6 addresses (in6_jail.c); the jid.
+    pub fn jail_create_sharing(&mut self, name: &str, ip6: &[std::net::Ipv6Addr]) -> StackResult<i32> {
+        let reply = self.call(&encode_jail_create(name, false, ip6))?;
         Ok(decode_reply(&reply)?.0)
     }
 
@@ -357,15 +372,26 @@ impl StackHost {
     pub fn jail_lookup(&mut self, key: &JailKey, flags: i32) -> StackResult<StackJail> {
         let reply = self.call(&encode_jail_get(key, flags))?;
         let (jid, payload) = decode_reply(&reply)?;
-        if payload.len() != 8 + JAIL_NAME_LEN {
-            return Err(StackError::Transport(format!("a {}-byte jail answer", payload.len())));
+        let bad = || StackError::Transport(format!("a {}-byte jail answer", payload.len()));
+        let at = 8 + JAIL_NAME_LEN;
+        if payload.len() < at + 4 {
+            return Err(bad());
+        }
+        let n = get32(payload, at) as usize;
+        if payload.len() != at + 4 + 16 * n {
+            return Err(bad());
         }
         let end = payload[8..].iter().position(|&b| b == 0).unwrap_or(JAIL_NAME_LEN);
+        let ip6 = payload[at + 4..]
+            .chunks_exact(16)
+            .map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("16 bytes")))
+            .collect();
         Ok(StackJail {
             jid,
             name: String::from_utf8_lossy(&payload[8..8 + end]).into_owned(),
             vnet: get32(payload, 0) as i32,
             dying: get32(payload, 4) != 0,
+            ip6,
         })
     }
 
@@ -535,8 +561,8 @@ impl super::sys::Syscalls for StackHost {
 }
 
 /// jail_get(2)'s parameters (name, value iovec pairs), read and answered as kern_jail_get
-/// does for those jnet asks: lastjid, jid, name (key or answer), vnet, dying, ip6.addr (a
-/// VNET jail's is empty: the stack host's jails have no address list), errmsg.
+/// does for those jnet asks: lastjid, jid, name (key or answer), vnet, dying, ip6.addr (an
+/// IP-sharing jail's list; a VNET jail has none), errmsg.
 mod jailget {
     use super::{JailKey, StackJail};
     use crate::errno::Errno;
@@ -638,8 +664,15 @@ mod jailget {
                         n.push(0);
                         put(slot, &n)?;
                     }
-                    // pr_ip6s addresses: none.
-                    "ip6.addr" => slot.1 = 0,
+                    // vfs_setopt_part: with no buffer the length is told; a buffer too
+                    // small is EINVAL; else the addresses and their length.
+                    "ip6.addr" => {
+                        let bytes: Vec<u8> = j.ip6.iter().flat_map(|a| a.octets()).collect();
+                        if slot.0 != 0 {
+                            put(slot, &bytes)?;
+                        }
+                        slot.1 = bytes.len();
+                    }
                     "lastjid" | "errmsg" => {}
                     // vfs_getopt in kern_jail_get: a parameter it does not know.
                     _ => return Err(Errno::ENOENT),
@@ -728,8 +761,12 @@ mod tests {
 
     #[test]
     fn jail_frames() {
-        assert_eq!(words(&encode_jail_create("www", true)[..8]), [OP_JAIL_CREATE, 1]);
-        assert_eq!(&encode_jail_create("www", false)[4..], &[2, 0, 0, 0, b'w', b'w', b'w']);
+        assert_eq!(words(&encode_jail_create("www", true, &[])[..12]), [OP_JAIL_CREATE, 1, 0]);
+        assert_eq!(&encode_jail_create("www", false, &[])[4..], &[2, 0, 0, 0, 0, 0, 0, 0, b'w', b'w', b'w']);
+        let web = encode_jail_create("web", false, &["2001:db8::80".parse().unwrap()]);
+        assert_eq!(words(&web[..12]), [OP_JAIL_CREATE, 2, 1]);
+        assert_eq!(&web[12..28], &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+        assert_eq!(&web[28..], b"web");
         assert_eq!(words(&encode_one_int(OP_JAIL_ATTACH, 7)), [OP_JAIL_ATTACH, 7]);
         assert_eq!(words(&encode_fd_addr(OP_CONNECT, 3, &[16, 2, 0, 80])), [OP_CONNECT, 3, 0x5000_0210]);
         assert_eq!(words(&encode_jail_get(&JailKey::After(3), 8)), [OP_JAIL_GET, 8, 0, 3]);
@@ -749,7 +786,7 @@ mod tests {
         // SAFETY: iovecs over q's own buffers, alive for the calls.
         let p = unsafe { jailget::Params::read(&iov) }.unwrap();
         assert_eq!(p.key().unwrap(), JailKey::Name("www".into()));
-        let j = StackJail { jid: 5, name: "www".into(), vnet: 1, dying: true };
+        let j = StackJail { jid: 5, name: "www".into(), vnet: 1, dying: true, ip6: vec![] };
         assert_eq!(unsafe { p.answer(&mut iov, Ok(j)) }, Ok(5));
         drop(iov);
         assert_eq!((q.jid, q.has_vnet(), q.dying), (5, true, 1));
@@ -762,7 +799,7 @@ mod tests {
         let mut iov = q.iovecs();
         let p = unsafe { jailget::Params::read(&iov) }.unwrap();
         assert_eq!(p.key().unwrap(), JailKey::Jid(9));
-        let j = StackJail { jid: 9, name: "db".into(), vnet: 2, dying: false };
+        let j = StackJail { jid: 9, name: "db".into(), vnet: 2, dying: false, ip6: vec![] };
         assert_eq!(unsafe { p.answer(&mut iov, Ok(j)) }, Ok(9));
         drop(iov);
         assert_eq!((q.jail_name(), q.has_vnet(), q.dying), ("db".to_string(), false, 0));
@@ -772,5 +809,27 @@ mod tests {
         assert_eq!(unsafe { p.answer(&mut iov, Err(Errno::ENOENT)) }, Err(Errno::ENOENT));
         drop(iov);
         assert!(q.errmsg.starts_with(b"jail not found\0"));
+    }
+
+    /// An IP-sharing jail's ip6.addr as abi::JailGetIp6 asks for it: the addresses and the
+    /// length used; a buffer too small for them is EINVAL (vfs_setopt_part).
+    #[test]
+    fn jail_get_answers_an_ip_sharing_jails_addresses() {
+        use crate::freebsd::abi::JailGetIp6;
+        let addrs: Vec<std::net::Ipv6Addr> = vec!["2001:db8::80".parse().unwrap(), "2001:db8::81".parse().unwrap()];
+        let web = StackJail { jid: 3, name: "web".into(), vnet: 2, dying: false, ip6: addrs.clone() };
+        let mut q = JailGetIp6::new(3, 4);
+        let mut iov = q.iovecs();
+        // SAFETY: iovecs over q's own buffers, alive for the calls.
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(p.key().unwrap(), JailKey::Jid(3));
+        assert_eq!(unsafe { p.answer(&mut iov, Ok(web.clone())) }, Ok(3));
+        let len = iov[3].1;
+        drop(iov);
+        assert_eq!((len, q.addrs(len)), (32, addrs));
+        let mut small = JailGetIp6::new(3, 1);
+        let mut iov = small.iovecs();
+        let p = unsafe { jailget::Params::read(&iov) }.unwrap();
+        assert_eq!(unsafe { p.answer(&mut iov, Ok(web)) }, Err(Errno::EINVAL));
     }
 }

@@ -1426,15 +1426,14 @@ impl Host {
         let ifp = self.by_index_mut(index).expect("present");
         let cloner = kind.cloner();
         ifp.groups.retain(|g| g == "all" || Some(g.as_str()) == cloner);
-        // if_detach_internal's if_down clears UP; the driver's RUNNING is the driver's
-        // (an epair keeps it). Its bridge and ng_ether references went with the detach;
-        // none is carried over (PROMISC is shown again below from what is left).
+        // if_detach_internal's if_down clears UP and nothing else (if.c if_unroute): the
+        // driver is not told, so its RUNNING stays, a NIC's, a bridge's or an eiface's as
+        // an epair's (FreeBSD 13.0's stack shows a NIC home from a jail RUNNING and down).
+        // Its bridge and ng_ether references went with the detach; none is carried over
+        // (PROMISC is shown again below from what is left).
         let was_promisc = ifp.flags & iff::PROMISC != 0;
         ifp.pcount = 0;
         ifp.flags &= !iff::UP;
-        if !matches!(kind, IfKind::Epair { .. }) {
-            ifp.flags &= !iff::RUNNING;
-        }
         if purge {
             ifp.addrs.clear();
             ifp.nd6 = nd6;

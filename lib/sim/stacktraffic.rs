@@ -135,6 +135,21 @@ pub fn tcp_exchange(client: &mut StackHost, server: &mut StackHost, addr: IpAddr
     steps.map_err(|step| format!("{step} did not happen"))
 }
 
+/// What a daemon of process `c` gets when it opens a TCP socket for `addr` and binds it to
+/// `addr`:`port`: Ok, or the errno socket(2) or bind(2) gave (a jail without IPv4 cannot
+/// open the socket; a tentative address, or one not the jail's, cannot be bound).
+pub fn tcp_bind(c: &mut StackHost, addr: IpAddr, port: u16) -> Result<(), crate::errno::Errno> {
+    let domain = if addr.is_ipv4() { PF_INET } else { PF_INET6 };
+    let errno = |e: StackError| match e {
+        StackError::Kernel(e) => e,
+        other => panic!("{other}"),
+    };
+    let s = c.socket(domain, SOCK_STREAM, 0).map_err(errno)?;
+    let bound = c.bind(s, &sockaddr(addr, port)).map_err(errno);
+    c.close(s).unwrap();
+    bound
+}
+
 /// The IPv4 address of a unit-numbered test network: 10.N.0.H.
 pub fn v4(n: u8, h: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, n, 0, h))

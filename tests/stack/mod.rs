@@ -80,6 +80,11 @@ impl Stack {
         self.ctl().jail_create(name, false).unwrap()
     }
 
+    /// `jail -c name=NAME ip6.addr=... persist`, an IP-sharing jail: the jid.
+    pub fn jail_create_sharing(&self, name: &str, ip6: &[std::net::Ipv6Addr]) -> i32 {
+        self.ctl().jail_create_sharing(name, ip6).unwrap()
+    }
+
     /// jail_remove(2) of `jid`.
     pub fn jail_remove(&self, jid: i32) -> Result<(), jnet::errno::Errno> {
         self.ctl().jail_remove(jid).map_err(|e| match e {
