@@ -943,43 +943,31 @@ fn settled_link_local(k: &mut impl Interfaces, name: &str) -> Ipv6Addr {
     .unwrap_or_else(|| panic!("{name} has no settled link-local address"))
 }
 
+/// A duplicate found by a real neighbour, on both hosts: nbr, a VNET jail on jails0 through
+/// its epair, holds 2001:db8:6::1; jnet-epair --bridge-addr gives jails0 the same address,
+/// DAD's probe crosses the bridge and the epair, nbr answers it (nd6_ns_input) and the host
+/// marks its address duplicated (nd6_dad_na_input); the sim finds the holder on the link
+/// (lib/sim/link.rs). jnet-ip6wait fails at once with 78; nbr keeps its address.
 #[test]
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn a_duplicate_found_by_dad_fails_jnet_ip6wait_at_once() {
-    let mut c = Checks::new("programs: DAD finds a duplicate, jnet-ip6wait fails fast");
+    use jnet::kernel::Vnets;
+    let mut c = Checks::new("programs: DAD finds a neighbour's address, jnet-ip6wait fails fast");
     let (mut st, h, mut k) = hosts("dupdad");
     let x = v6("2001:db8:6::1");
-    // jails0 and a neighbour on it: nbr's jail end stays on the host and plays the other host.
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &["-b", "jails0", "--", "nbr"], 0);
-    prepare(&mut st, &mut k, "e0b_nbr", true);
-    // A bridge gets no link-local address by itself (nd6.c nd6_ifattach: no AUTO_LINKLOCAL on
-    // IFT_BRIDGE); the admin's `ifconfig jails0 inet6 auto_linklocal -ifdisabled` gives one.
-    both!(c, st, k, "jails0 has no auto_linklocal", |x_| x_.if_nd6("jails0").unwrap().flags & nd6f::AUTO_LINKLOCAL, 0);
-    let f = |x_: &mut dyn Interfaces| {
-        let nd = x_.if_nd6("jails0").unwrap().flags;
-        x_.if_set_nd6_flags("jails0", (nd | nd6f::AUTO_LINKLOCAL) & !nd6f::IFDISABLED)
-    };
-    both!(c, st, k, "auto_linklocal -ifdisabled on jails0", |x_| f(x_), Ok(()));
-    let to = settled_link_local(&mut st.k, "jails0");
-    both!(c, st, k, "jails0's link-local settles", |x_| settled_link_local(x_, "jails0").segments()[0], 0xfe80);
-    settled_link_local(&mut st.k, "e0b_nbr");
-    // The sim's way to say another host holds the address.
-    h.ok("jnet-sim", &["dup", "2001:db8:6::1"]);
-    hook(
-        &mut c,
-        &mut st,
-        &h,
-        &mut k,
-        "jnet-epair",
-        &["-b", "jails0", "--bridge-addr", "2001:db8:6::1/64", "--", "www"],
-        0,
-    );
-    // The other host answers while the address is tentative (nd6_dad_na_input). When it does
-    // depends on FreeBSD's random delay before the first probe (nd6_dad_start), so the
-    // outcome is compared, not the moment.
-    stack::advertise(&st.sock, "e0b_nbr", to, x);
+    let nbr = jail_both(&mut c, &st, &h, "nbr");
+    both!(c, st, k, "SIOCSIFVNET e0b_nbr", |x_| x_.if_move_to_jail("e0b_nbr", nbr), Ok("e0b_nbr".into()));
+    configure_inside(&mut c, &mut st, &mut k, nbr, "e0b_nbr", &["2001:db8:6::1/64"]);
+    let flags_inside = |y: &mut dyn Interfaces| settled(|| y.if_addr6_flags("e0b_nbr", x).unwrap());
+    both!(c, st, k, "nbr's 2001:db8:6::1 past DAD", |x_| jexec(x_, nbr, |y| flags_inside(y)), 0);
+    let www = ["-b", "jails0", "--bridge-addr", "2001:db8:6::1/64", "--", "www"];
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &www, 0);
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "jails0", "-a", "2001:db8:6::1", "-t", "10"], 78);
-    both!(c, st, k, "DUPLICATED", |x_| x_.if_addr6_flags("jails0", x), Ok(in6f::DUPLICATED));
+    both!(c, st, k, "jails0's 2001:db8:6::1 DUPLICATED", |x_| x_.if_addr6_flags("jails0", x), Ok(in6f::DUPLICATED));
+    let kept = |y: &mut dyn Interfaces| y.if_addr6_flags("e0b_nbr", x);
+    both!(c, st, k, "nbr's kept", |x_| jexec(x_, nbr, |y| kept(y)), Ok(0));
+    remove_both(&st, &h, "nbr", nbr);
     c.finish();
 }
 

@@ -552,8 +552,10 @@ impl Host {
         self.clock_ms = now_ms;
         let dad_count = self.sysctl("net.inet6.ip6.dad_count").max(0) as u64;
         let dups = self.dups.clone();
+        let held = if dad_count > 0 { self.held_on_the_link(now_ms) } else { BTreeSet::new() };
         for ifp in &mut self.ifaces {
             let retrans = u64::from(ifp.nd6.retrans);
+            let index = ifp.index;
             for a in &mut ifp.addrs {
                 let (Some(start), IpAddr::V6(v6)) = (a.dad_start_ms, a.cidr.addr) else {
                     continue;
@@ -561,9 +563,11 @@ impl Host {
                 if a.flags6 & in6f::TENTATIVE == 0 {
                     continue;
                 }
-                // The first probe meets the other host's answer at once; otherwise DAD ends
-                // after dad_count probes, one retrans interval apart.
-                if dups.contains(&v6) && dad_count > 0 && now_ms >= start {
+                // The first probe meets the other host's answer (or a neighbour's on the
+                // link, link.rs) at once; otherwise DAD ends after dad_count probes, one
+                // retrans interval apart.
+                let answered = dups.contains(&v6) || held.contains(&(index, v6));
+                if answered && dad_count > 0 && now_ms >= start {
                     a.flags6 = (a.flags6 & !in6f::TENTATIVE) | in6f::DUPLICATED;
                 } else if now_ms >= start + dad_count * retrans {
                     a.flags6 &= !in6f::TENTATIVE;
@@ -582,6 +586,30 @@ impl Host {
         for jid in expired {
             self.destroy_vnet(jid);
         }
+    }
+
+    /// The tentative addresses whose probe has gone out and that another interface on the
+    /// same link holds (not duplicated itself): (ifindex, address).
+    fn held_on_the_link(&self, now_ms: u64) -> BTreeSet<(u32, Ipv6Addr)> {
+        let probing = |a: &SimAddr| a.flags6 & in6f::TENTATIVE != 0 && a.dad_start_ms.is_some_and(|s| now_ms >= s);
+        let mut out = BTreeSet::new();
+        for ifp in &self.ifaces {
+            for a in ifp.addrs.iter().filter(|a| probing(a)) {
+                let IpAddr::V6(v6) = a.cidr.addr else { continue };
+                let holds = |i: &SimIf| {
+                    i.addrs.iter().any(|b| {
+                        b.cidr.addr == a.cidr.addr
+                            && b.flags6 & in6f::DUPLICATED == 0
+                            && (b.flags6 & in6f::TENTATIVE == 0 || probing(b))
+                    })
+                };
+                let link = self.same_link(ifp.index);
+                if self.ifaces.iter().any(|i| link.contains(&i.index) && holds(i)) {
+                    out.insert((ifp.index, v6));
+                }
+            }
+        }
+        out
     }
 
     /// `vnet_destroy`: interfaces born elsewhere go home (`vnet_if_return`), those born in

@@ -15,6 +15,7 @@ pub mod host;
 pub mod jail8;
 pub mod jailconf;
 pub mod jailrc;
+pub mod link;
 pub mod netgraph;
 pub mod ngnode;
 pub mod rcconf;

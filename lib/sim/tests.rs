@@ -323,6 +323,53 @@ fn dad_timing_down_disabled_and_duplicates() {
     assert_eq!(k.if_addr6_flags("igb0", e).unwrap(), 0);
 }
 
+/// A neighbour on the link holding the address (link.rs): through an epair into a jail,
+/// through an if_bridge and an epair, never through a down end; two tentative holders both
+/// lose it.
+#[test]
+fn dad_finds_a_neighbour_on_the_link() {
+    let mut k = loaded(&[]);
+    let enable = |k: &mut Sim, ifname: &str| {
+        k.if_set_flags(ifname, iff::UP).unwrap();
+        let nd = k.if_nd6(ifname).unwrap().flags & !nd6f::IFDISABLED;
+        k.if_set_nd6_flags(ifname, nd).unwrap();
+    };
+    let add = |k: &mut Sim, ifname: &str, a: &str| k.if_add_addr(ifname, format!("{a}/64").parse().unwrap(), 0);
+    let flags = |k: &mut Sim, ifname: &str, a: &str| k.if_addr6_flags(ifname, a.parse().unwrap()).unwrap();
+    k.if_create("epair").unwrap();
+    k.if_create("bridge").unwrap();
+    k.bridge_add("bridge0", "epair0a").unwrap();
+    k.if_set_flags("bridge0", iff::UP).unwrap();
+    enable(&mut k, "epair0a");
+    let jid = jail(&k, "nbr", true);
+    k.if_move_to_jail("epair0b", jid).unwrap();
+    k.in_jail(jid, |y| {
+        enable(y, "epair0b");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(state(&k).same_link(state(&k).find(None, "bridge0").unwrap().index).len(), 2);
+    // Held in the jail, settled: the bridge's probe crosses the bridge and the epair.
+    k.in_jail(jid, |y| Ok(add(y, "epair0b", "2001:db8::1"))).unwrap().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(k.in_jail(jid, |y| Ok(flags(y, "epair0b", "2001:db8::1"))).unwrap(), 0);
+    enable(&mut k, "bridge0");
+    add(&mut k, "bridge0", "2001:db8::1").unwrap();
+    assert_eq!(flags(&mut k, "bridge0", "2001:db8::1"), in6f::DUPLICATED);
+    assert_eq!(k.in_jail(jid, |y| Ok(flags(y, "epair0b", "2001:db8::1"))).unwrap(), 0, "the holder keeps it");
+    // Both tentative: each sees the other's probe.
+    add(&mut k, "epair0a", "2001:db8::2").unwrap();
+    k.in_jail(jid, |y| Ok(add(y, "epair0b", "2001:db8::2"))).unwrap().unwrap();
+    assert_eq!(flags(&mut k, "epair0a", "2001:db8::2"), in6f::DUPLICATED);
+    assert_eq!(k.in_jail(jid, |y| Ok(flags(y, "epair0b", "2001:db8::2"))).unwrap(), in6f::DUPLICATED);
+    // A down end passes nothing: the address settles.
+    k.in_jail(jid, |y| Ok(y.if_set_flags("epair0b", 0))).unwrap().unwrap();
+    k.in_jail(jid, |y| Ok(add(y, "epair0b", "2001:db8::3"))).unwrap().unwrap();
+    add(&mut k, "bridge0", "2001:db8::3").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(flags(&mut k, "bridge0", "2001:db8::3"), 0);
+}
+
 #[test]
 fn ifdisabled_holds_dad_and_first_address_clears_it() {
     let mut k = loaded(&[]);
