@@ -15,31 +15,66 @@
 use super::host::{Host, IfKind};
 use super::ngnode::NgKind;
 use crate::kernel::iff;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-impl Host {
-    fn carries_frames(&self, index: u32) -> bool {
-        self.ifaces.iter().any(|i| i.index == index && i.flags & (iff::UP | iff::RUNNING) == iff::UP | iff::RUNNING)
+/// The host's links at one moment: for each interface that is up and running, those it
+/// passes frames to directly (and that are up and running too).
+pub struct Links {
+    next: BTreeMap<u32, BTreeSet<u32>>,
+}
+
+impl Links {
+    fn join(&mut self, a: u32, b: u32) {
+        if a != b && self.next.contains_key(&a) && self.next.contains_key(&b) {
+            self.next.get_mut(&a).expect("present").insert(b);
+            self.next.get_mut(&b).expect("present").insert(a);
+        }
     }
 
-    /// The interfaces an interface passes frames to directly.
-    fn link_neighbours(&self, index: u32) -> Vec<u32> {
-        let mut out = vec![];
+    /// Every other interface, in any vnet, that receives what `index` sends on its link
+    /// (none when `index` itself is not up and running).
+    pub fn same_link(&self, index: u32) -> BTreeSet<u32> {
+        let mut seen = BTreeSet::new();
+        if !self.next.contains_key(&index) {
+            return seen;
+        }
+        let mut todo = vec![index];
+        seen.insert(index);
+        while let Some(i) = todo.pop() {
+            for n in &self.next[&i] {
+                if seen.insert(*n) {
+                    todo.push(*n);
+                }
+            }
+        }
+        seen.remove(&index);
+        seen
+    }
+}
+
+impl Host {
+    /// The links as they are now.
+    pub fn links(&self) -> Links {
+        let running = |f: u32| f & (iff::UP | iff::RUNNING) == iff::UP | iff::RUNNING;
+        let mut l = Links {
+            next: self.ifaces.iter().filter(|i| running(i.flags)).map(|i| (i.index, BTreeSet::new())).collect(),
+        };
         for i in &self.ifaces {
             match &i.kind {
-                IfKind::Epair { peer, .. } if i.index == index => out.push(*peer),
-                IfKind::Bridge { members, .. } if i.index == index => out.extend(members),
-                IfKind::Bridge { members, .. } if members.contains(&index) => out.push(i.index),
+                IfKind::Epair { peer, .. } => l.join(i.index, *peer),
+                IfKind::Bridge { members, .. } => members.iter().for_each(|m| l.join(i.index, *m)),
                 _ => {}
             }
         }
         for bridge in self.netgraph.iter().filter(|n| matches!(n.kind, NgKind::Bridge { .. })) {
             let ends: Vec<u32> = bridge.hooks.iter().filter_map(|h| self.ng_link_end(h.peer, &h.peer_hook)).collect();
-            if ends.contains(&index) {
-                out.extend(ends);
+            for a in &ends {
+                for b in &ends {
+                    l.join(*a, *b);
+                }
             }
         }
-        out
+        l
     }
 
     /// The interface at the end of an ng_bridge link: an eiface's, or a NIC through
@@ -53,23 +88,8 @@ impl Host {
         }
     }
 
-    /// Every other interface, in any vnet, that receives what `index` sends on its link
-    /// (none when `index` itself is not up and running).
+    /// `Links::same_link` of the links as they are now.
     pub fn same_link(&self, index: u32) -> BTreeSet<u32> {
-        let mut seen = BTreeSet::new();
-        if !self.carries_frames(index) {
-            return seen;
-        }
-        let mut todo = vec![index];
-        seen.insert(index);
-        while let Some(i) = todo.pop() {
-            for n in self.link_neighbours(i) {
-                if self.carries_frames(n) && seen.insert(n) {
-                    todo.push(n);
-                }
-            }
-        }
-        seen.remove(&index);
-        seen
+        self.links().same_link(index)
     }
 }
