@@ -151,8 +151,18 @@ pub use crate::kernel::ifcap::VLAN_MTU as IFCAP_VLAN_MTU;
 /// What a new interface of `kind` has enabled: Ethernet NICs as most drivers do, and epairs
 /// (if_epair.c epair_clone_create) carry VLAN-sized frames.
 pub fn default_capenable(kind: &IfKind) -> u32 {
+    // net/if.h: IFCAP_RXCSUM 0x1, IFCAP_TXCSUM 0x2, IFCAP_JUMBO_MTU 0x20, IFCAP_LINKSTATE
+    // 0x80000, IFCAP_RXCSUM_IPV6 0x200000, IFCAP_TXCSUM_IPV6 0x400000.
+    const HWCSUM: u32 = 0x1 | 0x2;
+    const HWCSUM_IPV6: u32 = 0x20_0000 | 0x40_0000;
+    const LINKSTATE: u32 = 0x8_0000;
+    const JUMBO_MTU: u32 = 0x20;
     match kind {
         IfKind::Ether | IfKind::Epair { .. } => IFCAP_VLAN_MTU,
+        // if_loop.c lo_clone_create.
+        IfKind::Loopback { .. } => HWCSUM | HWCSUM_IPV6 | LINKSTATE,
+        // ng_eiface.c ng_eiface_constructor.
+        IfKind::Eiface { .. } => IFCAP_VLAN_MTU | JUMBO_MTU,
         _ => 0,
     }
 }
