@@ -706,8 +706,14 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
         let bridge = k.bridge_members(&i.name).ok();
         let groups = k.if_groups(&i.name).unwrap();
         let mut addrs = i.addrs;
-        // Link-local addresses follow the MAC.
-        addrs.retain(|c| !matches!(c.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80));
+        // jnet sets the MACs of what it makes; bridges' and the admin's own interfaces' are
+        // the kernel's (random on FreeBSD, a counter on the sim), and a vlan carries its
+        // NIC's (if_vlan.c vlan_config), which differs between the hosts.
+        let jnets_mac = bridge.is_none() && groups.iter().any(|g| g == "jnet") && !groups.iter().any(|g| g == "vlan");
+        // Link-local addresses follow the MAC (in6_ifattach's EUI-64): compared where the MAC is.
+        if !jnets_mac {
+            addrs.retain(|c| !matches!(c.addr, IpAddr::V6(v) if v.segments()[0] == 0xfe80));
+        }
         let flags6 = addrs
             .iter()
             .filter_map(|c| match c.addr {
@@ -719,10 +725,6 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
                 IpAddr::V4(_) => None,
             })
             .collect();
-        // jnet sets the MACs of what it makes; bridges' and the admin's own interfaces' are
-        // the kernel's (random on FreeBSD, a counter on the sim), and a vlan carries its
-        // NIC's (if_vlan.c vlan_config), which differs between the hosts.
-        let jnets_mac = bridge.is_none() && groups.iter().any(|g| g == "jnet") && !groups.iter().any(|g| g == "vlan");
         ifaces.push(IfSeen {
             mac: if jnets_mac { i.mac } else { None },
             descr: k.if_description(&i.name).unwrap(),
