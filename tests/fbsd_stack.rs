@@ -661,12 +661,12 @@ fn netgraph_eiface_ether_and_bridge() {
 
 /// One interface as `ifconfig` shows it after a hook. The NIC's addresses, ND6 flags and
 /// capabilities (the stack's DPDK port, the sim's igb0) are each host's own and left out.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct IfSeen {
     name: String,
     flags: u32,
     mtu: u32,
-    mac: Option<jnet::mac::Mac>,
+    mac: Option<[u8; 6]>,
     descr: Option<String>,
     groups: Vec<String>,
     members: Vec<String>,
@@ -690,6 +690,11 @@ struct Seen {
 type NodeSeen = (String, String, Vec<(String, String, String)>);
 
 fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
+    Seen { ifaces: seen_ifaces(k), nodes: seen_nodes(k) }
+}
+
+/// Every interface of a vnet as `seen` compares it.
+fn seen_ifaces<K: Interfaces + ?Sized>(k: &mut K) -> Vec<IfSeen> {
     let mut ifaces = vec![];
     let mut list = k.if_list().unwrap();
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -726,7 +731,7 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
             })
             .collect();
         ifaces.push(IfSeen {
-            mac: if jnets_mac { i.mac } else { None },
+            mac: if jnets_mac { i.mac.map(|m| m.0) } else { None },
             descr: k.if_description(&i.name).unwrap(),
             members: bridge.unwrap_or_default(),
             groups,
@@ -739,6 +744,11 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
             addrs,
         });
     }
+    ifaces
+}
+
+/// Every netgraph node as `seen` compares it.
+fn seen_nodes<K: Netgraph + Interfaces>(k: &mut K) -> Vec<NodeSeen> {
     let mut nodes = vec![];
     for n in k.ng_nodes().unwrap() {
         // The socket nodes are the programs' and the test's own control sockets.
@@ -769,7 +779,7 @@ fn seen<K: Interfaces + Netgraph>(k: &mut K) -> Seen {
         nodes.push((name, n.node_type, hooks));
     }
     nodes.sort();
-    Seen { ifaces, nodes }
+    nodes
 }
 
 /// A jnet program run as a hook runs, against the stack serving `sock`.
@@ -1033,11 +1043,11 @@ where
 }
 
 /// What `jexec JID ifconfig -a` shows on either host, link-local addresses left out.
-fn listed_inside<K>(k: &mut K, jid: i32) -> Vec<(String, u32, u32, Vec<Cidr>)>
+fn listed_inside<K>(k: &mut K, jid: i32) -> Vec<IfSeen>
 where
     K: Interfaces + jnet::kernel::Vnets,
 {
-    but_link_local(jexec(k, jid, listed))
+    jexec(k, jid, |y| seen_ifaces(y))
 }
 
 /// A list without IPv6 link-local addresses: they follow the MAC, which the kernel chose
