@@ -656,6 +656,9 @@ fn netgraph_eiface_ether_and_bridge() {
     // ng_eiface_rmnode destroys its ifnet with it.
     both!(c, st, k, "ngeth0 went with it", |x| x.if_flags("ngeth0").is_ok(), false);
     both!(c, st, k, "a gone node", |x| x.ng_node("jt_e0:").map(|n| n.name), Err(Errno::ENOENT));
+    // The unit is free again: the next eiface takes it (ng_eiface.c alloc_unr, lowest first).
+    both!(c, st, k, "another eiface", |x| x.ng_mkpeer(".", "eiface", "e1", "ether"), Ok(()));
+    both!(c, st, k, "its ifname: ngeth0 again", |x| x.ng_eiface_ifname(".:e1"), Ok("ngeth0".to_string()));
     c.finish();
 }
 
@@ -891,6 +894,12 @@ fn a_point_to_point_host_end_and_a_host_address_waited_for() {
     // Real DAD timers on the stack: one probe, then RetransTimer (1 s).
     hook(&mut c, &mut st, &h, &mut k, "jnet-ip6wait", &["-i", "e0a_p2p", "-a", "2001:db8:7::1", "-t", "10"], 0);
     both!(c, st, k, "settled once jnet-ip6wait returned", |x| x.if_addr6_flags("e0a_p2p", v6("2001:db8:7::1")), Ok(0));
+    // The hook again: its addresses are there, nothing changes and DAD does not start again.
+    let once = (seen(&mut st.k), seen(&mut k));
+    hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &p2p, 0);
+    let again = (seen(&mut st.k), seen(&mut k));
+    c.same("--host-addr twice changed nothing", again.0 == once.0, again.1 == once.1, true);
+    both!(c, st, k, "still settled", |x| x.if_addr6_flags("e0a_p2p", v6("2001:db8:7::1")), Ok(0));
     hook(
         &mut c,
         &mut st,
