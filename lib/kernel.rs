@@ -312,6 +312,10 @@ pub trait Interfaces {
     fn if_set_mtu(&mut self, name: &str, mtu: u32) -> KResult<()>;
     /// SIOCGIFCAP: the IFCAP_* capabilities enabled (`ifr_curcap`).
     fn if_capenable(&mut self, name: &str) -> KResult<u32>;
+    /// SIOCGETVLAN: a vlan's parent ("" for none), tag and protocol. Another kind of
+    /// interface answers EINVAL (its driver leaves the request to ether_ioctl); a vlan outside
+    /// its home vnet EPERM (if_vlan.c vlan_ioctl).
+    fn if_vlan(&mut self, name: &str) -> KResult<(String, u16, u16)>;
     /// SIOCSIFCAP: enable these IFCAP_* capabilities (`ifr_reqcap`), as `ifconfig vlanmtu`.
     fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()>;
     /// SIOCSIFLLADDR.

@@ -680,6 +680,8 @@ struct IfSeen {
     flags6: Vec<(Ipv6Addr, u32)>,
     /// capabilities enabled (SIOCGIFCAP)
     caps: u32,
+    /// SIOCGETVLAN's answer: a vlan's parent, tag and protocol, or the errno
+    vlan: String,
 }
 
 /// What an admin would see of a host: interfaces, and netgraph nodes with their hooks.
@@ -740,6 +742,7 @@ fn seen_ifaces<K: Interfaces + ?Sized>(k: &mut K) -> Vec<IfSeen> {
             groups,
             nd6: k.if_nd6(&i.name).unwrap().flags,
             caps: k.if_capenable(&i.name).unwrap(),
+            vlan: format!("{:?}", k.if_vlan(&i.name)),
             flags6,
             name: i.name,
             flags: i.flags,
@@ -2013,7 +2016,7 @@ fn netgraph_names() {
 #[ignore = "needs jnet-stackhost: run by .ci/fbsd-stack"]
 fn vlans_of_the_nic_tags_and_flags() {
     let mut c = Checks::new("vlans: tags and flags");
-    let (mut st, _h, mut k) = hosts("vlantags");
+    let (mut st, h, mut k) = hosts("vlantags");
     k.kld_load("if_vlan").unwrap();
     nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
     both!(c, st, k, "igb0.30", |x| x.if_create("igb0.30"), Ok("igb0.30".to_string()));
@@ -2036,6 +2039,25 @@ fn vlans_of_the_nic_tags_and_flags() {
     both!(c, st, k, "tag 0", |x| x.if_create("igb0.0"), Err(Errno::EINVAL));
     both!(c, st, k, "tag 30 again", |x| x.if_create("igb0.30"), Err(Errno::EEXIST));
     both!(c, st, k, "a parent that is not there", |x| x.if_create("igb9.30"), Err(Errno::EINVAL));
+    // SIOCGETVLAN: parent, tag, ETHERTYPE_VLAN; zero without a parent; EINVAL from other
+    // drivers; EPERM away from its home vnet (if_vlan.c vlan_ioctl).
+    both!(c, st, k, "SIOCGETVLAN igb0.30", |x| x.if_vlan("igb0.30"), Ok(("igb0".to_string(), 30, 0x8100)));
+    both!(c, st, k, "a parentless vlan", |x| x.if_create("vlan"), Ok("vlan0".to_string()));
+    both!(c, st, k, "SIOCGETVLAN vlan0", |x| x.if_vlan("vlan0"), Ok((String::new(), 0, 0)));
+    both!(c, st, k, "SIOCGETVLAN igb0", |x| x.if_vlan("igb0"), Err(Errno::EINVAL));
+    both!(c, st, k, "SIOCGETVLAN lo0", |x| x.if_vlan("lo0"), Err(Errno::EINVAL));
+    let jid = jail_both(&mut c, &st, &h, "www");
+    both!(
+        c,
+        st,
+        k,
+        "igb0.4094 into www",
+        |x| jnet::kernel::Vnets::if_move_to_jail(x, "igb0.4094", jid),
+        Ok("igb0.4094".into())
+    );
+    both!(c, st, k, "SIOCGETVLAN inside www", |x| jexec(x, jid, |y| y.if_vlan("igb0.4094")), Err(Errno::EPERM));
+    remove_both(&st, &h, "www", jid);
+    both!(c, st, k, "home again", |x| x.if_vlan("igb0.4094"), Ok(("igb0".to_string(), 4094, 0x8100)));
     c.finish();
 }
 

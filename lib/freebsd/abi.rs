@@ -83,6 +83,9 @@ pub const SIOCGIFINDEX: u64 = iowr(b'i', 32, size::IFREQ);
 pub const SIOCGIFCAP: u64 = iowr(b'i', 31, size::IFREQ);
 /// SIOCSIFCAP: _IOW('i', 30, struct ifreq) (`sys/sys/sockio.h`), ifr_reqcap @16.
 pub const SIOCSIFCAP: u64 = iow(b'i', 30, size::IFREQ);
+/// SIOCGETVLAN: SIOCGIFGENERIC (`net/if_vlan_var.h`), _IOWR('i', 58, struct ifreq)
+/// (`sys/sys/sockio.h`); ifr_data points at a struct vlanreq (`VlanReq`).
+pub const SIOCGETVLAN: u64 = iowr(b'i', 58, size::IFREQ);
 /// SIOCSIFFLAGS
 pub const SIOCSIFFLAGS: u64 = iow(b'i', 16, size::IFREQ);
 /// SIOCGIFFLAGS
@@ -767,6 +770,22 @@ impl JailGet {
     }
 }
 
+/// struct vlanreq (`net/if_vlan_var.h`): vlr_parent char[IFNAMSIZ] @0, vlr_tag u_short @16,
+/// vlr_proto u_short @18; 20 bytes. SIOCGETVLAN fills it (zeroed when the vlan has no
+/// parent).
+#[derive(Debug, Default)]
+pub struct VlanReq(pub [u8; 20]);
+
+impl VlanReq {
+    /// The parent's name ("" for none), the tag and the protocol (ETHERTYPE_VLAN 0x8100 for
+    /// 802.1Q, 0x88a8 for 802.1ad).
+    pub fn get(&self) -> (String, u16, u16) {
+        let end = self.0[..16].iter().position(|&c| c == 0).unwrap_or(16);
+        let parent = String::from_utf8_lossy(&self.0[..end]).into_owned();
+        (parent, u16::from_ne_bytes([self.0[16], self.0[17]]), u16::from_ne_bytes([self.0[18], self.0[19]]))
+    }
+}
+
 /// A jail_get(2) request for a jail's `ip6.addr`: an array of `struct in6_addr` (16 bytes
 /// each). The kernel writes the length it used back into the value's iov_len
 /// (`kern_jail_get`: "Write the fetched parameters back to userspace").
@@ -819,6 +838,16 @@ mod tests {
     }
 
     #[test]
+    fn vlanreq_is_parent_tag_proto() {
+        let mut r = VlanReq::default();
+        r.0[..4].copy_from_slice(b"igb0");
+        r.0[16..18].copy_from_slice(&20u16.to_ne_bytes());
+        r.0[18..20].copy_from_slice(&0x8100u16.to_ne_bytes());
+        assert_eq!(r.get(), ("igb0".to_string(), 20, 0x8100));
+        assert_eq!(VlanReq::default().get(), (String::new(), 0, 0));
+    }
+
+    #[test]
     fn if_data_mtu_is_at_byte_8() {
         let mut d = [0u8; 152];
         d[0] = 6; // IFT_ETHER
@@ -846,6 +875,8 @@ mod tests {
             // sys/sys/sockio.h; not in freebsd-abi.md
             ("SIOCGIFINDEX", SIOCGIFINDEX, 0xc0206920),
             ("SIOCGIFCAP", SIOCGIFCAP, 0xc020691f),
+            // SIOCGIFGENERIC, sys/sys/sockio.h; not in freebsd-abi.md
+            ("SIOCGETVLAN", SIOCGETVLAN, 0xc020693a),
             ("SIOCSIFCAP", SIOCSIFCAP, 0x8020691e),
             ("SIOCDIFADDR", SIOCDIFADDR, 0x80206919),
             ("SIOCSIFNAME", SIOCSIFNAME, 0x80206928),

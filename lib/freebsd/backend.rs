@@ -120,10 +120,12 @@ impl FreeBsd {
 
     /// A whole sysctl value, however long it is now: size, read, and again if it grew.
     fn sysctl_value(&mut self, mib: &[i32]) -> KResult<Vec<u8>> {
-        for _ in 0..4 {
+        for round in 0..6 {
             let need = self.sys.sysctl(mib, None)?;
-            // Room for a little growth in between.
-            let mut buf = vec![0u8; need + need / 8 + 64];
+            // Room for growth in between, doubled each time it was not enough: hooks of other
+            // jails starting at once add interfaces and addresses between the two calls (the
+            // interface list of 8 parallel starts outgrew a fixed margin 4 times running).
+            let mut buf = vec![0u8; need + ((need / 8 + 1024) << round)];
             match self.sys.sysctl(mib, Some(&mut buf)) {
                 Err(Errno::ENOMEM) => continue,
                 Err(e) => return Err(e),
@@ -262,6 +264,14 @@ impl Interfaces for FreeBsd {
 
     fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()> {
         self.ifreq(abi::SIOCSIFCAP, &mut IfReq::reqcap(name, caps))
+    }
+
+    fn if_vlan(&mut self, name: &str) -> KResult<(String, u16, u16)> {
+        let mut vlr = abi::VlanReq::default();
+        let mut r = IfReq::data(name, 0);
+        let bufs = &mut [Indirect { parent: 0, offset: abi::IFR_DATA, buf: &mut vlr.0 }];
+        self.sys.ioctl(self.inet, abi::SIOCGETVLAN, &mut r.0, bufs)?;
+        Ok(vlr.get())
     }
 
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {

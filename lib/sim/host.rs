@@ -1076,6 +1076,23 @@ impl Host {
         self.find(vnet, name).map(|i| i.capenable).ok_or(Errno::ENXIO)
     }
 
+    /// SIOCGETVLAN (if_vlan.c vlan_ioctl): parent, tag and ETHERTYPE_VLAN (0x8100,
+    /// net/ethernet.h), all zero without a parent; EPERM outside the vlan's home vnet; EINVAL
+    /// from any other driver (if_ethersubr.c ether_ioctl's default, and if_loop.c's).
+    pub fn vlan_of(&self, vnet: VnetId, name: &str) -> KResult<(String, u16, u16)> {
+        let ifp = self.find(vnet, name).ok_or(Errno::ENXIO)?;
+        let IfKind::Vlan { parent, tag, .. } = &ifp.kind else {
+            return Err(Errno::EINVAL);
+        };
+        if ifp.vnet != ifp.home {
+            return Err(Errno::EPERM);
+        }
+        match (parent.and_then(|p| self.by_index(p)), tag) {
+            (Some(p), Some(t)) => Ok((p.name.clone(), *t, 0x8100)),
+            _ => Ok((String::new(), 0, 0)),
+        }
+    }
+
     /// SIOCSIFCAP. Only what the sim models can be switched: IFCAP_VLAN_MTU, on the kinds
     /// whose drivers offer it; asking for anything else is EINVAL, as a driver's ioctl says
     /// of a capability it lacks. A vlan made before keeps its MTU (if_vlan.c sets it once).

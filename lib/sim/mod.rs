@@ -385,6 +385,9 @@ impl Interfaces for Sim {
     fn if_set_capenable(&mut self, name: &str, caps: u32) -> KResult<()> {
         self.op("SIOCSIFCAP", || format!("{name} {caps:#x}"), |h, v, _| h.set_capenable(v, name, caps))
     }
+    fn if_vlan(&mut self, name: &str) -> KResult<(String, u16, u16)> {
+        self.op("SIOCGETVLAN", || name.to_string(), |h, v, _| h.vlan_of(v, name))
+    }
     fn if_set_mac(&mut self, name: &str, mac: Mac) -> KResult<()> {
         self.op("SIOCSIFLLADDR", || format!("{name} {mac}"), |h, v, _| h.set_mac(v, name, mac))
     }
