@@ -48,6 +48,9 @@ MALLOC_DEFINE(M_PRISON, "prison", "Prison structures");
 #define JNET_PR_IP_SADDRSEL (PR_IP4_SADDRSEL | PR_IP6_SADDRSEL)
 /* kern_jail.c's security.jail.jail_max_af_ips default. */
 static int jail_max_af_ips = 255;
+/* kern_jail.c's JAIL_DEFAULT_ALLOW: what a new jail may do of what its parent may. */
+#define JNET_JAIL_DEFAULT_ALLOW \
+	(PR_ALLOW_SET_HOSTNAME | PR_ALLOW_RESERVED_PORTS | PR_ALLOW_UNPRIV_DEBUG | PR_ALLOW_SUSER)
 
 extern struct sx allprison_lock;
 extern struct prisonlist allprison;
@@ -69,6 +72,7 @@ jnet_prison_init(void *unused __unused)
 	prison0.pr_ref = 1;
 	prison0.pr_uref = 1;
 	prison0.pr_flags |= PR_HOST | PR_VNET | JNET_PR_IP_SADDRSEL;
+	prison0.pr_allow = PR_ALLOW_ALL_STATIC;
 	strlcpy(prison0.pr_name, "0", sizeof(prison0.pr_name));
 }
 SYSINIT(jnet_prison_init, SI_SUB_INTRINSIC, SI_ORDER_ANY, jnet_prison_init, NULL);
@@ -403,7 +407,9 @@ jnet_jail_create(void *cred, const char *name, int vnet, const void *ip6, int ip
 		pr->pr_ip6 = list;
 		pr->pr_ip6s = ip6s;
 	}
-	pr->pr_allow = prison0.pr_allow;
+	/* No allow.socket_af: an IP-sharing jail opens only inet, local and route sockets
+	   (prison_check_af). */
+	pr->pr_allow = JNET_JAIL_DEFAULT_ALLOW & prison0.pr_allow;
 	if (inspr != NULL)
 		TAILQ_INSERT_BEFORE(inspr, pr, pr_list);
 	else

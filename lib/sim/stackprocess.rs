@@ -94,16 +94,16 @@ impl StackProcess {
         // (rte_eth_null.c eth_null_rx), which a bridge with the NIC as a member floods to
         // every jail; the stack's NIC is on a quiet link instead.
         let eal = format!("--vdev=net_null0,no-rx=1 --no-pci --no-shconf --file-prefix={prefix}");
-        let mut child = Command::new(bin)
-            .arg("--conf")
+        let mut cmd = Command::new(bin);
+        cmd.arg("--conf")
             .arg(ini)
             .env("JNET_STACKHOST_SOCKET", sock)
             .env("JNET_STACKHOST_HOSTUUID", hostuuid)
             .env("FF_EAL_EXTRA", eal)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| StackError::Transport(format!("start {}: {e}", bin.display())))?;
+            .stderr(Stdio::null());
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| StackError::Transport(format!("start {}: {e}", bin.display())))?;
         let out = BufReader::new(child.stdout.take().expect("piped"));
         let process = StackProcess { child };
         if out.lines().map_while(Result::ok).any(|l| l.starts_with("jnet-stackhost: serving")) {
@@ -113,3 +113,24 @@ impl StackProcess {
         }
     }
 }
+
+/// The stack host polls its DPDK ports without rest: one whose starter died without running
+/// `Drop` (a release build's panic aborts) would spin on until killed. On Linux, where the
+/// stack host runs, it gets SIGKILL when the thread that started it ends (prctl(2)
+/// PR_SET_PDEATHSIG).
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
