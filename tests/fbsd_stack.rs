@@ -1461,8 +1461,16 @@ fn recipe_1_an_ip_sharing_jail_its_daemon_bound_after_dad_and_reached() {
         Err(Errno::EPROTONOSUPPORT),
     );
     let other = IpAddr::V6(v6("2001:db8::81"));
-    st.k.if_add_addr("igb1", cidr("2001:db8::81/64"), in6f::NODAD).unwrap();
+    st.k.if_add_addr("igb1", cidr("2001:db8::81/64"), 0).unwrap();
+    // Past DAD, so that only the jail can refuse it.
+    c.stack_only(
+        "the host's 2001:db8::81 past DAD",
+        settled(|| st.k.if_addr6_flags("igb1", v6("2001:db8::81")).unwrap()),
+        0,
+    );
     c.stack_only("web binds the host's 2001:db8::81", tcp_bind(&mut daemon, other, 80), Err(Errno::EADDRNOTAVAIL));
+    let host = &mut st.ctl();
+    c.stack_only("the host binds it", tcp_bind(host, other, 80), Ok(()));
     st.k.if_del_addr("igb1", other).unwrap();
     // Over the cable: nbr (igb2) to web's address on igb1, and web's own connection out.
     let mut nbr_host = st.ctl().attached(nbr).unwrap();
