@@ -823,12 +823,22 @@ fn nic_vlan_mtu_as_the_stacks(st: &mut Stack, k: &mut jnet::sim::Sim) -> u32 {
 /// A stack whose port is named igb0, and a sim with igb0, both with the modules jnet loads.
 fn hosts(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
     let (mut st, h, mut k) = fresh(tag);
+    nic_and_modules(&mut st, &mut k);
+    (st, h, k)
+}
+
+/// The stack's port named igb0; the sim given the netgraph modules compiled into the stack
+/// (ng_ether then has a node on every Ethernet interface).
+fn nic_and_modules(st: &mut Stack, k: &mut jnet::sim::Sim) {
     st.k.if_rename("f-stack-0", "igb0").unwrap();
-    // Compiled into the stack: ng_ether then has a node on every Ethernet interface.
     for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket"] {
         k.kld_load(m).unwrap();
     }
-    (st, h, k)
+}
+
+/// Whether each host is now as it was `before` (a hook run again, a second round), as a check.
+fn unchanged(c: &mut Checks, what: &str, before: &(Seen, Seen), now: &(Seen, Seen)) {
+    c.same(what, now.0 == before.0, now.1 == before.1, true);
 }
 
 /// `hosts` with two more NICs, igb1 and igb2, cabled to each other: on the stack DPDK ports
@@ -837,22 +847,20 @@ fn hosts(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
 fn hosts_wired(tag: &str) -> (Stack, Host, jnet::sim::Sim) {
     let (h, mut k) = sim_with(&format!("stack-{tag}"), "igb0,igb1,igb2");
     let mut st = Stack::start_wired(tag);
-    st.k.if_rename("f-stack-0", "igb0").unwrap();
-    for m in ["ng_ether", "ng_eiface", "ng_bridge", "ng_socket"] {
-        k.kld_load(m).unwrap();
-    }
+    nic_and_modules(&mut st, &mut k);
     for (nic, addr, len) in jnet::sim::stackprocess::WIRE_NICS {
         k.if_add_addr(nic, cidr(&format!("{addr}/{len}")), 0).unwrap();
+        // DPDK's ring ports offer no capabilities (IFCAP_VLAN_MTU among them): the sim's NICs
+        // are given the stack's.
+        k.if_set_capenable(nic, st.k.if_capenable(nic).unwrap()).unwrap();
         // The host's rc.conf enables IPv6 on its NICs (ifconfig_igbN_ipv6="inet6
         // -ifdisabled"; nd6.c nd6_ifattach starts every NIC IFDISABLED), as the sim's are.
         let nd = st.k.if_nd6(nic).unwrap().flags & !nd6f::IFDISABLED;
         st.k.if_set_nd6_flags(nic, nd).unwrap();
     }
+    // Both NICs' link-local DAD runs at once; then each is settled.
     for (nic, _, _) in jnet::sim::stackprocess::WIRE_NICS {
         settled_link_local(&mut st.k, nic);
-        // DPDK's ring ports offer no capabilities (IFCAP_VLAN_MTU among them): the sim's NICs
-        // are given the stack's.
-        k.if_set_capenable(nic, st.k.if_capenable(nic).unwrap()).unwrap();
     }
     (st, h, k)
 }
@@ -900,8 +908,7 @@ fn a_point_to_point_host_end_and_a_host_address_waited_for() {
     // The hook again: its addresses are there, nothing changes and DAD does not start again.
     let once = (seen(&mut st.k), seen(&mut k));
     hook(&mut c, &mut st, &h, &mut k, "jnet-epair", &p2p, 0);
-    let again = (seen(&mut st.k), seen(&mut k));
-    c.same("--host-addr twice changed nothing", again.0 == once.0, again.1 == once.1, true);
+    unchanged(&mut c, "--host-addr twice changed nothing", &once, &(seen(&mut st.k), seen(&mut k)));
     both!(c, st, k, "still settled", |x| x.if_addr6_flags("e0a_p2p", v6("2001:db8:7::1")), Ok(0));
     hook(
         &mut c,
@@ -1343,7 +1350,7 @@ fn recipe_7_whole_twice_with_packets_over_the_lent_nic() {
     let host_v4: IpAddr = "198.51.100.1".parse().unwrap();
     let host_v6 = IpAddr::V6(v6("2001:db8:7::1"));
     let (jail_v4, jail_v6): (IpAddr, IpAddr) = ("198.51.100.20".parse().unwrap(), IpAddr::V6(v6("2001:db8:7::20")));
-    let mut at_start = None;
+    let mut ends = vec![];
     for round in 1..=2 {
         hook(&mut c, &mut st, &h, &mut k, "jnet-nic", &["--iface", "igb2", "--", "dmz"], 0);
         let jid = jail_both(&mut c, &st, &h, "dmz");
@@ -1382,15 +1389,11 @@ fn recipe_7_whole_twice_with_packets_over_the_lent_nic() {
             l.into_iter().find(|i| i.0 == "igb2").map(|i| i.3)
         };
         both!(c, st, k, "igb2 home, bare", |x| bare(x), Some(vec![]));
-        let host_seen = (seen(&mut st.k), seen(&mut k));
-        c.same_seen(&format!("round {round}: the host at the end"), &host_seen.0, &host_seen.1);
-        match &at_start {
-            None => at_start = Some(host_seen),
-            Some(first) => {
-                c.same("the second round ended as the first", host_seen.0 == first.0, host_seen.1 == first.1, true)
-            }
-        }
+        let end = (seen(&mut st.k), seen(&mut k));
+        c.same_seen(&format!("round {round}: the host at the end"), &end.0, &end.1);
+        ends.push(end);
     }
+    unchanged(&mut c, "the second round ended as the first", &ends[0], &ends[1]);
     c.finish();
 }
 
@@ -1642,7 +1645,7 @@ fn recipe_9_two_jails_on_a_vlan_bridge_and_packets_between_them() {
     let mut c = Checks::new("programs: recipe 9 (two jails on VLAN 20's bridge) twice, packets between");
     let (mut st, h, mut k) = hosts("recipe9j");
     nic_vlan_mtu_as_the_stacks(&mut st, &mut k);
-    let mut first_end = None;
+    let mut ends = vec![];
     for round in 1..=2 {
         let mut jails = vec![];
         for (name, host) in [("www", 2u8), ("db", 3)] {
@@ -1663,12 +1666,9 @@ fn recipe_9_two_jails_on_a_vlan_bridge_and_packets_between_them() {
         c.stack_only("TCP db -> 10.20.0.2:7 (www)", tcp_exchange(&mut db, &mut www, v4(20, 2), 7), Ok(()));
         drop((www, db));
         stop_all(&mut c, &mut st, &h, &mut k, &jails, &["--prune"]);
-        let end = (seen(&mut st.k), seen(&mut k));
-        match &first_end {
-            None => first_end = Some(end),
-            Some(first) => c.same("the second round ended as the first", end.0 == first.0, end.1 == first.1, true),
-        }
+        ends.push((seen(&mut st.k), seen(&mut k)));
     }
+    unchanged(&mut c, "the second round ended as the first", &ends[0], &ends[1]);
     c.finish();
 }
 

@@ -819,11 +819,13 @@ impl JailGetIp6 {
     }
     /// The addresses in the first `len` bytes (the iov_len the kernel wrote back).
     pub fn addrs(&self, len: usize) -> Vec<std::net::Ipv6Addr> {
-        self.buf[..len.min(self.buf.len())]
-            .chunks_exact(16)
-            .map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("16")))
-            .collect()
+        in6_addrs(&self.buf[..len.min(self.buf.len())])
     }
+}
+
+/// An array of `struct in6_addr` (16 bytes each, as jail(2)'s ip6.addr holds them).
+pub fn in6_addrs(b: &[u8]) -> Vec<std::net::Ipv6Addr> {
+    b.chunks_exact(16).map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("16"))).collect()
 }
 
 #[cfg(test)]

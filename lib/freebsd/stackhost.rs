@@ -382,10 +382,7 @@ impl StackHost {
             return Err(bad());
         }
         let end = payload[8..].iter().position(|&b| b == 0).unwrap_or(JAIL_NAME_LEN);
-        let ip6 = payload[at + 4..]
-            .chunks_exact(16)
-            .map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).expect("16 bytes")))
-            .collect();
+        let ip6 = crate::freebsd::abi::in6_addrs(&payload[at + 4..]);
         Ok(StackJail {
             jid,
             name: String::from_utf8_lossy(&payload[8..8 + end]).into_owned(),

@@ -562,8 +562,7 @@ impl Host {
         self.clock_ms = now_ms;
         let dad_count = self.sysctl("net.inet6.ip6.dad_count").max(0) as u64;
         let dups = self.dups.clone();
-        let probing = self.ifaces.iter().any(|i| i.addrs.iter().any(|a| a.flags6 & in6f::TENTATIVE != 0));
-        let held = if dad_count > 0 && probing { self.held_on_the_link(now_ms) } else { BTreeSet::new() };
+        let held = if dad_count > 0 { self.held_on_the_link(now_ms) } else { BTreeSet::new() };
         for ifp in &mut self.ifaces {
             let retrans = u64::from(ifp.nd6.retrans);
             let index = ifp.index;
@@ -604,7 +603,8 @@ impl Host {
     fn held_on_the_link(&self, now_ms: u64) -> BTreeSet<(u32, Ipv6Addr)> {
         let probing = |a: &SimAddr| a.flags6 & in6f::TENTATIVE != 0 && a.dad_start_ms.is_some_and(|s| now_ms >= s);
         let mut out = BTreeSet::new();
-        let links = self.links();
+        // Made at the first probing address: most operations find none.
+        let mut links = None;
         for ifp in &self.ifaces {
             for a in ifp.addrs.iter().filter(|a| probing(a)) {
                 let IpAddr::V6(v6) = a.cidr.addr else { continue };
@@ -615,7 +615,7 @@ impl Host {
                             && (b.flags6 & in6f::TENTATIVE == 0 || probing(b))
                     })
                 };
-                let link = links.same_link(ifp.index);
+                let link = links.get_or_insert_with(|| self.links()).same_link(ifp.index);
                 if self.ifaces.iter().any(|i| link.contains(&i.index) && holds(i)) {
                     out.insert((ifp.index, v6));
                 }

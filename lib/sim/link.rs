@@ -87,9 +87,4 @@ impl Host {
             _ => None,
         }
     }
-
-    /// `Links::same_link` of the links as they are now.
-    pub fn same_link(&self, index: u32) -> BTreeSet<u32> {
-        self.links().same_link(index)
-    }
 }

@@ -135,15 +135,20 @@ pub fn tcp_exchange(client: &mut StackHost, server: &mut StackHost, addr: IpAddr
     steps.map_err(|step| format!("{step} did not happen"))
 }
 
+/// The kernel's errno of a failed request; a broken connection to the stack host fails the
+/// test (`seam` in stackhost.rs makes it EIO for jnet's backend instead).
+pub fn errno(e: StackError) -> crate::errno::Errno {
+    match e {
+        StackError::Kernel(e) => e,
+        other => panic!("{other}"),
+    }
+}
+
 /// What a daemon of process `c` gets when it opens a TCP socket for `addr` and binds it to
 /// `addr`:`port`: Ok, or the errno socket(2) or bind(2) gave (a jail without IPv4 cannot
 /// open the socket; a tentative address, or one not the jail's, cannot be bound).
 pub fn tcp_bind(c: &mut StackHost, addr: IpAddr, port: u16) -> Result<(), crate::errno::Errno> {
     let domain = if addr.is_ipv4() { PF_INET } else { PF_INET6 };
-    let errno = |e: StackError| match e {
-        StackError::Kernel(e) => e,
-        other => panic!("{other}"),
-    };
     let s = c.socket(domain, SOCK_STREAM, 0).map_err(errno)?;
     let bound = c.bind(s, &sockaddr(addr, port)).map_err(errno);
     c.close(s).unwrap();

@@ -348,7 +348,8 @@ fn dad_finds_a_neighbour_on_the_link() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(state(&k).same_link(state(&k).find(None, "bridge0").unwrap().index).len(), 2);
+    let h = state(&k);
+    assert_eq!(h.links().same_link(h.find(None, "bridge0").unwrap().index).len(), 2);
     // Held in the jail, settled: the bridge's probe crosses the bridge and the epair.
     k.in_jail(jid, |y| Ok(add(y, "epair0b", "2001:db8::1"))).unwrap().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));

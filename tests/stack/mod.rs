@@ -18,20 +18,24 @@ pub struct Stack {
     _dir: jnet::sim::ScratchDir,
 }
 
+/// `StackProcess::start_in` or `start_wired_in`.
+type StartIn = fn(&std::path::Path, &str, &str) -> jnet::freebsd::stackhost::StackResult<(StackProcess, PathBuf)>;
+
 impl Stack {
     /// Start one; `tag` keeps its files and DPDK runtime prefix apart from the others'.
     pub fn start(tag: &str) -> Stack {
-        let dir = jnet::sim::ScratchDir::new(tag);
-        let (process, sock) = StackProcess::start_in(dir.path(), tag, HOSTUUID).unwrap();
-        let k = FreeBsd::over_stack(&sock).unwrap();
-        Stack { k, sock, _process: process, _dir: dir }
+        Stack::start_by(tag, StackProcess::start_in)
     }
 
     /// The same with two more NICs, igb1 and igb2, cabled to each other
     /// (`StackProcess::start_wired_in`).
     pub fn start_wired(tag: &str) -> Stack {
+        Stack::start_by(tag, StackProcess::start_wired_in)
+    }
+
+    fn start_by(tag: &str, start: StartIn) -> Stack {
         let dir = jnet::sim::ScratchDir::new(tag);
-        let (process, sock) = StackProcess::start_wired_in(dir.path(), tag, HOSTUUID).unwrap();
+        let (process, sock) = start(dir.path(), tag, HOSTUUID).unwrap();
         let k = FreeBsd::over_stack(&sock).unwrap();
         Stack { k, sock, _process: process, _dir: dir }
     }
@@ -60,10 +64,7 @@ impl Stack {
 
     /// jail_remove(2) of `jid`.
     pub fn jail_remove(&self, jid: i32) -> Result<(), jnet::errno::Errno> {
-        self.ctl().jail_remove(jid).map_err(|e| match e {
-            jnet::freebsd::stackhost::StackError::Kernel(e) => e,
-            t => panic!("{t}"),
-        })
+        self.ctl().jail_remove(jid).map_err(traffic::errno)
     }
 }
 
